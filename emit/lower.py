@@ -1,0 +1,30 @@
+"""Python source -> Warp's generated code, for one backend.
+
+A record's code fields are exactly what `lower()` returns for its
+`python_source`; the round-trip test relies on nothing else.
+"""
+
+from __future__ import annotations
+
+from emit import warp_private
+from emit.warp_private import KernelCode
+
+#: Every generated module is loaded under this one name, so Warp's `// file:line`
+#: comments are the same whichever process, machine or worker lowers it.
+MODULE_NAME = "kernel_module"
+
+DEVICES = ("cpu", "cuda")
+
+
+def lower(source: str, kernel_name: str, device: str) -> KernelCode:
+    """Forward, backward and helper code Warp generates for `kernel_name` in `source`."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
+    with warp_private.WarpModule(MODULE_NAME, source) as module:
+        return module.kernel_code(kernel_name, device)
+
+
+def module_source(source: str, device: str) -> str:
+    """The complete translation unit Warp would compile for `source` on `device`."""
+    with warp_private.WarpModule(MODULE_NAME, source) as module:
+        return module.module_source(device)

@@ -1,0 +1,275 @@
+"""Every use of Warp's private API (`warp._src`) lives here, and nowhere else.
+
+Warp has no public "give me the generated C++ for this kernel" call, nor a
+public builtin registry, so this module reaches into `warp._src`.  It is kept
+small and defensive: `check_warp()` asserts the exact pinned version and the
+presence of every private name used, and the tests call it, so a changed Warp
+fails loudly in CI instead of hanging or silently producing other code.
+
+What it offers, in plain data:
+- `builtin_overloads()`: the registry, as (name, group, param types, return type).
+- `WarpModule`: a generated Python module loaded into Warp from source text
+  under a stable, machine-independent file name, lowered with Warp's own
+  `ModuleBuilder`, and released afterwards so memory stays flat.
+- `compile_source()`: Warp's own CPU compiler (clang) and NVRTC on C++ text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import linecache
+import os
+import sys
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+PINNED_WARP_VERSION = "1.19.0"
+
+#: Architecture CUDA code is generated and compiled for (sm_90, Hopper).
+CUDA_ARCH = 90
+
+#: Private names this module relies on, checked by `check_warp()`.
+_PRIVATE_NAMES = {
+    "warp._src.context": (
+        "builtin_functions",
+        "user_modules",
+        "function_key_counts",
+        "ModuleBuilder",
+        "get_module",
+    ),
+    "warp._src.codegen": ("codegen_kernel", "codegen_module", "codegen_func", "codegen_struct"),
+    "warp._src.build": ("build_cpu", "build_cuda"),
+}
+
+
+class WarpChanged(RuntimeError):
+    """The installed Warp is not the one this generator was written against."""
+
+
+def _warp():
+    import warp
+
+    return warp
+
+
+def init_warp() -> None:
+    """Initialise Warp once, quietly (its banner would pollute our logs)."""
+    wp = _warp()
+    wp.config.quiet = True
+    with contextlib.redirect_stdout(io.StringIO()):
+        wp.init()
+
+
+def warp_version() -> str:
+    return _warp().__version__
+
+
+def check_warp() -> None:
+    """Fail loudly if Warp's version or any private name used here changed."""
+    import importlib
+
+    version = warp_version()
+    if version != PINNED_WARP_VERSION:
+        raise WarpChanged(f"warp-lang {version} installed; warp-synth is pinned to {PINNED_WARP_VERSION}")
+    for module_name, names in _PRIVATE_NAMES.items():
+        module = importlib.import_module(module_name)
+        missing = [n for n in names if not hasattr(module, n)]
+        if missing:
+            raise WarpChanged(f"{module_name} lacks {missing}: Warp's private API changed")
+    builder = importlib.import_module("warp._src.context").ModuleBuilder
+    for method in ("codegen", "build_kernel"):
+        if not hasattr(builder, method):
+            raise WarpChanged(f"ModuleBuilder.{method} is gone: Warp's private API changed")
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class Overload:
+    """One concrete overload of a Warp builtin, as plain type names."""
+
+    name: str
+    group: str
+    params: tuple[tuple[str, str], ...]  # (parameter name, warp type name)
+    returns: str
+    differentiable: bool
+
+
+def _type_name(t: object) -> str | None:
+    """The registry's name of a concrete Warp type, or None for generic or array types."""
+    wp = _warp()
+    if t is float:
+        return "float32"
+    if t is int:
+        return "int32"
+    if t is bool or t is wp.bool:
+        return "bool"
+    name = getattr(t, "__name__", None)
+    if not isinstance(t, type) or name is None or t is object:
+        return None
+    return name
+
+
+def builtin_overloads() -> Iterator[Overload]:
+    """All concrete overloads of Warp's registered builtins."""
+    from warp._src.context import builtin_functions
+
+    for name, func in sorted(builtin_functions.items()):
+        for overload in getattr(func, "overloads", None) or [func]:
+            params = []
+            for pname, ptype in overload.input_types.items():
+                tname = _type_name(ptype)
+                if tname is None:
+                    break
+                params.append((pname, tname))
+            else:
+                returns = _type_name(overload.value_type)
+                if returns is not None:
+                    yield Overload(name, func.group, tuple(params), returns, bool(overload.is_differentiable))
+
+
+def builtin_names() -> list[str]:
+    """Every builtin key in Warp's registry (for coverage reports)."""
+    from warp._src.context import builtin_functions
+
+    return sorted(builtin_functions)
+
+
+# --------------------------------------------------------------------------- lowering
+
+
+@dataclass(frozen=True)
+class KernelCode:
+    """What Warp generates for one kernel on one backend."""
+
+    forward: str  # the kernel's forward entry point(s)
+    backward: str | None  # its adjoint entry point(s); None when Warp emits none
+    helpers: str  # structs and @wp.func code (forward and adjoint) the kernel calls
+
+
+def source_file_name(module_name: str) -> str:
+    """The stable file name Warp sees for a generated module (no machine path)."""
+    return f"warp_synth/{module_name}.py"
+
+
+class WarpModule:
+    """A generated Python module, loaded into Warp from its source text.
+
+    The source is registered in `linecache` under `source_file_name()`, so
+    Warp's `// file.py:line` comments are the same on every machine, and the
+    per-name counters Warp appends to `@wp.func` native names are reset for this
+    module's functions, so a kernel lowers to the same text however many
+    kernels this process lowered before.  Use it as a context manager:
+    leaving releases everything Warp and Python hold for it.
+    """
+
+    def __init__(self, module_name: str, source: str):
+        self.name = module_name
+        self.source = source
+        self.file_name = source_file_name(module_name)
+
+    def __enter__(self) -> WarpModule:
+        from warp._src import context
+
+        linecache.cache[self.file_name] = (len(self.source), None, self.source.splitlines(True), self.file_name)
+        code = compile(self.source, self.file_name, "exec")
+        self._function_keys = [c.co_name for c in code.co_consts if isinstance(c, types.CodeType)]
+        for key in self._function_keys:
+            context.function_key_counts.pop(key, None)
+        py_module = types.ModuleType(self.name)
+        py_module.__file__ = self.file_name
+        sys.modules[self.name] = py_module
+        try:
+            exec(code, py_module.__dict__)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        self.py_module = py_module
+        self.warp_module = context.get_module(self.name)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from warp._src import context
+
+        sys.modules.pop(self.name, None)
+        linecache.cache.pop(self.file_name, None)
+        context.user_modules.pop(self.name, None)
+        for key in getattr(self, "_function_keys", ()):
+            context.function_key_counts.pop(key, None)
+
+    def _options(self, device: str) -> dict:
+        wp = _warp()
+        options = self.warp_module.resolve_options(wp.config)
+        return options | {"output_arch": None if device == "cpu" else CUDA_ARCH}
+
+    def module_source(self, device: str) -> str:
+        """The whole translation unit Warp would compile for `device` ("cpu" or "cuda")."""
+        from warp._src.context import ModuleBuilder
+
+        builder = ModuleBuilder(self.warp_module, self._options(device), target=device)
+        return builder.codegen(device)
+
+    def kernel_code(self, kernel_name: str, device: str) -> KernelCode:
+        """Lower one kernel of this module for `device`, split into forward, backward and helpers."""
+        from warp._src import codegen
+        from warp._src.context import ModuleBuilder
+
+        options = self._options(device)
+        builder = ModuleBuilder(self.warp_module, options, target=device)
+        kernel = next(k for k in builder.kernels if k.key == kernel_name)
+
+        forward_only = options | {"enable_backward": False}
+        forward = codegen.codegen_kernel(kernel, device, forward_only) + codegen.codegen_module(
+            kernel, device, forward_only
+        )
+        full_kernel = codegen.codegen_kernel(kernel, device, options)
+        full_module = codegen.codegen_module(kernel, device, options)
+        backward = _suffix(full_kernel, forward_only, kernel, device, codegen.codegen_kernel)
+        backward += _suffix(full_module, forward_only, kernel, device, codegen.codegen_module)
+        helpers = "".join(codegen.codegen_struct(s) for s in builder.structs)
+        helpers += builder._codegen_functions(builder.functions, device, forward_only=True)
+        helpers += builder._codegen_functions(builder.functions, device, reverse_only=True)
+        return KernelCode(forward=forward, backward=backward or None, helpers=helpers)
+
+
+def _suffix(full: str, forward_options: dict, kernel: object, device: str, emit) -> str:
+    """The part of `full` after its forward-only prefix, failing loudly if it is not a prefix."""
+    prefix = emit(kernel, device, forward_options)
+    if not full.startswith(prefix):
+        raise WarpChanged("forward-only code is no longer a prefix of forward+backward code")
+    return full[len(prefix) :]
+
+
+# --------------------------------------------------------------------------- compiling
+
+
+def compile_source(source: str, device: str, work_dir: str, *, optimization_level: int = 0) -> None:
+    """Compile a translation unit with Warp's own toolchain; raise on error.
+
+    CPU uses Warp's bundled clang, CUDA uses NVRTC (no driver or GPU needed).
+    """
+    from warp._src import build
+
+    name = "module"
+    os.makedirs(work_dir, exist_ok=True)
+    ext = "cpp" if device == "cpu" else "cu"
+    src_path = os.path.join(work_dir, f"{name}.{ext}")
+    with open(src_path, "w") as f:
+        f.write(source)
+    if device == "cpu":
+        build.build_cpu(
+            os.path.join(work_dir, f"{name}.o"), src_path, mode="release", optimization_level=optimization_level
+        )
+    else:
+        build.build_cuda(
+            src_path,
+            arch=CUDA_ARCH,
+            output_path=os.path.join(work_dir, f"{name}.ptx"),
+            pch_dir=None,
+            use_precompiled_headers=False,
+            config="release",
+            optimization_level=optimization_level,
+        )

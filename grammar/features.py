@@ -1,0 +1,244 @@
+"""AST features of a generated module, and the `kernel_type` label computed from them.
+
+The label never depends on how a kernel was generated, only on what its AST
+contains, so any Warp source (hand-written too) can be labelled.  The rules
+are a decision list: the first rule that matches names the kernel.  The README
+repeats them.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+#: Builtins that guards and index clamps use on their own; they do not make a kernel "math".
+BASIC_BUILTINS = frozenset({"min", "max", "clamp", "abs", "sign", "step", "float32", "float64", "int32"})
+
+#: Every label, in decision-list order.
+KERNEL_TYPES: tuple[str, ...] = (
+    "combined",
+    "nested",
+    "atomic",
+    "matrix",
+    "vector",
+    "multi_cond",
+    "control_flow",
+    "loop",
+    "conditional",
+    "math",
+    "scalar_param",
+    "arithmetic",
+)
+
+#: Feature groups whose co-occurrence (three or more) makes a kernel "combined".
+COMBINED_GROUPS = ("loop", "conditional", "math", "linalg", "atomic")
+
+
+@dataclass
+class Features:
+    """What a module's kernel and helpers contain."""
+
+    loop: bool = False
+    while_loop: bool = False
+    break_continue: bool = False
+    conditional: bool = False
+    elif_chain: bool = False
+    compound_condition: bool = False
+    nesting: int = 0  # deepest nesting of control-flow statements
+    math: bool = False
+    vector: bool = False
+    matrix: bool = False
+    atomic: bool = False
+    scalar_param: bool = False
+    helper_call: bool = False
+    builtins: set[str] = field(default_factory=set)
+
+    @property
+    def linalg(self) -> bool:
+        return self.vector or self.matrix
+
+    def as_list(self) -> list[str]:
+        """The set features, by name, for `metadata`."""
+        names = [n for n, v in vars(self).items() if v is True]
+        if self.nesting >= 2:
+            names.append(f"nesting_{self.nesting}")
+        return sorted(names)
+
+
+def _wp_name(node: ast.AST) -> str | None:
+    """`name` for an expression `wp.name`, else None."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "wp":
+        return node.attr
+    return None
+
+
+def _is_early_exit(node: ast.If) -> bool:
+    """`if c: return`: a bounds guard in the prologue, not a conditional computation."""
+    return not node.orelse and all(isinstance(s, ast.Return) for s in node.body)
+
+
+def _is_guard_clause(node: ast.If) -> bool:
+    """`if c: break|continue|return` with no else: a guard, not nesting."""
+    simple = (ast.Break, ast.Continue, ast.Return)
+    return not node.orelse and all(isinstance(s, simple) for s in node.body)
+
+
+class _Collector(ast.NodeVisitor):
+    def __init__(self, math_builtins: frozenset[str]):
+        self.f = Features()
+        self.math_builtins = math_builtins
+        self.helpers: set[str] = set()
+        self._depth = 0
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        if any(_wp_name(d) == "func" for d in node.decorator_list):
+            self.helpers.add(node.name)
+        if any(_wp_name(d) == "kernel" for d in node.decorator_list):
+            for arg in node.args.args:
+                annotation = ast.unparse(arg.annotation) if arg.annotation else ""
+                if not annotation.startswith("wp.array"):
+                    self.f.scalar_param = True
+        self.generic_visit(node)
+
+    def _nested(self, node: ast.AST) -> None:
+        self._depth += 1
+        self.f.nesting = max(self.f.nesting, self._depth)
+        self.generic_visit(node)
+        self._depth -= 1
+
+    def visit_For(self, node: ast.For) -> None:
+        self.f.loop = True
+        self._nested(node)
+
+    def visit_While(self, node: ast.While) -> None:
+        self.f.loop = self.f.while_loop = True
+        self._nested(node)
+
+    def visit_If(self, node: ast.If) -> None:
+        if not _is_early_exit(node):
+            self.f.conditional = True
+        if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):
+            self.f.elif_chain = True
+        if _is_guard_clause(node):
+            self.generic_visit(node)
+            return
+        self._depth += 1
+        self.f.nesting = max(self.f.nesting, self._depth)
+        self.visit(node.test)
+        for stmt in node.body:
+            self.visit(stmt)
+        self._depth -= 1
+        # an elif is a sibling branch, not a nested statement
+        for stmt in node.orelse:
+            if isinstance(stmt, ast.If):
+                self.visit(stmt)
+            else:
+                self._depth += 1
+                self.visit(stmt)
+                self._depth -= 1
+
+    def visit_Break(self, node: ast.Break) -> None:
+        self.f.break_continue = True
+
+    def visit_Continue(self, node: ast.Continue) -> None:
+        self.f.break_continue = True
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        self.f.compound_condition = True
+        self.generic_visit(node)
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        if len(node.ops) > 1:
+            self.f.compound_condition = True
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Subscript) and _is_array_param(node.target.value, self._arrays):
+            self.f.atomic = True  # arr[i] += v lowers to an atomic add
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        name = _wp_name(node)
+        if name is not None:
+            if name.startswith("vec") or name.startswith("quat"):
+                self.f.vector = True
+            elif name.startswith("mat") or name in ("identity", "outer", "diag", "skew"):
+                self.f.matrix = True
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _wp_name(node.func)
+        if name is not None:
+            self.f.builtins.add(name)
+            if name.startswith("atomic_"):
+                self.f.atomic = True
+            elif name in self.math_builtins:
+                self.f.math = True
+        elif isinstance(node.func, ast.Name) and node.func.id in self.helpers:
+            self.f.helper_call = True
+        self.generic_visit(node)
+
+    _arrays: frozenset[str] = frozenset()
+
+
+def _is_array_param(node: ast.AST, arrays: frozenset[str]) -> bool:
+    return isinstance(node, ast.Name) and node.id in arrays
+
+
+def _array_params(tree: ast.Module) -> frozenset[str]:
+    names = set()
+    for fn in tree.body:
+        if isinstance(fn, ast.FunctionDef):
+            for arg in fn.args.args:
+                if arg.annotation is not None and ast.unparse(arg.annotation).startswith("wp.array"):
+                    names.add(arg.arg)
+    return frozenset(names)
+
+
+def extract_features(tree: ast.Module, math_builtins: frozenset[str] | None = None) -> Features:
+    """Features of a module holding one `@wp.kernel` and its `@wp.func` helpers."""
+    if math_builtins is None:
+        from grammar.builtins import math_builtin_names
+
+        math_builtins = math_builtin_names()
+    collector = _Collector(math_builtins)
+    collector._arrays = _array_params(tree)
+    # helpers first, so calls to them are recognised wherever they appear
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and any(_wp_name(d) == "func" for d in node.decorator_list):
+            collector.helpers.add(node.name)
+    collector.visit(tree)
+    return collector.f
+
+
+def kernel_type(f: Features) -> str:
+    """The label of a kernel with features `f` (the decision list in the README)."""
+    groups = {"loop": f.loop, "conditional": f.conditional, "math": f.math, "linalg": f.linalg, "atomic": f.atomic}
+    if sum(groups[g] for g in COMBINED_GROUPS) >= 3:
+        return "combined"
+    if f.nesting >= 2:
+        return "nested"
+    if f.atomic:
+        return "atomic"
+    if f.matrix:
+        return "matrix"
+    if f.vector:
+        return "vector"
+    if f.elif_chain or f.compound_condition:
+        return "multi_cond"
+    if f.while_loop or f.break_continue:
+        return "control_flow"
+    if f.loop:
+        return "loop"
+    if f.conditional:
+        return "conditional"
+    if f.math:
+        return "math"
+    if f.scalar_param:
+        return "scalar_param"
+    return "arithmetic"
+
+
+def label_source(source: str) -> str:
+    """`kernel_type` of Python source text."""
+    return kernel_type(extract_features(ast.parse(source)))

@@ -1,0 +1,135 @@
+"""Generation policies: diversity as explicit, swappable knobs (YARPGen, swarm testing).
+
+Each kernel first draws a `Policy`: which language features are switched on,
+which types exist, how big and how deep.  Switching features off per kernel
+(swarm testing) gives focused kernels as well as mixed ones, and lets a run
+aim at a `kernel_type`: the `FOCUS` table says which switches a type needs
+and which it may add without turning into another type (see
+`grammar.features.kernel_type`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from grammar.choices import Choices, choice
+from grammar.features import KERNEL_TYPES
+from grammar.types import FLOAT32, FLOAT64, INT32, MAT33, VEC3, WType
+
+#: Every feature switch a policy has.
+SWITCHES = (
+    "loops",  # for over range
+    "whiles",  # bounded while
+    "break_continue",
+    "ifs",
+    "elifs",
+    "compound",  # and/or/not and chained comparisons
+    "nesting",  # control flow inside control flow
+    "math",  # scalar math builtins
+    "vectors",
+    "matrices",
+    "atomics",
+    "scalar_params",
+    "helpers",  # @wp.func helpers
+    "float64",
+)
+
+#: Per kernel type: (switches it requires, switches it may add).
+FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "arithmetic": (frozenset(), frozenset({"helpers", "float64"})),
+    "scalar_param": (frozenset({"scalar_params"}), frozenset({"helpers", "float64"})),
+    "math": (frozenset({"math"}), frozenset({"helpers", "scalar_params", "float64"})),
+    "conditional": (frozenset({"ifs"}), frozenset({"math", "scalar_params", "helpers", "float64"})),
+    "loop": (frozenset({"loops"}), frozenset({"math", "scalar_params", "helpers", "float64"})),
+    "control_flow": (
+        frozenset({"whiles"}),
+        frozenset({"break_continue", "math", "scalar_params", "float64"}),
+    ),
+    "multi_cond": (
+        frozenset({"ifs", "elifs", "compound"}),
+        frozenset({"math", "scalar_params", "helpers", "float64"}),
+    ),
+    "vector": (frozenset({"vectors"}), frozenset({"math", "scalar_params", "helpers"})),
+    "matrix": (frozenset({"matrices"}), frozenset({"vectors", "math", "scalar_params", "helpers"})),
+    "atomic": (frozenset({"atomics"}), frozenset({"scalar_params", "helpers", "vectors", "float64"})),
+    "nested": (
+        frozenset({"nesting", "loops", "ifs"}),
+        frozenset({"scalar_params", "helpers", "whiles", "elifs", "compound", "break_continue", "float64"}),
+    ),
+    "combined": (
+        frozenset({"loops", "ifs", "math"}),
+        frozenset(SWITCHES),
+    ),
+}
+assert set(FOCUS) == set(KERNEL_TYPES)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The knobs one kernel is generated under."""
+
+    focus: str
+    switches: frozenset[str]
+    statements: int = 6  # statements in the kernel body (before the final stores)
+    max_expr_depth: int = 3
+    max_block_depth: int = 2  # nesting of compound statements
+    launch_ndim: int = 1
+    n_inputs: int = 2  # read-only arrays
+    n_outputs: int = 1  # arrays each thread writes at its own index
+    n_helpers: int = 0
+    guard_launch: bool = True  # `if i >= out.shape[0]: return` prologue
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def on(self, switch: str) -> bool:
+        return switch in self.switches
+
+    @property
+    def value_types(self) -> tuple[WType, ...]:
+        """Types variables and expressions may have under this policy."""
+        types = [FLOAT32, INT32]
+        if self.on("float64"):
+            types.append(FLOAT64)
+        if self.on("vectors") or self.on("matrices"):
+            types.append(VEC3)
+        if self.on("matrices"):
+            types.append(MAT33)
+        return tuple(types)
+
+
+def draw_policy(ch: Choices, focus: str) -> Policy:
+    """A random policy aimed at `focus`: its required switches plus a random subset of the allowed ones."""
+    required, allowed = FOCUS[focus]
+    switches = set(required)
+    for s in sorted(allowed - required):
+        if ch.boolean(0.4):
+            switches.add(s)
+    nesting = "nesting" in switches
+    policy = Policy(
+        focus=focus,
+        switches=frozenset(switches),
+        statements=ch.integer(2, 9),
+        max_expr_depth=ch.integer(1, 3),
+        max_block_depth=2 + nesting,
+        launch_ndim=choice(ch, (1, 1, 2)),
+        n_inputs=ch.integer(1, 3),
+        n_outputs=ch.integer(1, 2),
+        n_helpers=ch.integer(1, 2) if "helpers" in switches else 0,
+        guard_launch=ch.boolean(0.5),
+    )
+    return replace(policy, weights=_statement_weights(ch, policy))
+
+
+def _statement_weights(ch: Choices, policy: Policy) -> dict[str, float]:
+    """Relative weights of statement kinds, each enabled kind jittered (swarm testing)."""
+    base = {
+        "declare": 3.0,
+        "assign": 1.5,
+        "augassign": 1.5,
+        "store": 1.0,
+        "component_store": 0.7 if policy.on("vectors") or policy.on("matrices") else 0.0,
+        "atomic": 1.5 if policy.on("atomics") else 0.0,
+        "if": 1.5 if policy.on("ifs") else 0.0,
+        "for": 1.5 if policy.on("loops") else 0.0,
+        "while": 1.2 if policy.on("whiles") else 0.0,
+    }
+    return {k: w * ch.real(0.25, 1.75) for k, w in base.items() if w > 0}

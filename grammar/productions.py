@@ -1,0 +1,741 @@
+"""The grammar: from decisions (`Choices`) and knobs (`Policy`) to a Python `ast.Module`.
+
+One idea per function.  `ModuleGenerator.module()` is the start symbol:
+
+    module     := helper* kernel
+    kernel     := prologue statement* final_store+
+    statement  := declare | assign | augassign | store | component_store
+                | atomic | if | for | while | break/continue
+    expression := variable | literal | array_read | component | shape
+                | builtin(expression*) | helper(expression*)      (typed)
+
+Every expression is typed (`Expr.type`) and integer ones carry a magnitude
+bound (`Expr.bound`, see `grammar.safety`).  Builtins and operators come from
+the registry-derived table (`grammar.builtins`); nothing here names a math
+builtin.  Data-race freedom: each thread writes output arrays only at its own
+launch index, reads only input arrays, and touches accumulator arrays only
+through atomics.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from grammar import safety
+from grammar.builtins import (
+    BINARY_OPERATORS,
+    CONVERSIONS,
+    SAFETY,
+    UNARY_OPERATORS,
+    Builtin,
+    builtins_returning,
+    math_builtin_names,
+)
+from grammar.choices import Choices, choice
+from grammar.policy import Policy
+from grammar.safety import binop, call, number, wp_attr
+from grammar.types import BOOL, FLOAT32, INT32, MAT33, VEC3, ArrayType, WType
+
+# ----------------------------------------------------------------------------- names
+
+KERNEL_VERBS = ("compute", "update", "integrate", "accumulate", "scale", "apply", "blend", "transform",
+                "advect", "relax", "solve", "filter", "reduce", "project", "smooth", "evaluate")
+KERNEL_NOUNS = ("values", "field", "state", "forces", "weights", "grid", "particles", "samples",
+                "density", "energy", "velocity", "signal", "buffer", "points", "mass", "pressure")
+HELPER_NAMES = ("mix", "falloff", "weight", "shade", "kernel_fn", "blend_val", "response", "damp",
+                "activate", "remap", "penalty", "combine", "warp_fn", "soft", "score", "lift")
+VAR_NAMES: dict[str, tuple[str, ...]] = {
+    "float": ("acc", "s", "t", "val", "x", "y", "w", "h", "r", "tmp", "total", "alpha", "beta", "e", "d"),
+    "int": ("n", "idx", "cnt", "m", "c", "bits", "off", "code", "b"),
+    "vector": ("v", "p", "dir", "vel", "pos", "u", "nrm", "g"),
+    "matrix": ("M", "R", "A", "rot", "basis", "H"),
+}
+ARRAY_NAMES = ("a", "b", "x", "y", "data", "src", "vals", "pos", "field", "weights", "inp", "coef")
+OUTPUT_NAMES = ("out", "result", "dst", "res", "y_out", "target")
+ACC_NAMES = ("accum", "hist", "total", "counts", "sums")
+LOOP_NAMES = ("k", "j", "q", "it", "step", "l")
+TID_NAMES = (("i",), ("tid",), ("i", "j"), ("x", "y"))
+RESERVED = frozenset({"wp", "float", "int", "range", "len", "min", "max", "abs", "sum", "print", "id"})
+
+
+class Names:
+    """Allocates identifiers, unique within one module (no shadowing anywhere)."""
+
+    def __init__(self, ch: Choices):
+        self._ch = ch
+        self._used: set[str] = set(RESERVED)
+
+    def fresh(self, pool: tuple[str, ...]) -> str:
+        base = choice(self._ch, pool)
+        name, n = base, 0
+        while name in self._used:
+            n += 1
+            name = f"{base}{n}"
+        self._used.add(name)
+        return name
+
+
+# ----------------------------------------------------------------------------- scope
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A typed expression; `bound` bounds |value| of int expressions."""
+
+    node: ast.expr
+    type: WType
+    bound: int = 0
+
+
+@dataclass
+class Var:
+    name: str
+    type: WType
+    mutable: bool = True
+    bound: int = safety.VAR_BOUND  # read bound for ints
+
+
+@dataclass(frozen=True)
+class Helper:
+    name: str
+    params: tuple[WType, ...]
+    returns: WType
+    bound: int  # int return magnitude
+
+
+@dataclass
+class Scope:
+    """What a statement can see: variables by block, arrays, loop context."""
+
+    frames: list[list[Var]] = field(default_factory=lambda: [[]])
+    inputs: list[tuple[str, ArrayType]] = field(default_factory=list)
+    outputs: list[tuple[str, ArrayType]] = field(default_factory=list)
+    accumulators: list[tuple[str, ArrayType]] = field(default_factory=list)
+    tid: tuple[str, ...] = ()
+    loop_depth: int = 0
+    block_depth: int = 0
+    trips: int = 1  # product of trip-count bounds of the enclosing loops
+    index_vars: dict[int, list[str]] = field(default_factory=dict)  # launch dim -> valid index names
+
+    def variables(self, ty: WType | None = None, mutable: bool = False) -> list[Var]:
+        found = [v for frame in self.frames for v in frame]
+        if ty is not None:
+            found = [v for v in found if v.type == ty]
+        if mutable:
+            found = [v for v in found if v.mutable]
+        return found
+
+    def declare(self, var: Var) -> None:
+        self.frames[-1].append(var)
+
+
+# ----------------------------------------------------------------------------- generator
+
+
+class ModuleGenerator:
+    """Generates one module (helpers and a kernel) under one policy."""
+
+    def __init__(self, ch: Choices, policy: Policy):
+        self.ch = ch
+        self.policy = policy
+        self.names = Names(ch)
+        self.helpers: list[Helper] = []
+        self.scope = Scope()
+        self.int_augassigns = 0
+        self.types = policy.value_types
+        self.weights = dict(policy.weights)
+        self._pending: list[str] = []  # statement kinds the next block must contain
+        self._math = math_builtin_names()
+        self._unrolled: set[str] = set()  # variables of constant-range (unrolled) loops
+
+    # --------------------------------------------------------------- start symbol
+
+    def module(self) -> tuple[ast.Module, str]:
+        """The module AST and its kernel's name."""
+        body: list[ast.stmt] = [ast.Import(names=[ast.alias(name="warp", asname="wp")])]
+        for _ in range(self.policy.n_helpers):
+            body.append(self.helper())
+        kernel = self.kernel()
+        body.append(kernel)
+        return ast.fix_missing_locations(ast.Module(body=body, type_ignores=[])), kernel.name
+
+    # --------------------------------------------------------------- helpers
+
+    def helper(self) -> ast.FunctionDef:
+        """`@wp.func def name(params) -> T: statements; return expr`."""
+        outer, self.scope = self.scope, Scope()
+        params = []
+        for _ in range(self.ch.integer(1, 3)):
+            ty = choice(self.ch, self.types)
+            var = Var(self.names.fresh(VAR_NAMES[ty.kind]), ty, mutable=False)
+            self.scope.declare(var)
+            params.append(var)
+        returns = choice(self.ch, self.types)
+        body = self.block(self.ch.integer(0, 3), simple=True)
+        result = self.expression(returns, self.policy.max_expr_depth)
+        body.append(ast.Return(value=result.node))
+        name = self.names.fresh(HELPER_NAMES)
+        self.scope = outer
+        self.helpers.append(Helper(name, tuple(p.type for p in params), returns, result.bound))
+        return ast.FunctionDef(
+            name=name,
+            args=_arguments([(p.name, p.type.annotation) for p in params]),
+            body=body,
+            decorator_list=[wp_attr("func")],
+            returns=_annotation(returns.annotation),
+            type_params=[],
+        )
+
+    # --------------------------------------------------------------- kernel
+
+    def kernel(self) -> ast.FunctionDef:
+        """`@wp.kernel def name(arrays, scalars): prologue; statements; final stores`."""
+        self.scope = Scope()
+        params = self.kernel_parameters()
+        body = self.prologue()
+        body += self.block(self.policy.statements, required=self.required_statements())
+        body += self.final_stores()
+        name = f"{choice(self.ch, KERNEL_VERBS)}_{choice(self.ch, KERNEL_NOUNS)}"
+        return ast.FunctionDef(
+            name=name,
+            args=_arguments(params),
+            body=body,
+            decorator_list=[wp_attr("kernel")],
+            returns=None,
+            type_params=[],
+        )
+
+    def kernel_parameters(self) -> list[tuple[str, str]]:
+        """Input, output and accumulator arrays, then scalar parameters."""
+        p, ndim = self.policy, self.policy.launch_ndim
+        array_types = [t for t in self.types if t is not BOOL]
+        groups = (
+            (self.scope.inputs, p.n_inputs, ARRAY_NAMES),
+            (self.scope.outputs, p.n_outputs, OUTPUT_NAMES),
+            (self.scope.accumulators, 1 if p.on("atomics") else 0, ACC_NAMES),
+        )
+        params = []
+        for group, count, pool in groups:
+            for _ in range(count):
+                arr = ArrayType(choice(self.ch, array_types), ndim)
+                name = self.names.fresh(pool)
+                group.append((name, arr))
+                params.append((name, arr.annotation))
+        if p.on("scalar_params"):
+            for _ in range(self.ch.integer(1, 2)):
+                ty = choice(self.ch, [t for t in self.types if t.is_scalar])
+                var = Var(self.names.fresh(VAR_NAMES[ty.kind]), ty, mutable=False, bound=safety.MAX_EXTENT)
+                self.scope.declare(var)
+                params.append((var.name, ty.annotation))
+        return params
+
+    def prologue(self) -> list[ast.stmt]:
+        """`i = wp.tid()`, and optionally an early return for threads outside the outputs."""
+        names = choice(self.ch, [t for t in TID_NAMES if len(t) == self.policy.launch_ndim])
+        names = tuple(self.names.fresh((n,)) for n in names)
+        self.scope.tid = names
+        for d, name in enumerate(names):
+            self.scope.declare(Var(name, INT32, mutable=False, bound=safety.MAX_EXTENT))
+            self.scope.index_vars[d] = [name]
+        target = ast.Tuple(elts=[_store(n) for n in names], ctx=ast.Store()) if len(names) > 1 else _store(names[0])
+        stmts: list[ast.stmt] = [ast.Assign(targets=[target], value=call("wp.tid"))]
+        if self.policy.guard_launch:
+            out = self.scope.outputs[0][0]
+            tests = [
+                ast.Compare(left=_load(n), ops=[ast.GtE()], comparators=[_shape(out, d)]) for d, n in enumerate(names)
+            ]
+            test = tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.Or(), values=tests)
+            stmts.append(ast.If(test=test, body=[ast.Return(value=None)], orelse=[]))
+        return stmts
+
+    def required_statements(self) -> list[str]:
+        """Statement kinds the policy's focus needs at least once."""
+        p = self.policy
+        needed = [kind for kind, switch in _STATEMENT_SWITCHES.items() if p.on(switch)]
+        if p.on("nesting"):
+            needed.append("nest")
+        if p.on("math"):
+            needed.append("math")
+        if p.on("matrices"):
+            needed.append("matrix")
+        elif p.on("vectors"):
+            needed.append("vector")
+        return needed
+
+    def final_stores(self) -> list[ast.stmt]:
+        """Each output array gets a value at this thread's index: the kernel's result."""
+        stmts = []
+        for name, arr in self.scope.outputs:
+            value = self.stored_value(arr.dtype, self.policy.max_expr_depth)
+            stmts.append(ast.Assign(targets=[_subscript(name, [_load(n) for n in self.scope.tid], ast.Store())],
+                                    value=value.node))
+        return stmts
+
+    # --------------------------------------------------------------- blocks
+
+    def block(self, n: int, required: list[str] | None = None, simple: bool = False) -> list[ast.stmt]:
+        """`n` statements (at least one of each `required` kind, at random places) in a new frame."""
+        kinds = [self.statement_kind(simple) for _ in range(n)]
+        required = [*(required or []), *self._pending]
+        self._pending = []
+        for kind in required:
+            kinds.insert(self.ch.integer(0, len(kinds)), kind)
+        stmts: list[ast.stmt] = []
+        for kind in kinds:
+            stmts += self.statement(kind)
+        return stmts
+
+    def statement_kind(self, simple: bool) -> str:
+        weights = dict(self.weights)
+        if simple or self.scope.block_depth >= self.policy.max_block_depth:
+            for compound in ("if", "for", "while"):
+                weights.pop(compound, None)
+        if simple:
+            for kind in ("store", "atomic"):
+                weights.pop(kind, None)
+        if self.scope.loop_depth and self.policy.on("break_continue"):
+            weights["break"] = 0.4
+        kinds = sorted(weights)
+        return self.ch.weighted(kinds, [weights[k] for k in kinds])
+
+    def statement(self, kind: str) -> list[ast.stmt]:
+        productions: dict[str, Callable[[], list[ast.stmt]]] = {
+            "declare": self.declare,
+            "assign": self.assign,
+            "augassign": self.augassign,
+            "store": self.store,
+            "component_store": self.component_store,
+            "atomic": self.atomic,
+            "if": self.if_statement,
+            "for": self.for_statement,
+            "while": self.while_statement,
+            "break": self.break_continue,
+            "nest": self.nested_statement,
+            "math": lambda: self.declare_with(self.math_call),
+            "vector": lambda: self.declare_typed(VEC3),
+            "matrix": lambda: self.declare_typed(MAT33),
+        }
+        return productions[kind]()
+
+    def nested(self, body: Callable[[], list[ast.stmt]], *, loop_trips: int = 0) -> list[ast.stmt]:
+        """Run `body` one block deeper (inside a new frame, maybe inside a loop)."""
+        s = self.scope
+        s.frames.append([])
+        s.block_depth += 1
+        if loop_trips:
+            s.loop_depth += 1
+            s.trips *= loop_trips
+        try:
+            return body()
+        finally:
+            s.frames.pop()
+            s.block_depth -= 1
+            if loop_trips:
+                s.loop_depth -= 1
+                s.trips //= loop_trips
+
+    def inner_block(self) -> list[ast.stmt]:
+        """The body of a compound statement: never empty."""
+        return self.block(self.ch.integer(1, 3)) or [ast.Pass()]
+
+    # --------------------------------------------------------------- simple statements
+
+    def declare(self) -> list[ast.stmt]:
+        """`name = expression` for a fresh variable."""
+        return self.declare_typed(choice(self.ch, self.types))
+
+    def declare_typed(self, ty: WType) -> list[ast.stmt]:
+        return self.declare_with(lambda: self.expression(ty, self.policy.max_expr_depth))
+
+    def declare_with(self, make: Callable[[], Expr]) -> list[ast.stmt]:
+        value = self.assignable(make())
+        name = self.names.fresh(VAR_NAMES[value.type.kind])
+        self.scope.declare(Var(name, value.type))
+        return [ast.Assign(targets=[_store(name)], value=value.node)]
+
+    def assignable(self, value: Expr) -> Expr:
+        """A value fit to initialise or overwrite a variable.
+
+        Literals get their type's constructor (Warp needs `float(0.0)`, not
+        `0.0`, for a variable it may later mutate), ints are narrowed.
+        """
+        if isinstance(value.node, ast.Constant | ast.UnaryOp) and value.type.is_scalar:
+            return Expr(call(_CONSTRUCTORS[value.type.warp_name], value.node), value.type, value.bound)
+        if value.type.kind == "int" and value.bound > safety.ASSIGN_BOUND:
+            return self.narrowed(value)
+        return value
+
+    def narrowed(self, value: Expr) -> Expr:
+        target = choice(self.ch, safety.NARROW_TARGETS)
+        node, bound = safety.narrow(value.node, target, modulus=self.ch.boolean())
+        return Expr(node, value.type, bound)
+
+    def assign(self) -> list[ast.stmt]:
+        """`existing = expression` of the same type."""
+        candidates = self.scope.variables(mutable=True)
+        if not candidates:
+            return self.declare()
+        var = choice(self.ch, candidates)
+        value = self.assignable(self.expression(var.type, self.policy.max_expr_depth))
+        return [ast.Assign(targets=[_store(var.name)], value=value.node)]
+
+    def augassign(self) -> list[ast.stmt]:
+        """`x op= expression` through an operator overload `(T, U) -> T`."""
+        candidates = self.scope.variables(mutable=True)
+        if not candidates:
+            return self.declare()
+        var = choice(self.ch, candidates)
+        ops = [b for b in builtins_returning(var.type.warp_name)
+               if b.name in BINARY_OPERATORS and len(b.params) == 2 and b.params[0] == var.type
+               and self.allowed(b) and self._augassign_ok(b)]
+        if not ops:
+            return self.assign()
+        op = choice(self.ch, ops)
+        rhs = self.argument(op, 1, self.policy.max_expr_depth - 1)
+        if rhs is None:
+            return self.assign()
+        if var.type.kind == "int" and op.name in ("add", "sub"):
+            if rhs.bound > safety.AUG_DELTA:
+                rhs = self.narrowed_to(rhs, safety.AUG_DELTA)
+            self.int_augassigns += 1
+        return [ast.AugAssign(target=_store(var.name), op=BINARY_OPERATORS[op.name](), value=rhs.node)]
+
+    def _augassign_ok(self, b: Builtin) -> bool:
+        if b.returns.kind != "int":
+            return b.name in ("add", "sub", "mul", "div")
+        if b.name in ("add", "sub"):
+            return self.int_augassigns < safety.MAX_INT_AUGASSIGNS and self.scope.trips <= safety.MAX_TRIPS
+        return b.name in ("mod", "floordiv", "bit_and")
+
+    def narrowed_to(self, value: Expr, target: int) -> Expr:
+        node, bound = safety.narrow(value.node, target, modulus=False)
+        return Expr(node, value.type, bound)
+
+    def store(self) -> list[ast.stmt]:
+        """`out[tid] = value`: outputs are written only at this thread's own index."""
+        name, arr = choice(self.ch, self.scope.outputs)
+        value = self.stored_value(arr.dtype, self.policy.max_expr_depth)
+        index = [_load(n) for n in self.scope.tid]
+        return [ast.Assign(targets=[_subscript(name, index, ast.Store())], value=value.node)]
+
+    def stored_value(self, ty: WType, depth: int) -> Expr:
+        value = self.expression(ty, depth)
+        if ty.kind == "int" and value.bound > safety.ARRAY_INT_BOUND:
+            value = self.narrowed(value)
+        return value
+
+    def component_store(self) -> list[ast.stmt]:
+        """`v[k] = scalar` or `M[r, c] = scalar` on a vector or matrix variable."""
+        candidates = [v for v in self.scope.variables(mutable=True) if not v.type.is_scalar]
+        if not candidates:
+            return self.declare()
+        var = choice(self.ch, candidates)
+        index = [ast.Constant(self.ch.integer(0, d - 1)) for d in var.type.shape]
+        value = self.expression(FLOAT32, self.policy.max_expr_depth - 1)
+        return [ast.Assign(targets=[_subscript(var.name, index, ast.Store())], value=value.node)]
+
+    def atomic(self) -> list[ast.stmt]:
+        """`wp.atomic_op(acc, index, value)` or `acc[index] += value` on an accumulator array."""
+        if not self.scope.accumulators:
+            return self.store()
+        name, arr = choice(self.ch, self.scope.accumulators)
+        ops = ["atomic_add", "atomic_sub"] + (["atomic_min", "atomic_max"] if arr.dtype.is_scalar else [])
+        op = choice(self.ch, ops)
+        value = self.expression(arr.dtype, self.policy.max_expr_depth - 1)
+        if arr.dtype.kind == "int":
+            limit = 1 if op in ("atomic_add", "atomic_sub") else safety.ARRAY_INT_BOUND
+            if value.bound > limit:
+                value = self.narrowed_to(value, limit)
+        index = [self.index(arr, d) for d in range(arr.ndim)]
+        if op == "atomic_add" and self.ch.boolean(0.3):
+            return [ast.AugAssign(target=_subscript(name, index, ast.Store()), op=ast.Add(), value=value.node)]
+        return [ast.Expr(value=call(f"wp.{op}", _load(name), *index, value.node))]
+
+    def break_continue(self) -> list[ast.stmt]:
+        """`if condition: break` (or continue) inside a loop."""
+        jump = ast.Break() if self.ch.boolean() else ast.Continue()
+        return [ast.If(test=self.condition(1), body=[jump], orelse=[])]
+
+    # --------------------------------------------------------------- compound statements
+
+    def if_statement(self) -> list[ast.stmt]:
+        """`if c: ... [elif c: ...]* [else: ...]`."""
+        test = self.condition(2 if self.policy.on("compound") else 0)
+        body = self.nested(self.inner_block)
+        orelse: list[ast.stmt] = []
+        if self.policy.on("elifs") and self.ch.boolean(0.6):
+            orelse = self.nested(self.if_statement)
+        elif self.ch.boolean(0.5):
+            orelse = self.nested(self.inner_block)
+        return [ast.If(test=test, body=body, orelse=orelse)]
+
+    def for_statement(self) -> list[ast.stmt]:
+        """`for k in range(bound)`: a constant, an int parameter, or an array extent."""
+        ranges = [("const", self.ch.integer(2, 8))]
+        dynamic_ok = self.scope.trips * safety.MAX_EXTENT <= safety.MAX_TRIPS
+        int_params = [v for v in self.scope.variables(INT32) if not v.mutable and v.name not in self.scope.tid]
+        if dynamic_ok and int_params:
+            ranges.append(("param", choice(self.ch, int_params).name))
+        if dynamic_ok:
+            ranges.append(("shape", self.ch.integer(0, self.policy.launch_ndim - 1)))
+        kind, arg = choice(self.ch, ranges)
+        loop_var = self.names.fresh(LOOP_NAMES)
+        if kind == "const":
+            bound_node, trips = ast.Constant(arg), int(arg)
+        elif kind == "param":
+            bound_node, trips = _load(str(arg)), safety.MAX_EXTENT
+        else:
+            array = choice(self.ch, self.scope.inputs)[0]
+            bound_node, trips = _shape(array, int(arg)), safety.MAX_EXTENT
+
+        if kind == "const":
+            self._unrolled.add(loop_var)
+
+        def body() -> list[ast.stmt]:
+            self.scope.declare(Var(loop_var, INT32, mutable=False, bound=trips))
+            if kind == "shape":
+                self.scope.index_vars.setdefault(int(arg), []).append(loop_var)
+            try:
+                return self.inner_block()
+            finally:
+                if kind == "shape":
+                    self.scope.index_vars[int(arg)].remove(loop_var)
+
+        stmts = self.nested(body, loop_trips=trips)
+        return [ast.For(target=_store(loop_var), iter=call("range", bound_node), body=stmts, orelse=[])]
+
+    def while_statement(self) -> list[ast.stmt]:
+        """`w = int(0)`, then `while w < C: w += 1; ...` (bounded by construction)."""
+        if self.int_augassigns >= safety.MAX_INT_AUGASSIGNS or self.scope.trips * 8 > safety.MAX_TRIPS:
+            return self.for_statement() if self.policy.on("loops") else self.declare()
+        self.int_augassigns += 1
+        counter = self.names.fresh(("w", "iters", "tries", "count"))
+        limit = self.ch.integer(2, 8)
+        self.scope.declare(Var(counter, INT32, mutable=False, bound=limit))
+        test: ast.expr = ast.Compare(left=_load(counter), ops=[ast.Lt()], comparators=[ast.Constant(limit)])
+        if self.policy.on("compound") and self.ch.boolean(0.3):
+            test = ast.BoolOp(op=ast.And(), values=[test, self.condition(0)])
+        step = ast.AugAssign(target=_store(counter), op=ast.Add(), value=ast.Constant(1))
+        body = self.nested(self.inner_block, loop_trips=limit)
+        init = ast.Assign(targets=[_store(counter)], value=call("int", ast.Constant(0)))
+        return [init, ast.While(test=test, body=[step, *body], orelse=[])]
+
+    def nested_statement(self) -> list[ast.stmt]:
+        """A loop or if whose body holds another loop or if."""
+        outer = choice(self.ch, [k for k in ("for", "if", "while") if k in self.weights])
+        inner = choice(self.ch, [k for k in ("for", "if") if k in self.weights])
+        self._pending = [inner]
+        return self.statement(outer)
+
+    # --------------------------------------------------------------- expressions
+
+    def expression(self, ty: WType, depth: int) -> Expr:
+        """Any expression of type `ty`, at most `depth` calls deep."""
+        options: list[tuple[float, Callable[[], Expr | None]]] = [(1.0, lambda: self.literal(ty))]
+        if self.scope.variables(ty):
+            options.append((4.0, lambda: self.variable(ty)))
+        if any(a.dtype == ty for _, a in self.scope.inputs):
+            options.append((2.5, lambda: self.array_read(ty)))
+        if ty == FLOAT32 and any(not v.type.is_scalar for v in self.scope.variables()):
+            options.append((1.0, self.component))
+        if ty == VEC3 and self.scope.variables(MAT33):
+            options.append((0.5, self.matrix_row))
+        if depth > 0:
+            options.append((5.0, lambda: self.builtin_call(ty, depth)))
+            if any(h.returns == ty for h in self.helpers):
+                options.append((1.5, lambda: self.helper_call(ty, depth)))
+        for _ in range(4):
+            make = self.ch.weighted([o[1] for o in options], [o[0] for o in options])
+            result = make()
+            if result is not None and result.bound <= safety.INT_LIMIT:
+                return result
+        return self.literal(ty)
+
+    def literal(self, ty: WType) -> Expr:
+        """A constant of type `ty`: scalar literal or vector/matrix constructor."""
+        if ty.kind == "int":
+            value = self.ch.integer(-8, 16)
+            return Expr(number(ty, value), ty, abs(value))
+        if ty.kind == "float":
+            return Expr(number(ty, self._float_value()), ty)
+        if ty == MAT33 and self.ch.boolean(0.3):
+            return Expr(call("wp.identity", n=ast.Constant(3), dtype=ast.Name(id="float", ctx=ast.Load())), ty)
+        scalar = FLOAT32
+        parts = [number(scalar, self._float_value()) for _ in range(ty.length)]
+        ctor = "wp.vec3" if ty == VEC3 else "wp.mat33"
+        return Expr(call(ctor, *parts), ty)
+
+    def _float_value(self) -> float:
+        if self.ch.boolean(0.6):
+            return choice(self.ch, (0.0, 0.5, 1.0, 2.0, 0.25, 3.0, 10.0, 0.1, -1.0, 1.5, 0.01, 100.0))
+        return round(self.ch.real(-10.0, 10.0), 3)
+
+    def variable(self, ty: WType) -> Expr:
+        var = choice(self.ch, self.scope.variables(ty))
+        return Expr(_load(var.name), ty, var.bound if ty.kind == "int" else 0)
+
+    def array_read(self, ty: WType) -> Expr:
+        """`a[index]` on an input array of element type `ty`."""
+        name, arr = choice(self.ch, [(n, a) for n, a in self.scope.inputs if a.dtype == ty])
+        index = [self.index(arr, d) for d in range(arr.ndim)]
+        return Expr(_subscript(name, index, ast.Load()), ty, safety.ARRAY_INT_BOUND)
+
+    def index(self, arr: ArrayType, dim: int) -> ast.expr:
+        """A valid index along `dim`: the launch index, a loop over the extent, or a clamped int."""
+        valid = self.scope.index_vars.get(dim, [])
+        if valid and self.ch.boolean(0.7):
+            return _load(choice(self.ch, valid))
+        name = self._array_name(arr)
+        value = self.expression(INT32, 1)
+        upper = binop(_shape(name, dim), ast.Sub(), ast.Constant(1))
+        return call("wp.clamp", value.node, ast.Constant(0), upper)
+
+    def _array_name(self, arr: ArrayType) -> str:
+        arrays = self.scope.inputs + self.scope.outputs + self.scope.accumulators
+        return next(n for n, a in arrays if a is arr)
+
+    def component(self) -> Expr:
+        """`v[k]` or `M[r, c]`: a float component of a vector or matrix variable."""
+        var = choice(self.ch, [v for v in self.scope.variables() if not v.type.is_scalar])
+        index = [ast.Constant(self.ch.integer(0, d - 1)) for d in var.type.shape]
+        return Expr(_subscript(var.name, index, ast.Load()), FLOAT32)
+
+    def matrix_row(self) -> Expr:
+        var = choice(self.ch, self.scope.variables(MAT33))
+        return Expr(_subscript(var.name, [ast.Constant(self.ch.integer(0, 2))], ast.Load()), VEC3)
+
+    def allowed(self, b: Builtin) -> bool:
+        """Whether the policy lets `b` appear."""
+        if any(t not in self.types for t in (*b.params, b.returns) if t is not BOOL) or BOOL in b.params:
+            return False
+        if b.name in self._math:
+            return self.policy.on("math")
+        return True
+
+    def builtin_call(self, ty: WType, depth: int) -> Expr | None:
+        """An operator or `wp.` function returning `ty`, with guarded arguments."""
+        candidates = [b for b in builtins_returning(ty.warp_name) if self.allowed(b)]
+        if not candidates:
+            return None
+        b = choice(self.ch, candidates)
+        return self.apply(b, depth)
+
+    def math_call(self) -> Expr:
+        """A call of a math builtin (so a math-focused kernel surely has one)."""
+        candidates = [b for t in self.types for b in builtins_returning(t.warp_name)
+                      if b.name in self._math and self.allowed(b)]
+        for _ in range(4):
+            result = self.apply(choice(self.ch, candidates), self.policy.max_expr_depth)
+            if result is not None:
+                return result
+        return self.expression(FLOAT32, self.policy.max_expr_depth)
+
+    def apply(self, b: Builtin, depth: int) -> Expr | None:
+        args = []
+        for position in range(len(b.params)):
+            arg = self.argument(b, position, depth - 1)
+            if arg is None:
+                return None
+            args.append(arg)
+        bound = 0
+        if b.returns.kind == "int":
+            bound = _int_range(b, args)
+        return Expr(_spell(b, [a.node for a in args]), b.returns, bound)
+
+    def argument(self, b: Builtin, position: int, depth: int) -> Expr | None:
+        """Argument `position` of `b`, guarded per `SAFETY`."""
+        ty = b.params[position]
+        value = self.expression(ty, max(depth, 0))
+        if b.name in CONVERSIONS and isinstance(value.node, ast.Name) and value.node.id in self._unrolled:
+            return None  # Warp 1.19 retypes the loop variable (docs/warp_findings)
+        kinds = SAFETY.get(b.name, ())
+        kind = kinds[position] if position < len(kinds) else None
+        guarded = safety.guard(kind, value.node, ty, value.bound)
+        if guarded is None:
+            return None
+        return Expr(guarded[0], ty, guarded[1])
+
+    def helper_call(self, ty: WType, depth: int) -> Expr:
+        helper = choice(self.ch, [h for h in self.helpers if h.returns == ty])
+        args = [self.expression(p, depth - 1) for p in helper.params]
+        return Expr(call(helper.name, *(a.node for a in args)), ty, helper.bound)
+
+    def condition(self, depth: int) -> ast.expr:
+        """A boolean: a comparison, or (with `compound`) and/or/not of conditions."""
+        if depth > 0 and self.policy.on("compound") and self.ch.boolean(0.5):
+            if self.ch.boolean(0.2):
+                return ast.UnaryOp(op=ast.Not(), operand=self.condition(depth - 1))
+            op = ast.And() if self.ch.boolean() else ast.Or()
+            return ast.BoolOp(op=op, values=[self.condition(depth - 1), self.condition(depth - 1)])
+        ty = choice(self.ch, [t for t in safety.COMPARABLE if t in self.types])
+        ops = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq) if ty.kind == "int" else (ast.Lt, ast.Gt)
+        left = self.expression(ty, 1)
+        if self.policy.on("compound") and self.ch.boolean(0.2):
+            # chained: lo < x < hi.  Warp 1.19 rejects an array element anywhere in
+            # a chain (docs/warp_findings), so none of the three is one.
+            lo, hi = self.expression(ty, 0), self.expression(ty, 0)
+            if not any(_reads_array(e.node) for e in (lo, left, hi)):
+                return ast.Compare(left=lo.node, ops=[ast.Lt(), ast.Lt()], comparators=[left.node, hi.node])
+        right = self.expression(ty, 1)
+        return ast.Compare(left=left.node, ops=[choice(self.ch, ops)()], comparators=[right.node])
+
+
+# ----------------------------------------------------------------------------- AST helpers
+
+#: Statement kinds a policy switch makes mandatory (at least one per kernel).
+_STATEMENT_SWITCHES = {"for": "loops", "while": "whiles", "if": "ifs", "atomic": "atomics"}
+
+#: Constructors that make a literal a mutable Warp variable.
+_CONSTRUCTORS = {"float32": "float", "int32": "int", "float64": "wp.float64"}
+
+
+def _reads_array(node: ast.expr) -> bool:
+    return isinstance(node, ast.Subscript)
+
+
+def _int_range(b: Builtin, args: list[Expr]) -> int:
+    from grammar.builtins import INT_RANGE
+
+    return INT_RANGE[b.name](*(max(a.bound, 1) for a in args))
+
+
+def _spell(b: Builtin, args: list[ast.expr]) -> ast.expr:
+    if b.name in BINARY_OPERATORS:
+        return binop(args[0], BINARY_OPERATORS[b.name](), args[1])
+    if b.name in UNARY_OPERATORS:
+        return ast.UnaryOp(op=UNARY_OPERATORS[b.name](), operand=args[0])
+    return call(b.spelling, *args)
+
+
+def _load(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load())
+
+
+def _store(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Store())
+
+
+def _shape(array: str, dim: int) -> ast.expr:
+    shape = ast.Attribute(value=_load(array), attr="shape", ctx=ast.Load())
+    return ast.Subscript(value=shape, slice=ast.Constant(dim), ctx=ast.Load())
+
+
+def _subscript(name: str, index: list[ast.expr], ctx: ast.expr_context) -> ast.Subscript:
+    slice_ = index[0] if len(index) == 1 else ast.Tuple(elts=index, ctx=ast.Load())
+    return ast.Subscript(value=_load(name), slice=slice_, ctx=ctx)
+
+
+def _annotation(text: str) -> ast.expr:
+    return ast.parse(text, mode="eval").body
+
+
+def _arguments(params: list[tuple[str, str]]) -> ast.arguments:
+    return ast.arguments(
+        posonlyargs=[],
+        args=[ast.arg(arg=name, annotation=_annotation(annotation)) for name, annotation in params],
+        kwonlyargs=[],
+        kw_defaults=[],
+        defaults=[],
+    )

@@ -1,0 +1,122 @@
+"""Programs free of undefined behaviour by construction (Csmith's safe-math idea).
+
+Two mechanisms, both static:
+
+1. Argument guards.  A builtin with a restricted domain gets its argument
+   wrapped (`builtins.SAFETY` says which guard per argument): `sqrt(|x|+1)`,
+   `acos(clamp(x,-1,1))`, a divisor that cannot be zero ...
+2. Integer magnitude bounds.  Every integer expression carries a bound on
+   |value|; an operation whose result could exceed `INT_LIMIT` is not
+   generated, and a value stored into a variable or array is narrowed first.
+
+The bounds rely on the launch contract below, which the README states and
+the execution checks (issue 4) obey.  Floats may become inf/nan, which is
+defined behaviour; out-of-range float->int conversion, which is not, is never
+generated (see `builtins.EXCLUDED`).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from grammar.types import FLOAT32, FLOAT64, INT32, WType
+
+# ----------------------------------------------------------------------------- launch contract
+
+#: Largest array extent per dimension, launch extent per dimension, and |int scalar parameter|.
+MAX_EXTENT = 256
+#: |element| of an int input array, and of anything a kernel stores to an int array.
+ARRAY_INT_BOUND = 2**20
+
+# ----------------------------------------------------------------------------- derived bounds
+
+#: No integer expression may exceed this magnitude (int32 holds 2**31 - 1).
+INT_LIMIT = 2**30
+#: A value assigned to an int variable is narrowed to this magnitude ...
+ASSIGN_BOUND = 2**20
+#: ... and `x += e` / `x -= e` on an int variable needs |e| <= AUG_DELTA, at most
+#: MAX_INT_AUGASSIGNS such statements per kernel, each executed at most
+#: MAX_TRIPS times (the product of the trip counts of the loops around it):
+AUG_DELTA = 16
+MAX_INT_AUGASSIGNS = 8
+MAX_TRIPS = 2**12
+#: so an int variable never exceeds ASSIGN_BOUND + 8 * 2**12 * 16 < VAR_BOUND.
+VAR_BOUND = 2**22
+assert ASSIGN_BOUND + MAX_INT_AUGASSIGNS * MAX_TRIPS * AUG_DELTA < VAR_BOUND
+#: Atomic add/sub on int arrays uses |value| <= 1: at most MAX_EXTENT**2 threads
+#: times MAX_TRIPS updates keeps the target below int32 (targets are never read).
+assert ARRAY_INT_BOUND + MAX_EXTENT**2 * MAX_TRIPS < 2**31
+
+# ----------------------------------------------------------------------------- spelling helpers
+
+
+def wp_attr(name: str) -> ast.expr:
+    """`wp.name`."""
+    return ast.Attribute(value=ast.Name(id="wp", ctx=ast.Load()), attr=name, ctx=ast.Load())
+
+
+def call(func: str, *args: ast.expr, **keywords: ast.expr) -> ast.Call:
+    """`func(args)`; `func` may be dotted (`wp.sin`)."""
+    node: ast.expr
+    if func.startswith("wp."):
+        node = wp_attr(func[3:])
+    else:
+        node = ast.Name(id=func, ctx=ast.Load())
+    kws = [ast.keyword(arg=k, value=v) for k, v in keywords.items()]
+    return ast.Call(func=node, args=list(args), keywords=kws)
+
+
+def number(ty: WType, value: float) -> ast.expr:
+    """A literal of scalar type `ty` (float64 needs its constructor in Warp)."""
+    if ty.kind == "int":
+        return ast.Constant(int(value))
+    if ty is FLOAT64:
+        return call("wp.float64", ast.Constant(float(value)))
+    return ast.Constant(float(value))
+
+
+def binop(left: ast.expr, op: ast.operator, right: ast.expr) -> ast.BinOp:
+    return ast.BinOp(left=left, op=op, right=right)
+
+
+# ----------------------------------------------------------------------------- guards
+
+
+def guard(kind: str | None, node: ast.expr, ty: WType, bound: int) -> tuple[ast.expr, int] | None:
+    """Wrap `node` (of type `ty`, int magnitude `bound`) so it satisfies guard `kind`.
+
+    Returns the new node and its bound, or None when this type cannot be guarded
+    that way (the overload is then not generated).
+    """
+    if kind is None:
+        return node, bound
+    if ty.kind not in ("int", "float"):
+        return None
+    if kind == "positive" and ty.kind == "float":
+        return binop(call("wp.abs", node), ast.Add(), number(ty, 1.0)), 0
+    if kind == "unit" and ty.kind == "float":
+        return call("wp.clamp", node, number(ty, -1.0), number(ty, 1.0)), 0
+    if kind == "small" and ty.kind == "float":
+        return call("wp.clamp", node, number(ty, -8.0), number(ty, 8.0)), 0
+    if kind == "nonzero":
+        if ty.kind == "float":
+            return binop(call("wp.abs", node), ast.Add(), number(ty, 1.0)), 0
+        return call("wp.max", call("wp.abs", node), number(ty, 1)), max(bound, 1)
+    if kind == "shift" and ty.kind == "int":
+        return call("wp.clamp", node, number(ty, 0), number(ty, 31)), 31
+    return None
+
+
+#: Magnitudes an int value is narrowed to, when it must be (round numbers read naturally).
+NARROW_TARGETS = (255, 1000, 1024, 4096, 65536)
+
+
+def narrow(node: ast.expr, target: int, modulus: bool) -> tuple[ast.expr, int]:
+    """Bring an int expression within magnitude `target`, by remainder or by clamp."""
+    if modulus:
+        return binop(node, ast.Mod(), number(INT32, target)), target - 1
+    return call("wp.clamp", node, number(INT32, -target), number(INT32, target)), target
+
+
+#: Scalar types a comparison may compare.
+COMPARABLE = (FLOAT32, INT32, FLOAT64)
