@@ -55,11 +55,28 @@ def _warp():
 
 
 def init_warp() -> None:
-    """Initialise Warp once, quietly (its banner would pollute our logs)."""
+    """Initialise Warp once, quietly.
+
+    Its banner, and the native "no CUDA driver" warning written straight to
+    file descriptor 2 on GPU-less machines, would repeat once per worker.
+    """
     wp = _warp()
     wp.config.quiet = True
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), _native_stderr_silenced():
         wp.init()
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def warp_version() -> str:
@@ -174,7 +191,12 @@ class WarpModule:
     def __enter__(self) -> WarpModule:
         from warp._src import context
 
-        linecache.cache[self.file_name] = (len(self.source), None, self.source.splitlines(True), self.file_name)
+        linecache.cache[self.file_name] = (
+            len(self.source),
+            None,
+            self.source.splitlines(True),
+            self.file_name,
+        )
         code = compile(self.source, self.file_name, "exec")
         self._function_keys = [c.co_name for c in code.co_consts if isinstance(c, types.CodeType)]
         for key in self._function_keys:
@@ -261,7 +283,10 @@ def compile_source(source: str, device: str, work_dir: str, *, optimization_leve
         f.write(source)
     if device == "cpu":
         build.build_cpu(
-            os.path.join(work_dir, f"{name}.o"), src_path, mode="release", optimization_level=optimization_level
+            os.path.join(work_dir, f"{name}.o"),
+            src_path,
+            mode="release",
+            optimization_level=optimization_level,
         )
     else:
         build.build_cuda(

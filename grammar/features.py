@@ -89,6 +89,7 @@ class _Collector(ast.NodeVisitor):
         self.math_builtins = math_builtins
         self.helpers: set[str] = set()
         self._depth = 0
+        self._in_annotation = False
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         if any(_wp_name(d) == "func" for d in node.decorator_list):
@@ -166,9 +167,14 @@ class _Collector(ast.NodeVisitor):
                 self.f.matrix = True
         self.generic_visit(node)
 
+    def visit_arg(self, node: ast.arg) -> None:
+        self._in_annotation = True
+        self.generic_visit(node)
+        self._in_annotation = False
+
     def visit_Call(self, node: ast.Call) -> None:
         name = _wp_name(node.func)
-        if name is not None:
+        if name is not None and not self._in_annotation:  # wp.array(...) in a signature is no call
             self.f.builtins.add(name)
             if name.startswith("atomic_"):
                 self.f.atomic = True
@@ -213,7 +219,13 @@ def extract_features(tree: ast.Module, math_builtins: frozenset[str] | None = No
 
 def kernel_type(f: Features) -> str:
     """The label of a kernel with features `f` (the decision list in the README)."""
-    groups = {"loop": f.loop, "conditional": f.conditional, "math": f.math, "linalg": f.linalg, "atomic": f.atomic}
+    groups = {
+        "loop": f.loop,
+        "conditional": f.conditional,
+        "math": f.math,
+        "linalg": f.linalg,
+        "atomic": f.atomic,
+    }
     if sum(groups[g] for g in COMBINED_GROUPS) >= 3:
         return "combined"
     if f.nesting >= 2:

@@ -40,12 +40,60 @@ from grammar.types import BOOL, FLOAT32, INT32, MAT33, VEC3, ArrayType, WType
 
 # ----------------------------------------------------------------------------- names
 
-KERNEL_VERBS = ("compute", "update", "integrate", "accumulate", "scale", "apply", "blend", "transform",
-                "advect", "relax", "solve", "filter", "reduce", "project", "smooth", "evaluate")
-KERNEL_NOUNS = ("values", "field", "state", "forces", "weights", "grid", "particles", "samples",
-                "density", "energy", "velocity", "signal", "buffer", "points", "mass", "pressure")
-HELPER_NAMES = ("mix", "falloff", "weight", "shade", "kernel_fn", "blend_val", "response", "damp",
-                "activate", "remap", "penalty", "combine", "warp_fn", "soft", "score", "lift")
+KERNEL_VERBS = (
+    "compute",
+    "update",
+    "integrate",
+    "accumulate",
+    "scale",
+    "apply",
+    "blend",
+    "transform",
+    "advect",
+    "relax",
+    "solve",
+    "filter",
+    "reduce",
+    "project",
+    "smooth",
+    "evaluate",
+)
+KERNEL_NOUNS = (
+    "values",
+    "field",
+    "state",
+    "forces",
+    "weights",
+    "grid",
+    "particles",
+    "samples",
+    "density",
+    "energy",
+    "velocity",
+    "signal",
+    "buffer",
+    "points",
+    "mass",
+    "pressure",
+)
+HELPER_NAMES = (
+    "mix",
+    "falloff",
+    "weight",
+    "shade",
+    "kernel_fn",
+    "blend_val",
+    "response",
+    "damp",
+    "activate",
+    "remap",
+    "penalty",
+    "combine",
+    "warp_fn",
+    "soft",
+    "score",
+    "lift",
+)
 VAR_NAMES: dict[str, tuple[str, ...]] = {
     "float": ("acc", "s", "t", "val", "x", "y", "w", "h", "r", "tmp", "total", "alpha", "beta", "e", "d"),
     "int": ("n", "idx", "cnt", "m", "c", "bits", "off", "code", "b"),
@@ -239,12 +287,17 @@ class ModuleGenerator:
         for d, name in enumerate(names):
             self.scope.declare(Var(name, INT32, mutable=False, bound=safety.MAX_EXTENT))
             self.scope.index_vars[d] = [name]
-        target = ast.Tuple(elts=[_store(n) for n in names], ctx=ast.Store()) if len(names) > 1 else _store(names[0])
+        target = (
+            ast.Tuple(elts=[_store(n) for n in names], ctx=ast.Store())
+            if len(names) > 1
+            else _store(names[0])
+        )
         stmts: list[ast.stmt] = [ast.Assign(targets=[target], value=call("wp.tid"))]
         if self.policy.guard_launch:
             out = self.scope.outputs[0][0]
             tests = [
-                ast.Compare(left=_load(n), ops=[ast.GtE()], comparators=[_shape(out, d)]) for d, n in enumerate(names)
+                ast.Compare(left=_load(n), ops=[ast.GtE()], comparators=[_shape(out, d)])
+                for d, n in enumerate(names)
             ]
             test = tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.Or(), values=tests)
             stmts.append(ast.If(test=test, body=[ast.Return(value=None)], orelse=[]))
@@ -269,8 +322,12 @@ class ModuleGenerator:
         stmts = []
         for name, arr in self.scope.outputs:
             value = self.stored_value(arr.dtype, self.policy.max_expr_depth)
-            stmts.append(ast.Assign(targets=[_subscript(name, [_load(n) for n in self.scope.tid], ast.Store())],
-                                    value=value.node))
+            stmts.append(
+                ast.Assign(
+                    targets=[_subscript(name, [_load(n) for n in self.scope.tid], ast.Store())],
+                    value=value.node,
+                )
+            )
         return stmts
 
     # --------------------------------------------------------------- blocks
@@ -387,9 +444,15 @@ class ModuleGenerator:
         if not candidates:
             return self.declare()
         var = choice(self.ch, candidates)
-        ops = [b for b in builtins_returning(var.type.warp_name)
-               if b.name in BINARY_OPERATORS and len(b.params) == 2 and b.params[0] == var.type
-               and self.allowed(b) and self._augassign_ok(b)]
+        ops = [
+            b
+            for b in builtins_returning(var.type.warp_name)
+            if b.name in BINARY_OPERATORS
+            and len(b.params) == 2
+            and b.params[0] == var.type
+            and self.allowed(b)
+            and self._augassign_ok(b)
+        ]
         if not ops:
             return self.assign()
         op = choice(self.ch, ops)
@@ -450,7 +513,9 @@ class ModuleGenerator:
                 value = self.narrowed_to(value, limit)
         index = [self.index(arr, d) for d in range(arr.ndim)]
         if op == "atomic_add" and self.ch.boolean(0.3):
-            return [ast.AugAssign(target=_subscript(name, index, ast.Store()), op=ast.Add(), value=value.node)]
+            return [
+                ast.AugAssign(target=_subscript(name, index, ast.Store()), op=ast.Add(), value=value.node)
+            ]
         return [ast.Expr(value=call(f"wp.{op}", _load(name), *index, value.node))]
 
     def break_continue(self) -> list[ast.stmt]:
@@ -475,7 +540,9 @@ class ModuleGenerator:
         """`for k in range(bound)`: a constant, an int parameter, or an array extent."""
         ranges = [("const", self.ch.integer(2, 8))]
         dynamic_ok = self.scope.trips * safety.MAX_EXTENT <= safety.MAX_TRIPS
-        int_params = [v for v in self.scope.variables(INT32) if not v.mutable and v.name not in self.scope.tid]
+        int_params = [
+            v for v in self.scope.variables(INT32) if not v.mutable and v.name not in self.scope.tid
+        ]
         if dynamic_ok and int_params:
             ranges.append(("param", choice(self.ch, int_params).name))
         if dynamic_ok:
@@ -561,7 +628,9 @@ class ModuleGenerator:
         if ty.kind == "float":
             return Expr(number(ty, self._float_value()), ty)
         if ty == MAT33 and self.ch.boolean(0.3):
-            return Expr(call("wp.identity", n=ast.Constant(3), dtype=ast.Name(id="float", ctx=ast.Load())), ty)
+            return Expr(
+                call("wp.identity", n=ast.Constant(3), dtype=ast.Name(id="float", ctx=ast.Load())), ty
+            )
         scalar = FLOAT32
         parts = [number(scalar, self._float_value()) for _ in range(ty.length)]
         ctor = "wp.vec3" if ty == VEC3 else "wp.mat33"
@@ -624,8 +693,12 @@ class ModuleGenerator:
 
     def math_call(self) -> Expr:
         """A call of a math builtin (so a math-focused kernel surely has one)."""
-        candidates = [b for t in self.types for b in builtins_returning(t.warp_name)
-                      if b.name in self._math and self.allowed(b)]
+        candidates = [
+            b
+            for t in self.types
+            for b in builtins_returning(t.warp_name)
+            if b.name in self._math and self.allowed(b)
+        ]
         for _ in range(4):
             result = self.apply(choice(self.ch, candidates), self.policy.max_expr_depth)
             if result is not None:

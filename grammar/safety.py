@@ -57,11 +57,7 @@ def wp_attr(name: str) -> ast.expr:
 
 def call(func: str, *args: ast.expr, **keywords: ast.expr) -> ast.Call:
     """`func(args)`; `func` may be dotted (`wp.sin`)."""
-    node: ast.expr
-    if func.startswith("wp."):
-        node = wp_attr(func[3:])
-    else:
-        node = ast.Name(id=func, ctx=ast.Load())
+    node = wp_attr(func[3:]) if func.startswith("wp.") else ast.Name(id=func, ctx=ast.Load())
     kws = [ast.keyword(arg=k, value=v) for k, v in keywords.items()]
     return ast.Call(func=node, args=list(args), keywords=kws)
 

@@ -1,0 +1,103 @@
+"""Compile records' exact code, many per translation unit, and find the ones at fault.
+
+Compiling costs seconds per translation unit, most of it fixed (headers), so
+records are compiled in batches: Warp's preamble once, then each record's
+`code_helpers + code_forward + code_backward` wrapped in a namespace of its
+own (helper names such as `mix_0` repeat between records; kernel entry points
+carry a content hash and do not).  A failing batch is bisected down to the
+records at fault.  What is compiled is the records' own text, not a re-lowering.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Sequence
+from functools import cache
+
+from emit import warp_private
+from emit.lower import lower, module_source
+from emit.warp_private import KernelCode
+
+#: A kernel whose preamble defines the translation unit's headers and macros.
+_PREAMBLE_PROBE = """import warp as wp
+
+@wp.kernel
+def probe(a: wp.array(dtype=float)):
+    i = wp.tid()
+    a[i] = 1.0
+"""
+
+
+class CompileError(Exception):
+    """The toolchain rejected a translation unit."""
+
+
+@cache
+def preamble(device: str) -> str:
+    """Warp's headers and macros that precede generated code in every translation unit."""
+    full = module_source(_PREAMBLE_PROBE, device)
+    forward = lower(_PREAMBLE_PROBE, "probe", device).forward
+    return full[: full.index(forward[:120])]
+
+
+def translation_unit(codes: Sequence[KernelCode], device: str) -> str:
+    """One compilable unit holding every record's code, each in its own namespace."""
+    parts = [preamble(device)]
+    for n, code in enumerate(codes):
+        parts.append(f"namespace wp_synth_{n} {{\n{code.helpers}{code.forward}{code.backward or ''}\n}}\n")
+    return "".join(parts)
+
+
+#: Entry points have C linkage, so namespaces do not separate them.
+_ENTRY_POINT = re.compile(r'(?:WP_API void|extern "C" __global__ void)\s+(\w+)\(')
+
+
+def _entry_points(code: KernelCode) -> set[str]:
+    return set(_ENTRY_POINT.findall(code.forward + (code.backward or "")))
+
+
+def _unit_batches(codes: Sequence[KernelCode]) -> list[list[KernelCode]]:
+    """Split `codes` so no translation unit defines an entry point twice.
+
+    Two records with the same kernel (same name and content hash) would clash.
+    """
+    batches: list[tuple[list[KernelCode], set[str]]] = []
+    for code in codes:
+        names = _entry_points(code)
+        for batch, taken in batches:
+            if taken.isdisjoint(names):
+                batch.append(code)
+                taken |= names
+                break
+        else:
+            batches.append(([code], names))
+    return [batch for batch, _ in batches]
+
+
+def compile_codes(codes: Sequence[KernelCode], device: str, optimization_level: int = 0) -> None:
+    """Compile `codes` with Warp's toolchain, few units; raise CompileError with the compiler's message."""
+    for batch in _unit_batches(codes):
+        with tempfile.TemporaryDirectory(prefix="warp_synth_") as work_dir:
+            try:
+                warp_private.compile_source(
+                    translation_unit(batch, device), device, work_dir, optimization_level=optimization_level
+                )
+            except Exception as e:
+                raise CompileError(str(e).strip()[-2000:]) from None
+
+
+def failing(codes: Sequence[KernelCode], device: str) -> list[int]:
+    """Indices of the codes that do not compile: one compile if all do, bisection otherwise."""
+
+    def search(indices: list[int]) -> list[int]:
+        try:
+            compile_codes([codes[i] for i in indices], device)
+            return []
+        except CompileError:
+            if len(indices) == 1:
+                return indices
+            mid = len(indices) // 2
+            return search(indices[:mid]) + search(indices[mid:])
+
+    return search(list(range(len(codes)))) if codes else []

@@ -1,0 +1,82 @@
+"""Sample -> dataset record: the JSON line a user reads.
+
+A record is self-contained (the helper functions and structs the kernel's
+code calls are in `code_helpers`) and true: `emit.lower.lower()` on its
+`python_source` gives exactly its code fields, and `grammar.sample.sample()`
+on its `metadata.seed` gives back its `python_source`.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from typing import Any
+
+from emit import warp_private
+from emit.lower import MODULE_NAME, lower
+from emit.unparse import to_source
+from grammar.sample import Sample
+
+GENERATOR_VERSION = "0.1.0"
+
+
+def build_record(sample: Sample, device: str) -> dict[str, Any]:
+    """The record of `sample` lowered for `device`."""
+    source = to_source(sample.tree)
+    code = lower(source, sample.kernel_name, device)
+    return {
+        "python_source": source,
+        "code_forward": code.forward,
+        "code_backward": code.backward,
+        "code_helpers": code.helpers,
+        "device": device,
+        "kernel_name": sample.kernel_name,
+        "kernel_type": sample.kernel_type,
+        "metadata": {
+            "seed": sample.seed,
+            "warp_version": warp_private.warp_version(),
+            "generator_version": GENERATOR_VERSION,
+            "module_file": warp_private.source_file_name(MODULE_NAME),
+            "features": sample.features.as_list(),
+            "builtins": sorted(sample.features.builtins),
+            "policy_focus": sample.policy.focus,
+            "source_sha1": sha1(source),
+            "ast_shape_sha1": sha1(ast_shape(sample.tree)),
+        },
+    }
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    """One JSONL line; the same record always encodes to the same bytes."""
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def ast_shape(tree: ast.AST) -> str:
+    """The tree with identifiers and constants erased.
+
+    Kernels that differ only in names and numbers have the same shape.
+    """
+    parts: list[str] = []
+
+    def walk(node: ast.AST) -> None:
+        parts.append(type(node).__name__)
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr if _is_wp(node.value) else "_")
+        elif isinstance(node, ast.Constant):
+            parts.append(type(node.value).__name__)
+        parts.append("(")
+        for child in ast.iter_child_nodes(node):
+            walk(child)
+        parts.append(")")
+
+    walk(tree)
+    return "".join(parts)
+
+
+def _is_wp(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id == "wp"

@@ -1,0 +1,170 @@
+"""`python -m synth`: the command line.
+
+Bad input is one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from grammar.features import KERNEL_TYPES
+
+DEFAULT_TARGET_BYTES = 213_476_688
+DEVICES = ("cpu", "cuda")
+
+
+class UsageError(Exception):
+    """A bad argument: reported in one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"seed must be in [0, 2**31), got {text!r}")
+    return value
+
+
+def _types(text: str) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [t for t in names if t not in KERNEL_TYPES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown kernel type(s) {unknown}; choose from {','.join(KERNEL_TYPES)}"
+        )
+    return tuple(t for t in KERNEL_TYPES if t in names)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m synth",
+        description="Generate a dataset of random Warp kernels paired with the C++/CUDA code "
+        "Warp generates for them.",
+    )
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="backend to lower for: cpu (C++) or cuda (CUDA C++; no GPU needed). Default: cpu",
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--target-bytes",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"write records until dataset.jsonl holds at least N bytes (default {DEFAULT_TARGET_BYTES})",
+    )
+    size.add_argument(
+        "--count",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="write exactly N records instead of a byte target",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output directory (default artifacts/datasets/DEVICE)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        metavar="S",
+        help="base seed of the run; the same seed gives a byte-identical dataset (default 0)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="K",
+        help="worker processes (default: all cores); output does not depend on K",
+    )
+    parser.add_argument(
+        "--types",
+        type=_types,
+        default=KERNEL_TYPES,
+        metavar="a,b",
+        help=f"only these kernel types, comma-separated: {','.join(KERNEL_TYPES)}",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="discard an existing dataset in --out instead of resuming it"
+    )
+    return parser
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise UsageError(f"--out {out}: not a writable directory ({e.strerror or e})") from None
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from emit.writer import DatasetMismatch
+    from synth.pipeline import Run, RunConfig
+    from synth.progress import Reporter
+
+    out = args.out or Path("artifacts") / "datasets" / args.device
+    _check_writable(out)
+    target = args.target_bytes if args.count is None and args.target_bytes is not None else None
+    if args.count is None and target is None:
+        target = DEFAULT_TARGET_BYTES
+    config = RunConfig(
+        device=args.device,
+        out=out,
+        seed=args.seed,
+        target_bytes=target,
+        count=args.count,
+        workers=args.workers,
+        types=args.types,
+        fresh=args.fresh,
+    )
+    with Reporter(target_bytes=target, count=args.count) as reporter:
+        try:
+            run = Run(config, report=reporter.update)
+        except DatasetMismatch as e:
+            raise UsageError(str(e)) from None
+        stats = run.execute()
+        reporter.finish(stats, out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return run_generate(args)
+    except UsageError as e:
+        print(f"synth: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("synth: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

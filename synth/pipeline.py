@@ -1,0 +1,233 @@
+"""The run: candidate seeds -> records in workers -> ordered, deduplicated, checkpointed output.
+
+Candidate `k` of a run with base seed `S` has seed `S * 2**32 + k`.  Workers
+turn chunks of candidates into encoded records (sample -> AST -> source ->
+lowering -> record); the parent consumes the chunks in index order, so which
+records are kept (type balance, dedup, the byte target) does not depend on
+how many workers there are, and the output is byte-identical for any
+`--workers`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from emit import warp_private
+from emit.records import build_record, encode
+from emit.writer import DatasetWriter, Progress
+from grammar.features import KERNEL_TYPES
+from grammar.sample import focus_of, sample
+
+#: Candidates per task sent to a worker.
+CHUNK = 16
+#: A kernel type is not kept while it is this far ahead of an even share (balance).
+BALANCE_SLACK = 1.10
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    device: str
+    out: Path
+    seed: int = 0
+    target_bytes: int | None = None
+    count: int | None = None
+    workers: int = 1
+    types: tuple[str, ...] = KERNEL_TYPES
+    fresh: bool = False
+
+    def identity(self) -> dict[str, Any]:
+        """The arguments that decide the dataset's content (a resumed run must match them)."""
+        return {"device": self.device, "seed": self.seed, "types": list(self.types)}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one candidate seed."""
+
+    index: int
+    status: str  # "ok", or why it was skipped
+    line: bytes = b""
+    kernel_type: str = ""
+    builtins: tuple[str, ...] = ()
+    source_sha1: str = ""
+    shape_sha1: str = ""
+    error: str = ""
+
+
+def candidate_seed(base_seed: int, index: int) -> int:
+    return base_seed * 2**32 + index
+
+
+def make_candidate(base_seed: int, index: int, device: str, types: tuple[str, ...]) -> Outcome:
+    """Sample, lower and encode candidate `index` (runs in a worker)."""
+    seed = candidate_seed(base_seed, index)
+    if focus_of(seed) not in types:
+        return Outcome(index, "skipped_type")
+    s = sample(seed)
+    if s.kernel_type not in types:
+        return Outcome(index, "skipped_type")
+    try:
+        record = build_record(s, device)
+    except Exception as e:  # a generator bug or a Warp bug: counted, never fatal
+        return Outcome(index, "lowering_failed", error=f"{type(e).__name__}: {str(e).strip()[-300:]}")
+    meta = record["metadata"]
+    return Outcome(
+        index,
+        "ok",
+        line=encode(record),
+        kernel_type=s.kernel_type,
+        builtins=tuple(meta["builtins"]),
+        source_sha1=meta["source_sha1"],
+        shape_sha1=meta["ast_shape_sha1"],
+    )
+
+
+def make_chunk(base_seed: int, start: int, stop: int, device: str, types: tuple[str, ...]) -> list[Outcome]:
+    return [make_candidate(base_seed, k, device, types) for k in range(start, stop)]
+
+
+def _init_worker() -> None:
+    warp_private.init_warp()
+
+
+class _InOrder:
+    """Chunks computed in a process pool, handed back in submission order, few in flight."""
+
+    def __init__(self, workers: int, config: RunConfig):
+        self.config = config
+        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
+        self.depth = 2 * workers
+
+    def chunks(self, start: int) -> Iterator[list[Outcome]]:
+        c = self.config
+        pending: deque[Future[list[Outcome]]] = deque()
+        next_start = start
+        while True:
+            while len(pending) < self.depth:
+                pending.append(
+                    self.pool.submit(make_chunk, c.seed, next_start, next_start + CHUNK, c.device, c.types)
+                )
+                next_start += CHUNK
+            yield pending.popleft().result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _serial_chunks(config: RunConfig, start: int) -> Iterator[list[Outcome]]:
+    while True:
+        yield make_chunk(config.seed, start, start + CHUNK, config.device, config.types)
+        start += CHUNK
+
+
+class Run:
+    """Consumes outcomes in order, deciding what is kept, and checkpoints each chunk."""
+
+    def __init__(self, config: RunConfig, report: Callable[[Progress, float], None] | None = None):
+        self.config = config
+        self.report = report or (lambda progress, seconds: None)
+        self.writer = DatasetWriter(config.out, config.identity(), fresh=config.fresh)
+        self.sources, self.shapes = (
+            self.writer.written_hashes() if self.writer.progress.bytes else (set(), set())
+        )
+
+    def done(self, p: Progress) -> bool:
+        c = self.config
+        return (c.target_bytes is not None and p.bytes >= c.target_bytes) or (
+            c.count is not None and p.records >= c.count
+        )
+
+    def execute(self) -> dict[str, Any]:
+        """Generate until the target is met (or already was); return the stats."""
+        p = self.writer.progress
+        if not self.done(p):
+            self._generate()
+        stats = self.stats(self.writer.progress)
+        self.writer.write_stats(stats)
+        self.writer.close()
+        return stats
+
+    def _generate(self) -> None:
+        c = self.config
+        source = _InOrder(c.workers, c) if c.workers > 1 else None
+        chunks = (
+            source.chunks(self.writer.progress.next_index)
+            if source
+            else _serial_chunks(c, self.writer.progress.next_index)
+        )
+        warp_private.init_warp()
+        session_start, base_seconds = time.perf_counter(), self.writer.progress.seconds
+        try:
+            for outcomes in chunks:
+                p = _copy(self.writer.progress)
+                lines = []
+                for outcome in outcomes:
+                    self._consume(outcome, p, lines)
+                    if self.done(p):
+                        break
+                p.seconds = base_seconds + time.perf_counter() - session_start
+                self.writer.append(lines, p)
+                self.report(p, p.seconds)
+                if self.done(p):
+                    return
+        finally:
+            if source:
+                source.close()
+
+    def _consume(self, o: Outcome, p: Progress, lines: list[bytes]) -> None:
+        p.next_index = o.index + 1
+        status = o.status
+        if status == "ok":
+            status = self._keep_or_skip(o, p)
+        if status != "ok":
+            p.counters[status] = p.counters.get(status, 0) + 1
+            return
+        lines.append(o.line)
+        self.sources.add(o.source_sha1)
+        self.shapes.add(o.shape_sha1)
+        p.bytes += len(o.line)
+        p.records += 1
+        p.per_type[o.kernel_type] = p.per_type.get(o.kernel_type, 0) + 1
+        for name in o.builtins:
+            p.builtins[name] = p.builtins.get(name, 0) + 1
+
+    def _keep_or_skip(self, o: Outcome, p: Progress) -> str:
+        if o.source_sha1 in self.sources:
+            return "duplicate_exact"
+        if o.shape_sha1 in self.shapes:
+            return "duplicate_structural"
+        if len(self.config.types) > 1:
+            fair = p.records / len(self.config.types)
+            if p.per_type.get(o.kernel_type, 0) > fair * BALANCE_SLACK + 2:
+                return "skipped_balance"
+        return "ok"
+
+    def stats(self, p: Progress) -> dict[str, Any]:
+        seconds = max(p.seconds, 1e-9)
+        return {
+            "device": self.config.device,
+            "seed": self.config.seed,
+            "records": p.records,
+            "bytes": p.bytes,
+            "bytes_per_record": round(p.bytes / p.records, 1) if p.records else 0,
+            "per_type": dict(sorted(p.per_type.items())),
+            "distinct_builtins": len(p.builtins),
+            "builtins": dict(sorted(p.builtins.items())),
+            "candidates": p.next_index,
+            "skipped": dict(sorted(p.counters.items())),
+            "seconds": round(p.seconds, 3),
+            "records_per_s": round(p.records / seconds, 2),
+            "mb_per_s": round(p.bytes / seconds / 1e6, 3),
+            "warp_version": warp_private.warp_version(),
+        }
+
+
+def _copy(p: Progress) -> Progress:
+    return replace(p, counters=dict(p.counters), per_type=dict(p.per_type), builtins=dict(p.builtins))

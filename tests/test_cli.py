@@ -1,0 +1,113 @@
+"""The command line: bad input is one line and exit 2; runs are reproducible and resumable."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synth(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "synth", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--device", "tpu"],
+        ["--target-bytes", "-5"],
+        ["--target-bytes", "lots"],
+        ["--count", "0"],
+        ["--workers", "0"],
+        ["--seed", "x"],
+        ["--types", "loop,bogus"],
+        ["--count", "3", "--target-bytes", "100"],
+        ["--out", "/proc/forbidden"],
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, tmp_path):
+    result = synth(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("synth: error:"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "artifacts").exists()
+
+
+def test_unwritable_out_is_one_line(tmp_path):
+    locked = tmp_path / "locked"
+    locked.write_text("a file, not a directory")
+    result = synth("--count", "2", "--out", str(locked / "sub"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_help_documents_every_option():
+    out = synth("--help").stdout
+    for option in (
+        "--device",
+        "--target-bytes",
+        "--count",
+        "--out",
+        "--seed",
+        "--workers",
+        "--types",
+        "--fresh",
+    ):
+        assert option in out
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_workers_do_not_change_the_bytes(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert synth("--count", "30", "--seed", "7", "--workers", "1", "--out", str(one)).returncode == 0
+    assert synth("--count", "30", "--seed", "7", "--workers", "2", "--out", str(two)).returncode == 0
+    assert (one / "dataset.jsonl").read_bytes() == (two / "dataset.jsonl").read_bytes()
+    stats = json.loads((one / "stats.json").read_text())
+    assert stats["records"] == 30 and stats["warp_version"] == "1.19.0"
+    assert sum(stats["per_type"].values()) == 30
+
+
+def test_types_filter_and_byte_target(tmp_path):
+    out = tmp_path / "o"
+    assert (
+        synth(
+            "--target-bytes", "60000", "--types", "loop,atomic", "--workers", "1", "--out", str(out)
+        ).returncode
+        == 0
+    )
+    records = _lines(out / "dataset.jsonl")
+    assert {r["kernel_type"] for r in records} <= {"loop", "atomic"}
+    assert (out / "dataset.jsonl").stat().st_size >= 60000
+
+
+def test_rerun_resumes_without_duplicates(tmp_path):
+    out = tmp_path / "o"
+    assert synth("--count", "10", "--workers", "1", "--out", str(out)).returncode == 0
+    # a later run with a larger target continues the same stream
+    assert synth("--count", "20", "--workers", "1", "--out", str(out)).returncode == 0
+    resumed = (out / "dataset.jsonl").read_bytes()
+    fresh = tmp_path / "f"
+    assert synth("--count", "20", "--workers", "1", "--out", str(fresh)).returncode == 0
+    assert resumed == (fresh / "dataset.jsonl").read_bytes()
+    # a torn write after the last checkpoint is cut off on resume
+    with open(out / "dataset.jsonl", "ab") as f:
+        f.write(b'{"half a rec')
+    assert synth("--count", "20", "--workers", "1", "--out", str(out)).returncode == 0
+    assert (out / "dataset.jsonl").read_bytes() == resumed
+
+
+def test_resume_with_other_arguments_is_refused(tmp_path):
+    out = tmp_path / "o"
+    assert synth("--count", "3", "--workers", "1", "--out", str(out)).returncode == 0
+    result = synth("--count", "3", "--seed", "9", "--workers", "1", "--out", str(out))
+    assert result.returncode == 2 and "seed" in result.stderr

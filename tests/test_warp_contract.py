@@ -1,0 +1,23 @@
+"""The Warp this generator was written against: a changed Warp fails here, loudly."""
+
+from emit import warp_private
+from grammar.builtins import EXCLUDED, builtin_table, math_builtin_names
+
+
+def test_pinned_version_and_private_api_present():
+    warp_private.check_warp()  # raises WarpChanged naming what moved
+
+
+def test_registry_yields_a_rich_builtin_table():
+    names = {b.name for b in builtin_table()}
+    assert len(names) >= 60
+    for expected in ("sin", "sqrt", "dot", "cross", "determinant", "transpose", "add", "mod", "clamp"):
+        assert expected in names
+    assert names.isdisjoint(EXCLUDED)
+    assert {"sin", "exp", "log"} <= math_builtin_names()
+
+
+def test_excluded_builtins_are_real_registry_names():
+    # an exclusion that no longer names a builtin is stale: the registry changed
+    registry = set(warp_private.builtin_names())
+    assert set(EXCLUDED) <= registry
