@@ -24,6 +24,7 @@ import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 PINNED_WARP_VERSION = "1.19.0"
 
@@ -111,7 +112,7 @@ class Overload:
     name: str
     group: str
     params: tuple[tuple[str, str], ...]  # (parameter name, warp type name)
-    returns: str
+    results: tuple[str, ...]  # one type name, or several for a builtin returning a tuple
     differentiable: bool
 
 
@@ -130,22 +131,54 @@ def _type_name(t: object) -> str | None:
     return name
 
 
-def builtin_overloads() -> Iterator[Overload]:
-    """All concrete overloads of Warp's registered builtins."""
+def _result_names(value_type: object) -> tuple[str, ...] | None:
+    """Names of a return type: one, or one per element of a tuple return."""
+    parts = value_type if isinstance(value_type, tuple) else (value_type,)
+    names = tuple(_type_name(t) for t in parts)
+    return None if None in names or not names else names  # type: ignore[return-value]
+
+
+def _resolve_any(
+    overload: object, candidates: tuple[str, ...]
+) -> Iterator[tuple[dict[str, str], tuple[str, ...]]]:
+    """Concrete instances of an overload whose only generic parameters are `typing.Any`.
+
+    Every `Any` parameter takes the same candidate type (as in `where(cond, a, b)`);
+    the result type comes from the overload's own `value_func`.
+    """
+    wp = _warp()
+    inputs = overload.input_types  # type: ignore[attr-defined]
+    fixed = {p: _type_name(t) for p, t in inputs.items() if t is not Any}
+    if None in fixed.values() or len(fixed) == len(inputs):
+        return
+    for name in candidates:
+        concrete = getattr(wp, name)
+        arg_types = {p: concrete if t is Any else t for p, t in inputs.items()}
+        try:
+            results = _result_names(overload.value_func(arg_types, {}))  # type: ignore[attr-defined]
+        except Exception:  # the value_func rejects this type: not an instance
+            continue
+        if results is not None:
+            yield {p: name if t is Any else fixed[p] for p, t in inputs.items()}, results  # type: ignore[misc]
+
+
+def builtin_overloads(candidates: tuple[str, ...] = ()) -> Iterator[Overload]:
+    """All concrete overloads of Warp's registered builtins.
+
+    Generic `Any` parameters are instantiated with each of `candidates` (Warp type names).
+    """
     from warp._src.context import builtin_functions
 
     for name, func in sorted(builtin_functions.items()):
         for overload in getattr(func, "overloads", None) or [func]:
-            params = []
-            for pname, ptype in overload.input_types.items():
-                tname = _type_name(ptype)
-                if tname is None:
-                    break
-                params.append((pname, tname))
-            else:
-                returns = _type_name(overload.value_type)
-                if returns is not None:
-                    yield Overload(name, func.group, tuple(params), returns, bool(overload.is_differentiable))
+            differentiable = bool(overload.is_differentiable)
+            params = {p: _type_name(t) for p, t in overload.input_types.items()}
+            results = _result_names(overload.value_type)
+            if None not in params.values() and results is not None:
+                yield Overload(name, func.group, tuple(params.items()), results, differentiable)  # type: ignore[arg-type]
+                continue
+            for instance, results in _resolve_any(overload, candidates):
+                yield Overload(name, func.group, tuple(instance.items()), results, differentiable)
 
 
 def builtin_names() -> list[str]:

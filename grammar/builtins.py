@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from emit import warp_private
-from grammar.types import BY_WARP_NAME, WType
+from grammar.types import BY_WARP_NAME, INT_BITS, SCALARS, VALUE_TYPES, WType
 
 #: Registry names never generated, and why.  Everything else whose types fit is.
 EXCLUDED: dict[str, str] = {
@@ -34,16 +34,27 @@ EXCLUDED: dict[str, str] = {
     "expect_neq": "test assertion, prints on failure",
     "expect_near": "test assertion, prints on failure",
     "assign": "internal codegen helper for component stores",
-    "int": "float-to-int conversion of an out-of-range value is undefined; ints come from int expressions",
-    "int32": "float-to-int conversion of an out-of-range value is undefined; ints come from int expressions",
     "bool": "conditions are built from comparisons",
+    "bfloat16": "bfloat16 is not in the type universe (CPU support is partial)",
+    "select": "removed in Warp 1.19 (raises at codegen); where() covers it",
+    "copy": "internal: identity copy, emitted by codegen",
+    "randi": "randi(state) is any int32 (no bound); randi(state, lo, hi) divides by hi - lo",
+    "bit_count": "population count: returns int32 of an unbounded argument width; not modelled",
     "erfcinv": "domain (0, 2) with poles at the ends; erfinv covers the family",
     "erfinv": "poles at +-1 make gradients and cross-device comparison meaningless",
-    "bit_count": "no float/int mixing needed; integer range rule not modelled",
     "intersect_tri_tri": "geometry predicate with many degenerate cases; not a kernel-language feature",
     "closest_point_edge_edge": "geometry query with degenerate parallel-edge cases",
-    "lshift": "left shift of a negative value is undefined in C++17; rshift covers shifts",
+    "lshift": "left shift of a negative or promoted value can overflow (undefined in C++17)",
     "nonzero": "identical to step's negation; kept out to keep labels readable",
+    "load": "internal: loads through a pointer",
+}
+
+#: Registry groups never generated, and why (every name in them is reported with this reason).
+EXCLUDED_GROUPS: dict[str, str] = {
+    "Geometry": "needs a mesh, BVH or hash-grid object (a uint64 handle no kernel parameter provides)",
+    "Volumes": "needs a NanoVDB volume object (a uint64 handle no kernel parameter provides)",
+    "Textures": "needs a texture object",
+    "Tile Primitives": "tile programming needs block_dim launches: not generated yet",
 }
 
 #: Registry operator names, spelled as Python operators.
@@ -59,10 +70,18 @@ BINARY_OPERATORS: dict[str, type[ast.operator]] = {
     "bit_xor": ast.BitXor,
     "rshift": ast.RShift,
 }
-UNARY_OPERATORS: dict[str, type[ast.unaryop]] = {"neg": ast.USub, "pos": ast.UAdd, "invert": ast.Invert}
+UNARY_OPERATORS: dict[str, type[ast.unaryop]] = {
+    "neg": ast.USub,
+    "pos": ast.UAdd,
+    "invert": ast.Invert,
+    "unot": ast.Not,
+}
 
-#: Conversions spelled as calls of the target type's constructor.
-CONVERSIONS = {"float": "float", "float32": "wp.float32", "float64": "wp.float64"}
+#: Conversions, spelled as calls of the target type's constructor (float to int is never generated:
+#: an out-of-range value is undefined behaviour).
+CONVERSIONS: dict[str, str] = {"float": "float", "int": "int"} | {
+    t.warp_name: f"wp.{t.warp_name}" for t in SCALARS
+}
 
 
 @dataclass(frozen=True)
@@ -72,8 +91,12 @@ class Builtin:
     name: str  # registry name
     family: str  # registry group, e.g. "Scalar Math"
     params: tuple[WType, ...]
-    returns: WType
+    results: tuple[WType, ...]  # several for builtins returning a tuple (svd3, eig3 ...)
     differentiable: bool
+
+    @property
+    def returns(self) -> WType:
+        return self.results[0]
 
     @property
     def spelling(self) -> str:
@@ -122,14 +145,21 @@ INT_RANGE: dict[str, IntRange] = {
     "abs": lambda a: a,
     "sign": lambda a: 1,
     "step": lambda a: 1,
-    "min": max,
-    "max": max,
+    "min": lambda *a: max(a),
+    "max": lambda *a: max(a),
     "clamp": lambda x, lo, hi: max(lo, hi),
     "mod": lambda a, b: b,
     "floordiv": lambda a, b: a,
     "div": lambda a, b: a,
     "rshift": lambda a, b: a,
     "invert": lambda a: a + 1,
+    "dot": lambda a, b: 4 * a * b,
+    "cw_mul": lambda a, b: a * b,
+    "length_sq": lambda a: 4 * a * a,
+    "argmin": lambda a: 4,
+    "argmax": lambda a: 4,
+    "rand_init": lambda *a: 2**32,
+    "where": lambda c, a, b: max(a, b),
     # two's-complement bit ops stay within the next power of two
     "bit_and": lambda a, b: _pow2_above(max(a, b)),
     "bit_or": lambda a, b: _pow2_above(max(a, b)),
@@ -137,30 +167,64 @@ INT_RANGE: dict[str, IntRange] = {
 }
 
 
+for _name in (*INT_BITS, "int"):  # int-to-int conversions keep the value, then `settle` truncates
+    INT_RANGE[_name] = lambda a: a
+
+
 def _pow2_above(n: int) -> int:
     return 1 << n.bit_length()
 
 
-def _is_int_overload(b: Builtin) -> bool:
-    return b.returns.kind == "int" or any(p.kind == "int" for p in b.params)
+def _float32_vector_first(b: Builtin) -> bool:
+    return b.params[0].family == "vec" and b.params[0].scalar == "float32"
+
+
+#: Builtins Warp declares over `Any` but defines (in Python) for fewer types: which instances work.
+ANY_INSTANCES: dict[str, Callable[[Builtin], bool]] = {
+    "norm_l1": _float32_vector_first,
+    "norm_l2": _float32_vector_first,
+    "norm_huber": _float32_vector_first,
+    "norm_pseudo_huber": _float32_vector_first,
+}
+
+
+def _generatable(b: Builtin) -> bool:
+    """Type-level rules: no float-to-int conversion, integer results only with a range rule."""
+    if b.name in ANY_INSTANCES and not ANY_INSTANCES[b.name](b):
+        return False
+    if b.name in CONVERSIONS and b.returns.is_int_based and not b.params[0].is_int_based:
+        return False
+    return len(b.results) > 1 or not b.returns.is_int_based or b.name in INT_RANGE
+
+
+@cache
+def all_builtins() -> tuple[Builtin, ...]:
+    """Every registry overload over the type universe, in registry order (multi-result ones too)."""
+    table = []
+    candidates = tuple(t.warp_name for t in VALUE_TYPES)
+    for o in warp_private.builtin_overloads(candidates):
+        if o.name in EXCLUDED or o.group in EXCLUDED_GROUPS:
+            continue
+        params = tuple(BY_WARP_NAME.get(t) for _, t in o.params)
+        results = tuple(BY_WARP_NAME.get(t) for t in o.results)
+        if None in results or None in params or not params:
+            continue
+        b = Builtin(o.name, o.group, params, results, o.differentiable)  # type: ignore[arg-type]
+        if _generatable(b):
+            table.append(b)
+    return tuple(table)
 
 
 @cache
 def builtin_table() -> tuple[Builtin, ...]:
-    """Every generatable builtin overload, in registry order."""
-    table = []
-    for o in warp_private.builtin_overloads():
-        if o.name in EXCLUDED:
-            continue
-        params = tuple(BY_WARP_NAME.get(t) for _, t in o.params)
-        returns = BY_WARP_NAME.get(o.returns)
-        if returns is None or None in params or not params:
-            continue
-        b = Builtin(o.name, o.group, params, returns, o.differentiable)  # type: ignore[arg-type]
-        if _is_int_overload(b) and b.returns.kind == "int" and b.name not in INT_RANGE:
-            continue
-        table.append(b)
-    return tuple(table)
+    """Every generatable single-result overload, in registry order."""
+    return tuple(b for b in all_builtins() if len(b.results) == 1)
+
+
+@cache
+def multi_result_builtins() -> tuple[Builtin, ...]:
+    """Overloads returning a tuple, used by tuple-unpacking statements (`U, s, V = wp.svd3(A)`)."""
+    return tuple(b for b in all_builtins() if len(b.results) > 1)
 
 
 @cache
@@ -170,7 +234,7 @@ def builtins_returning(name: str) -> tuple[Builtin, ...]:
 
 
 #: Registry groups whose functions count as "math" for labels and policies.
-MATH_GROUPS = ("Scalar Math", "Utility")
+MATH_GROUPS = ("Scalar Math", "Utility", "Random")
 
 
 @cache

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from grammar.choices import Choices, choice
 from grammar.features import KERNEL_TYPES
-from grammar.types import FLOAT32, FLOAT64, INT32, MAT33, VEC3, WType
+from grammar.types import FLOAT32, INT32, MATRICES, SCALARS, SHAPED, UINT32, VECTORS, WType
 
 #: Every feature switch a policy has.
 SWITCHES = (
@@ -31,30 +31,34 @@ SWITCHES = (
     "atomics",
     "scalar_params",
     "helpers",  # @wp.func helpers
-    "float64",
+    "dtypes",  # scalar dtypes beyond float32 and int32 (float16/64, int8..uint64)
+    "random",  # rand_init state and random-number builtins
 )
 
 #: Per kernel type: (switches it requires, switches it may add).
 FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "arithmetic": (frozenset(), frozenset({"helpers", "float64"})),
-    "scalar_param": (frozenset({"scalar_params"}), frozenset({"helpers", "float64"})),
-    "math": (frozenset({"math"}), frozenset({"helpers", "scalar_params", "float64"})),
-    "conditional": (frozenset({"ifs"}), frozenset({"math", "scalar_params", "helpers", "float64"})),
-    "loop": (frozenset({"loops"}), frozenset({"math", "scalar_params", "helpers", "float64"})),
+    "arithmetic": (frozenset(), frozenset({"helpers", "dtypes"})),
+    "scalar_param": (frozenset({"scalar_params"}), frozenset({"helpers", "dtypes"})),
+    "math": (frozenset({"math"}), frozenset({"helpers", "scalar_params", "dtypes", "random"})),
+    "conditional": (frozenset({"ifs"}), frozenset({"math", "scalar_params", "helpers", "dtypes", "random"})),
+    "loop": (frozenset({"loops"}), frozenset({"math", "scalar_params", "helpers", "dtypes", "random"})),
     "control_flow": (
         frozenset({"whiles"}),
-        frozenset({"break_continue", "math", "scalar_params", "float64"}),
+        frozenset({"break_continue", "math", "scalar_params", "dtypes"}),
     ),
     "multi_cond": (
         frozenset({"ifs", "elifs", "compound"}),
-        frozenset({"math", "scalar_params", "helpers", "float64"}),
+        frozenset({"math", "scalar_params", "helpers", "dtypes"}),
     ),
-    "vector": (frozenset({"vectors"}), frozenset({"math", "scalar_params", "helpers"})),
-    "matrix": (frozenset({"matrices"}), frozenset({"vectors", "math", "scalar_params", "helpers"})),
-    "atomic": (frozenset({"atomics"}), frozenset({"scalar_params", "helpers", "vectors", "float64"})),
+    "vector": (frozenset({"vectors"}), frozenset({"math", "scalar_params", "helpers", "dtypes", "random"})),
+    "matrix": (
+        frozenset({"matrices"}),
+        frozenset({"vectors", "math", "scalar_params", "helpers", "dtypes", "random"}),
+    ),
+    "atomic": (frozenset({"atomics"}), frozenset({"scalar_params", "helpers", "vectors", "dtypes"})),
     "nested": (
         frozenset({"nesting", "loops", "ifs"}),
-        frozenset({"scalar_params", "helpers", "whiles", "elifs", "compound", "break_continue", "float64"}),
+        frozenset({"scalar_params", "helpers", "whiles", "elifs", "compound", "break_continue", "dtypes"}),
     ),
     "combined": (
         frozenset({"loops", "ifs", "math"}),
@@ -83,17 +87,39 @@ class Policy:
     def on(self, switch: str) -> bool:
         return switch in self.switches
 
+    types: tuple[WType, ...] = (FLOAT32, INT32)  # the value types this kernel may use (swarm)
+
     @property
     def value_types(self) -> tuple[WType, ...]:
         """Types variables and expressions may have under this policy."""
-        types = [FLOAT32, INT32]
-        if self.on("float64"):
-            types.append(FLOAT64)
-        if self.on("vectors") or self.on("matrices"):
-            types.append(VEC3)
-        if self.on("matrices"):
-            types.append(MAT33)
-        return tuple(types)
+        return self.types
+
+
+def _sample(ch: Choices, pool: tuple[WType, ...], lo: int, hi: int) -> list[WType]:
+    """Between lo and hi distinct members of `pool`, in pool order (deterministic)."""
+    k = min(len(pool), ch.integer(lo, hi))
+    picked: list[WType] = []
+    while len(picked) < k:
+        t = choice(ch, pool)
+        if t not in picked:
+            picked.append(t)
+    return [t for t in pool if t in picked]
+
+
+def draw_types(ch: Choices, switches: frozenset[str]) -> tuple[WType, ...]:
+    """The kernel's type universe: float32 and int32, plus dtypes, vectors, matrices its switches allow."""
+    scalars = [FLOAT32, INT32] + ([UINT32] if "random" in switches else [])
+    if "dtypes" in switches:
+        scalars += _sample(ch, tuple(t for t in SCALARS if t not in scalars), 1, 3)
+    names = {t.warp_name for t in scalars}
+    shaped: list[WType] = []
+    if "vectors" in switches or "matrices" in switches:
+        vectors = tuple(t for t in (*VECTORS, *SHAPED) if t.kind == "vector" and t.scalar in names)
+        shaped += _sample(ch, vectors, 1, 3)
+    if "matrices" in switches:
+        matrices = tuple(t for t in (*MATRICES, *SHAPED) if t.kind == "matrix" and t.scalar in names)
+        shaped += _sample(ch, matrices, 1, 2)
+    return (*scalars, *shaped)
 
 
 def draw_policy(ch: Choices, focus: str) -> Policy:
@@ -110,12 +136,13 @@ def draw_policy(ch: Choices, focus: str) -> Policy:
         statements=ch.integer(2, 9),
         max_expr_depth=ch.integer(1, 3),
         max_block_depth=2 + nesting,
-        launch_ndim=choice(ch, (1, 1, 2)),
+        launch_ndim=choice(ch, (1, 1, 1, 2, 2, 3, 4)),
         n_inputs=ch.integer(1, 3),
         n_outputs=ch.integer(1, 2),
         n_helpers=ch.integer(1, 2) if "helpers" in switches else 0,
         guard_launch=ch.boolean(0.5),
     )
+    policy = replace(policy, types=draw_types(ch, policy.switches))
     return replace(policy, weights=_statement_weights(ch, policy))
 
 

@@ -36,7 +36,17 @@ from grammar.builtins import (
 from grammar.choices import Choices, choice
 from grammar.policy import Policy
 from grammar.safety import binop, call, number, wp_attr
-from grammar.types import BOOL, FLOAT32, INT32, MAT33, VEC3, ArrayType, WType
+from grammar.types import (
+    BOOL,
+    BY_WARP_NAME,
+    FLOAT32,
+    INT32,
+    SUFFIX,
+    UINT32,
+    ArrayType,
+    WType,
+    is_unsigned,
+)
 
 # ----------------------------------------------------------------------------- names
 
@@ -104,7 +114,7 @@ ARRAY_NAMES = ("a", "b", "x", "y", "data", "src", "vals", "pos", "field", "weigh
 OUTPUT_NAMES = ("out", "result", "dst", "res", "y_out", "target")
 ACC_NAMES = ("accum", "hist", "total", "counts", "sums")
 LOOP_NAMES = ("k", "j", "q", "it", "step", "l")
-TID_NAMES = (("i",), ("tid",), ("i", "j"), ("x", "y"))
+TID_NAMES = (("i",), ("tid",), ("i", "j"), ("x", "y"), ("i", "j", "k"), ("x", "y", "z"), ("i", "j", "k", "l"))
 RESERVED = frozenset({"wp", "float", "int", "range", "len", "min", "max", "abs", "sum", "print", "id"})
 
 
@@ -197,6 +207,7 @@ class ModuleGenerator:
         self._pending: list[str] = []  # statement kinds the next block must contain
         self._math = math_builtin_names()
         self._unrolled: set[str] = set()  # variables of constant-range (unrolled) loops
+        self._candidates: dict[str, list[Builtin]] = {}
 
     # --------------------------------------------------------------- start symbol
 
@@ -243,6 +254,8 @@ class ModuleGenerator:
         self.scope = Scope()
         params = self.kernel_parameters()
         body = self.prologue()
+        if self.policy.on("random"):
+            body += self.random_state()
         body += self.block(self.policy.statements, required=self.required_statements())
         body += self.final_stores()
         name = f"{choice(self.ch, KERNEL_VERBS)}_{choice(self.ch, KERNEL_NOUNS)}"
@@ -259,22 +272,24 @@ class ModuleGenerator:
         """Input, output and accumulator arrays, then scalar parameters."""
         p, ndim = self.policy, self.policy.launch_ndim
         array_types = [t for t in self.types if t is not BOOL]
+        atomic_types = [t for t in array_types if _atomic_ops(t)]
         groups = (
-            (self.scope.inputs, p.n_inputs, ARRAY_NAMES),
-            (self.scope.outputs, p.n_outputs, OUTPUT_NAMES),
-            (self.scope.accumulators, 1 if p.on("atomics") else 0, ACC_NAMES),
+            (self.scope.inputs, p.n_inputs, ARRAY_NAMES, array_types),
+            (self.scope.outputs, p.n_outputs, OUTPUT_NAMES, array_types),
+            (self.scope.accumulators, 1 if p.on("atomics") else 0, ACC_NAMES, atomic_types),
         )
         params = []
-        for group, count, pool in groups:
+        for group, count, pool, dtypes in groups:
             for _ in range(count):
-                arr = ArrayType(choice(self.ch, array_types), ndim)
+                arr = ArrayType(choice(self.ch, dtypes), ndim)
                 name = self.names.fresh(pool)
                 group.append((name, arr))
                 params.append((name, arr.annotation))
         if p.on("scalar_params"):
             for _ in range(self.ch.integer(1, 2)):
                 ty = choice(self.ch, [t for t in self.types if t.is_scalar])
-                var = Var(self.names.fresh(VAR_NAMES[ty.kind]), ty, mutable=False, bound=safety.MAX_EXTENT)
+                bound = safety.settle(ty, safety.MAX_EXTENT)
+                var = Var(self.names.fresh(VAR_NAMES[ty.kind]), ty, mutable=False, bound=bound)
                 self.scope.declare(var)
                 params.append((var.name, ty.annotation))
         return params
@@ -302,6 +317,15 @@ class ModuleGenerator:
             test = tests[0] if len(tests) == 1 else ast.BoolOp(op=ast.Or(), values=tests)
             stmts.append(ast.If(test=test, body=[ast.Return(value=None)], orelse=[]))
         return stmts
+
+    def random_state(self) -> list[ast.stmt]:
+        """`rng = wp.rand_init(seed, i)`: a per-thread random state for `wp.randf(rng)` and friends."""
+        name = self.names.fresh(("rng", "state", "seed_state"))
+        self.scope.declare(Var(name, UINT32, bound=safety.type_max(UINT32)))
+        seed = ast.Constant(self.ch.integer(0, 2**16))
+        return [
+            ast.Assign(targets=[_store(name)], value=call("wp.rand_init", seed, _load(self.scope.tid[0])))
+        ]
 
     def required_statements(self) -> list[str]:
         """Statement kinds the policy's focus needs at least once."""
@@ -371,8 +395,8 @@ class ModuleGenerator:
             "break": self.break_continue,
             "nest": self.nested_statement,
             "math": lambda: self.declare_with(self.math_call),
-            "vector": lambda: self.declare_typed(VEC3),
-            "matrix": lambda: self.declare_typed(MAT33),
+            "vector": lambda: self.declare_kind("vector"),
+            "matrix": lambda: self.declare_kind("matrix"),
         }
         return productions[kind]()
 
@@ -406,6 +430,10 @@ class ModuleGenerator:
     def declare_typed(self, ty: WType) -> list[ast.stmt]:
         return self.declare_with(lambda: self.expression(ty, self.policy.max_expr_depth))
 
+    def declare_kind(self, kind: str) -> list[ast.stmt]:
+        """A declaration of one of the kernel's vector (or matrix) types."""
+        return self.declare_typed(choice(self.ch, [t for t in self.types if t.kind == kind]))
+
     def declare_with(self, make: Callable[[], Expr]) -> list[ast.stmt]:
         value = self.assignable(make())
         name = self.names.fresh(VAR_NAMES[value.type.kind])
@@ -418,15 +446,18 @@ class ModuleGenerator:
         Literals get their type's constructor (Warp needs `float(0.0)`, not
         `0.0`, for a variable it may later mutate), ints are narrowed.
         """
-        if isinstance(value.node, ast.Constant | ast.UnaryOp) and value.type.is_scalar:
-            return Expr(call(_CONSTRUCTORS[value.type.warp_name], value.node), value.type, value.bound)
-        if value.type.kind == "int" and value.bound > safety.ASSIGN_BOUND:
+        ty = value.type
+        if isinstance(value.node, ast.Constant | ast.UnaryOp) and ty.is_scalar:
+            return Expr(call(ty.annotation, value.node), ty, value.bound)
+        if not ty.is_int_based or safety.wraps(ty) or value.bound <= safety.ASSIGN_BOUND:
+            return value
+        if ty.is_scalar:
             return self.narrowed(value)
-        return value
+        return self.literal(ty)  # an int vector cannot be narrowed in one step
 
     def narrowed(self, value: Expr) -> Expr:
         target = choice(self.ch, safety.NARROW_TARGETS)
-        node, bound = safety.narrow(value.node, target, modulus=self.ch.boolean())
+        node, bound = safety.narrow(value.node, value.type, target, modulus=self.ch.boolean())
         return Expr(node, value.type, bound)
 
     def assign(self) -> list[ast.stmt]:
@@ -459,21 +490,23 @@ class ModuleGenerator:
         rhs = self.argument(op, 1, self.policy.max_expr_depth - 1)
         if rhs is None:
             return self.assign()
-        if var.type.kind == "int" and op.name in ("add", "sub"):
+        if var.type.is_int_based and op.name in ("add", "sub"):
             if rhs.bound > safety.AUG_DELTA:
+                if not rhs.type.is_scalar:
+                    return self.assign()
                 rhs = self.narrowed_to(rhs, safety.AUG_DELTA)
             self.int_augassigns += 1
         return [ast.AugAssign(target=_store(var.name), op=BINARY_OPERATORS[op.name](), value=rhs.node)]
 
     def _augassign_ok(self, b: Builtin) -> bool:
-        if b.returns.kind != "int":
+        if not b.returns.is_int_based:
             return b.name in ("add", "sub", "mul", "div")
         if b.name in ("add", "sub"):
             return self.int_augassigns < safety.MAX_INT_AUGASSIGNS and self.scope.trips <= safety.MAX_TRIPS
         return b.name in ("mod", "floordiv", "bit_and")
 
     def narrowed_to(self, value: Expr, target: int) -> Expr:
-        node, bound = safety.narrow(value.node, target, modulus=False)
+        node, bound = safety.narrow(value.node, value.type, target, modulus=False)
         return Expr(node, value.type, bound)
 
     def store(self) -> list[ast.stmt]:
@@ -485,38 +518,54 @@ class ModuleGenerator:
 
     def stored_value(self, ty: WType, depth: int) -> Expr:
         value = self.expression(ty, depth)
-        if ty.kind == "int" and value.bound > safety.ARRAY_INT_BOUND:
-            value = self.narrowed(value)
+        if ty.is_int_based and value.bound > safety.ARRAY_INT_BOUND:
+            value = self.narrowed(value) if ty.is_scalar else self.literal(ty)
         return value
 
     def component_store(self) -> list[ast.stmt]:
-        """`v[k] = scalar` or `M[r, c] = scalar` on a vector or matrix variable."""
+        """`v[k] = s`, `M[r, c] = s`, `v.x = s` or `t.p = v` on a vector, matrix or transform variable."""
         candidates = [v for v in self.scope.variables(mutable=True) if not v.type.is_scalar]
         if not candidates:
             return self.declare()
         var = choice(self.ch, candidates)
+        target, ty = self.component_of(var, ast.Store())
+        value = self.expression(ty, self.policy.max_expr_depth - 1)
+        if ty.is_int_based and value.bound > safety.ASSIGN_BOUND:
+            value = self.narrowed(value)
+        return [ast.Assign(targets=[target], value=value.node)]
+
+    def component_of(self, var: Var, ctx: ast.expr_context) -> tuple[ast.expr, WType]:
+        """A component of `var` by index or attribute name, and its type."""
+        attributes = _ATTRIBUTES.get(var.type.family, {})
+        if var.type.family == "transform" or (attributes and self.ch.boolean(0.4)):
+            names = sorted(a for a, length in attributes.items() if length <= var.type.length)
+            attr = choice(self.ch, names)
+            node = ast.Attribute(value=_load(var.name), attr=attr, ctx=ctx)
+            return node, _component_type(var.type, attr)
         index = [ast.Constant(self.ch.integer(0, d - 1)) for d in var.type.shape]
-        value = self.expression(FLOAT32, self.policy.max_expr_depth - 1)
-        return [ast.Assign(targets=[_subscript(var.name, index, ast.Store())], value=value.node)]
+        return _subscript(var.name, index, ctx), BY_WARP_NAME[var.type.scalar]
 
     def atomic(self) -> list[ast.stmt]:
-        """`wp.atomic_op(acc, index, value)` or `acc[index] += value` on an accumulator array."""
+        """`wp.atomic_op(acc, index, value...)` or `acc[index] += value` on an accumulator array."""
         if not self.scope.accumulators:
             return self.store()
         name, arr = choice(self.ch, self.scope.accumulators)
-        ops = ["atomic_add", "atomic_sub"] + (["atomic_min", "atomic_max"] if arr.dtype.is_scalar else [])
-        op = choice(self.ch, ops)
-        value = self.expression(arr.dtype, self.policy.max_expr_depth - 1)
-        if arr.dtype.kind == "int":
+        op = choice(self.ch, _atomic_ops(arr.dtype))
+        values = [self.atomic_value(op, arr.dtype) for _ in range(2 if op == "atomic_cas" else 1)]
+        index = [self.index(arr, d) for d in range(arr.ndim)]
+        if op == "atomic_add" and self.ch.boolean(0.3):
+            target = _subscript(name, index, ast.Store())
+            return [ast.AugAssign(target=target, op=ast.Add(), value=values[0].node)]
+        return [ast.Expr(value=call(f"wp.{op}", _load(name), *index, *(v.node for v in values)))]
+
+    def atomic_value(self, op: str, ty: WType) -> Expr:
+        """An operand of `op`: |value| <= 1 for int add/sub, so accumulators never overflow."""
+        value = self.expression(ty, self.policy.max_expr_depth - 1)
+        if ty.is_int_based and not safety.wraps(ty):
             limit = 1 if op in ("atomic_add", "atomic_sub") else safety.ARRAY_INT_BOUND
             if value.bound > limit:
                 value = self.narrowed_to(value, limit)
-        index = [self.index(arr, d) for d in range(arr.ndim)]
-        if op == "atomic_add" and self.ch.boolean(0.3):
-            return [
-                ast.AugAssign(target=_subscript(name, index, ast.Store()), op=ast.Add(), value=value.node)
-            ]
-        return [ast.Expr(value=call(f"wp.{op}", _load(name), *index, value.node))]
+        return value
 
     def break_continue(self) -> list[ast.stmt]:
         """`if condition: break` (or continue) inside a loop."""
@@ -600,15 +649,17 @@ class ModuleGenerator:
 
     def expression(self, ty: WType, depth: int) -> Expr:
         """Any expression of type `ty`, at most `depth` calls deep."""
+        if ty == BOOL:
+            return Expr(self.condition(min(depth, 1)), BOOL)
         options: list[tuple[float, Callable[[], Expr | None]]] = [(1.0, lambda: self.literal(ty))]
         if self.scope.variables(ty):
             options.append((4.0, lambda: self.variable(ty)))
         if any(a.dtype == ty for _, a in self.scope.inputs):
             options.append((2.5, lambda: self.array_read(ty)))
-        if ty == FLOAT32 and any(not v.type.is_scalar for v in self.scope.variables()):
-            options.append((1.0, self.component))
-        if ty == VEC3 and self.scope.variables(MAT33):
-            options.append((0.5, self.matrix_row))
+        if ty.is_scalar and self._component_vars(ty):
+            options.append((1.0, lambda: self.component(ty)))
+        if ty.family == "vec" and self._row_vars(ty):
+            options.append((0.5, lambda: self.matrix_row(ty)))
         if depth > 0:
             options.append((5.0, lambda: self.builtin_call(ty, depth)))
             if any(h.returns == ty for h in self.helpers):
@@ -616,40 +667,39 @@ class ModuleGenerator:
         for _ in range(4):
             make = self.ch.weighted([o[1] for o in options], [o[0] for o in options])
             result = make()
-            if result is not None and result.bound <= safety.INT_LIMIT:
+            if result is not None and safety.fits(ty, result.bound):
                 return result
         return self.literal(ty)
 
     def literal(self, ty: WType) -> Expr:
-        """A constant of type `ty`: scalar literal or vector/matrix constructor."""
-        if ty.kind == "int":
-            value = self.ch.integer(-8, 16)
-            return Expr(number(ty, value), ty, abs(value))
-        if ty.kind == "float":
-            return Expr(number(ty, self._float_value()), ty)
-        if ty == MAT33 and self.ch.boolean(0.3):
-            return Expr(
-                call("wp.identity", n=ast.Constant(3), dtype=ast.Name(id="float", ctx=ast.Load())), ty
-            )
-        scalar = FLOAT32
-        parts = [number(scalar, self._float_value()) for _ in range(ty.length)]
-        ctor = "wp.vec3" if ty == VEC3 else "wp.mat33"
-        return Expr(call(ctor, *parts), ty)
+        """A constant of type `ty`: scalar literal, or a constructor of literals."""
+        if ty.is_scalar:
+            value = self._scalar_value(ty)
+            return Expr(number(ty, value), ty, int(abs(value)))
+        if ty.kind == "matrix" and (ty.length > 16 or self.ch.boolean(0.3)):
+            dtype = ast.Name(id="float", ctx=ast.Load()) if ty.scalar == "float32" else wp_attr(ty.scalar)
+            return Expr(call("wp.identity", n=ast.Constant(ty.shape[0]), dtype=dtype), ty)
+        scalar = BY_WARP_NAME[ty.scalar]
+        values = [self._scalar_value(scalar) for _ in range(ty.length)]
+        parts = [ast.Constant(v) for v in values]
+        return Expr(call(ty.annotation, *parts), ty, int(max(abs(v) for v in values)))
 
-    def _float_value(self) -> float:
+    def _scalar_value(self, ty: WType) -> float:
+        if ty.kind == "int":
+            return self.ch.integer(0 if is_unsigned(ty) else -8, 16)
         if self.ch.boolean(0.6):
             return choice(self.ch, (0.0, 0.5, 1.0, 2.0, 0.25, 3.0, 10.0, 0.1, -1.0, 1.5, 0.01, 100.0))
         return round(self.ch.real(-10.0, 10.0), 3)
 
     def variable(self, ty: WType) -> Expr:
         var = choice(self.ch, self.scope.variables(ty))
-        return Expr(_load(var.name), ty, var.bound if ty.kind == "int" else 0)
+        return Expr(_load(var.name), ty, safety.settle(ty, var.bound))
 
     def array_read(self, ty: WType) -> Expr:
         """`a[index]` on an input array of element type `ty`."""
         name, arr = choice(self.ch, [(n, a) for n, a in self.scope.inputs if a.dtype == ty])
         index = [self.index(arr, d) for d in range(arr.ndim)]
-        return Expr(_subscript(name, index, ast.Load()), ty, safety.ARRAY_INT_BOUND)
+        return Expr(_subscript(name, index, ast.Load()), ty, safety.settle(ty, safety.ARRAY_INT_BOUND))
 
     def index(self, arr: ArrayType, dim: int) -> ast.expr:
         """A valid index along `dim`: the launch index, a loop over the extent, or a clamped int."""
@@ -665,40 +715,58 @@ class ModuleGenerator:
         arrays = self.scope.inputs + self.scope.outputs + self.scope.accumulators
         return next(n for n, a in arrays if a is arr)
 
-    def component(self) -> Expr:
-        """`v[k]` or `M[r, c]`: a float component of a vector or matrix variable."""
-        var = choice(self.ch, [v for v in self.scope.variables() if not v.type.is_scalar])
-        index = [ast.Constant(self.ch.integer(0, d - 1)) for d in var.type.shape]
-        return Expr(_subscript(var.name, index, ast.Load()), FLOAT32)
+    def _component_vars(self, ty: WType) -> list[Var]:
+        return [
+            v
+            for v in self.scope.variables()
+            if not v.type.is_scalar and v.type.scalar == ty.warp_name and v.type.family != "transform"
+        ]
 
-    def matrix_row(self) -> Expr:
-        var = choice(self.ch, self.scope.variables(MAT33))
-        return Expr(_subscript(var.name, [ast.Constant(self.ch.integer(0, 2))], ast.Load()), VEC3)
+    def component(self, ty: WType) -> Expr:
+        """`v[k]`, `v.x` or `M[r, c]`: a scalar component of a vector or matrix variable."""
+        var = choice(self.ch, self._component_vars(ty))
+        node, _ = self.component_of(var, ast.Load())
+        bound = safety.settle(ty, var.bound) if ty.is_int_based else 0
+        return Expr(node, ty, bound)
+
+    def _row_vars(self, ty: WType) -> list[Var]:
+        return [
+            v
+            for v in self.scope.variables()
+            if v.type.family == "mat" and v.type.shape[1:] == ty.shape and v.type.scalar == ty.scalar
+        ]
+
+    def matrix_row(self, ty: WType) -> Expr:
+        var = choice(self.ch, self._row_vars(ty))
+        row = ast.Constant(self.ch.integer(0, var.type.shape[0] - 1))
+        return Expr(_subscript(var.name, [row], ast.Load()), ty)
 
     def allowed(self, b: Builtin) -> bool:
-        """Whether the policy lets `b` appear."""
-        if any(t not in self.types for t in (*b.params, b.returns) if t is not BOOL) or BOOL in b.params:
+        """Whether the policy lets `b` appear: all its types are the kernel's, its family is on."""
+        if any(t not in self.types for t in (*b.params, *b.results) if t is not BOOL):
             return False
         if b.name in self._math:
             return self.policy.on("math")
         return True
 
+    def candidates(self, ty: WType) -> list[Builtin]:
+        """Allowed builtins returning `ty` (memoised per kernel: the policy does not change)."""
+        found = self._candidates.get(ty.warp_name)
+        if found is None:
+            found = [b for b in builtins_returning(ty.warp_name) if self.allowed(b)]
+            self._candidates[ty.warp_name] = found
+        return found
+
     def builtin_call(self, ty: WType, depth: int) -> Expr | None:
         """An operator or `wp.` function returning `ty`, with guarded arguments."""
-        candidates = [b for b in builtins_returning(ty.warp_name) if self.allowed(b)]
+        candidates = self.candidates(ty)
         if not candidates:
             return None
-        b = choice(self.ch, candidates)
-        return self.apply(b, depth)
+        return self.apply(choice(self.ch, candidates), depth)
 
     def math_call(self) -> Expr:
         """A call of a math builtin (so a math-focused kernel surely has one)."""
-        candidates = [
-            b
-            for t in self.types
-            for b in builtins_returning(t.warp_name)
-            if b.name in self._math and self.allowed(b)
-        ]
+        candidates = [b for t in self.types for b in self.candidates(t) if b.name in self._math]
         for _ in range(4):
             result = self.apply(choice(self.ch, candidates), self.policy.max_expr_depth)
             if result is not None:
@@ -713,8 +781,11 @@ class ModuleGenerator:
                 return None
             args.append(arg)
         bound = 0
-        if b.returns.kind == "int":
-            bound = _int_range(b, args)
+        if b.returns.is_int_based:
+            raw = _int_range(b, args)
+            if not safety.fits(b.returns, raw):
+                return None
+            bound = safety.settle(b.returns, raw)
         return Expr(_spell(b, [a.node for a in args]), b.returns, bound)
 
     def argument(self, b: Builtin, position: int, depth: int) -> Expr | None:
@@ -742,7 +813,7 @@ class ModuleGenerator:
                 return ast.UnaryOp(op=ast.Not(), operand=self.condition(depth - 1))
             op = ast.And() if self.ch.boolean() else ast.Or()
             return ast.BoolOp(op=op, values=[self.condition(depth - 1), self.condition(depth - 1)])
-        ty = choice(self.ch, [t for t in safety.COMPARABLE if t in self.types])
+        ty = choice(self.ch, [t for t in self.types if t.is_scalar])
         ops = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq) if ty.kind == "int" else (ast.Lt, ast.Gt)
         left = self.expression(ty, 1)
         if self.policy.on("compound") and self.ch.boolean(0.2):
@@ -760,8 +831,45 @@ class ModuleGenerator:
 #: Statement kinds a policy switch makes mandatory (at least one per kernel).
 _STATEMENT_SWITCHES = {"for": "loops", "while": "whiles", "if": "ifs", "atomic": "atomics"}
 
-#: Constructors that make a literal a mutable Warp variable.
-_CONSTRUCTORS = {"float32": "float", "int32": "int", "float64": "wp.float64"}
+#: Attribute names of components, with the vector length each needs (0: a transform's parts).
+_ATTRIBUTES: dict[str, dict[str, int]] = {
+    "vec": {"x": 1, "y": 2, "z": 3, "w": 4},
+    "quat": {"x": 1, "y": 2, "z": 3, "w": 4},
+    "transform": {"p": 0, "q": 0},
+}
+
+
+def _component_type(ty: WType, attr: str) -> WType:
+    """Type of component `attr` of `ty`: a transform's translation or rotation, else a scalar."""
+    suffix = SUFFIX[ty.scalar]
+    parts = {"p": f"vec3{suffix}", "q": f"quat{suffix}"}
+    return BY_WARP_NAME[parts.get(attr, ty.scalar)]
+
+
+#: Scalar dtypes Warp's atomics support on both backends, and the operations per kind.
+_ATOMIC_SCALARS = ("float32", "float64", "int32", "uint32", "int64", "uint64")
+_ATOMIC_OPS = {
+    "float": ("atomic_add", "atomic_sub", "atomic_min", "atomic_max", "atomic_exch", "atomic_cas"),
+    "int": (
+        "atomic_add",
+        "atomic_sub",
+        "atomic_min",
+        "atomic_max",
+        "atomic_and",
+        "atomic_or",
+        "atomic_xor",
+        "atomic_exch",
+        "atomic_cas",
+    ),
+    "vector": ("atomic_add", "atomic_sub"),
+}
+
+
+def _atomic_ops(ty: WType) -> tuple[str, ...]:
+    """Atomic operations on an accumulator of element type `ty` (none: not an accumulator type)."""
+    if ty.scalar not in _ATOMIC_SCALARS or (not ty.is_scalar and (ty.family != "vec" or ty.is_int_based)):
+        return ()
+    return _ATOMIC_OPS[ty.kind]
 
 
 def _reads_array(node: ast.expr) -> bool:
