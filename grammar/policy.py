@@ -33,32 +33,47 @@ SWITCHES = (
     "helpers",  # @wp.func helpers
     "dtypes",  # scalar dtypes beyond float32 and int32 (float16/64, int8..uint64)
     "random",  # rand_init state and random-number builtins
+    "structs",  # @wp.struct types: a kernel parameter and locals
 )
 
 #: Per kernel type: (switches it requires, switches it may add).
 FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "arithmetic": (frozenset(), frozenset({"helpers", "dtypes"})),
-    "scalar_param": (frozenset({"scalar_params"}), frozenset({"helpers", "dtypes"})),
-    "math": (frozenset({"math"}), frozenset({"helpers", "scalar_params", "dtypes", "random"})),
-    "conditional": (frozenset({"ifs"}), frozenset({"math", "scalar_params", "helpers", "dtypes", "random"})),
-    "loop": (frozenset({"loops"}), frozenset({"math", "scalar_params", "helpers", "dtypes", "random"})),
+    "scalar_param": (frozenset({"scalar_params"}), frozenset({"helpers", "dtypes", "structs"})),
+    "math": (frozenset({"math"}), frozenset({"helpers", "scalar_params", "structs", "dtypes", "random"})),
+    "conditional": (
+        frozenset({"ifs"}),
+        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
+    ),
+    "loop": (
+        frozenset({"loops"}),
+        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
+    ),
     "control_flow": (
         frozenset({"whiles"}),
-        frozenset({"break_continue", "math", "scalar_params", "dtypes"}),
+        frozenset({"break_continue", "math", "scalar_params", "structs", "dtypes"}),
     ),
     "multi_cond": (
         frozenset({"ifs", "elifs", "compound"}),
-        frozenset({"math", "scalar_params", "helpers", "dtypes"}),
+        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes"}),
     ),
-    "vector": (frozenset({"vectors"}), frozenset({"math", "scalar_params", "helpers", "dtypes", "random"})),
+    "vector": (
+        frozenset({"vectors"}),
+        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
+    ),
     "matrix": (
         frozenset({"matrices"}),
-        frozenset({"vectors", "math", "scalar_params", "helpers", "dtypes", "random"}),
+        frozenset({"vectors", "math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
     ),
-    "atomic": (frozenset({"atomics"}), frozenset({"scalar_params", "helpers", "vectors", "dtypes"})),
+    "atomic": (
+        frozenset({"atomics"}),
+        frozenset({"scalar_params", "structs", "helpers", "vectors", "dtypes"}),
+    ),
     "nested": (
         frozenset({"nesting", "loops", "ifs"}),
-        frozenset({"scalar_params", "helpers", "whiles", "elifs", "compound", "break_continue", "dtypes"}),
+        frozenset(
+            {"scalar_params", "structs", "helpers", "whiles", "elifs", "compound", "break_continue", "dtypes"}
+        ),
     ),
     "combined": (
         frozenset({"loops", "ifs", "math"}),
@@ -81,6 +96,7 @@ class Policy:
     n_inputs: int = 2  # read-only arrays
     n_outputs: int = 1  # arrays each thread writes at its own index
     n_helpers: int = 0
+    n_constants: int = 0  # module-level wp.constant values
     guard_launch: bool = True  # `if i >= out.shape[0]: return` prologue
     weights: dict[str, float] = field(default_factory=dict)
 
@@ -129,6 +145,8 @@ def draw_policy(ch: Choices, focus: str) -> Policy:
     for s in sorted(allowed - required):
         if ch.boolean(0.4):
             switches.add(s)
+    if "scalar_params" not in switches:
+        switches.discard("structs")  # a struct parameter is a scalar (non-array) parameter
     nesting = "nesting" in switches
     policy = Policy(
         focus=focus,
@@ -139,7 +157,8 @@ def draw_policy(ch: Choices, focus: str) -> Policy:
         launch_ndim=choice(ch, (1, 1, 1, 2, 2, 3, 4)),
         n_inputs=ch.integer(1, 3),
         n_outputs=ch.integer(1, 2),
-        n_helpers=ch.integer(1, 2) if "helpers" in switches else 0,
+        n_helpers=ch.integer(1, 3) if "helpers" in switches else 0,
+        n_constants=choice(ch, (0, 0, 1, 2)),
         guard_launch=ch.boolean(0.5),
     )
     policy = replace(policy, types=draw_types(ch, policy.switches))
@@ -153,7 +172,11 @@ def _statement_weights(ch: Choices, policy: Policy) -> dict[str, float]:
         "assign": 1.5,
         "augassign": 1.5,
         "store": 1.0,
-        "component_store": 0.7 if policy.on("vectors") or policy.on("matrices") else 0.0,
+        "component_store": 0.7
+        if policy.on("vectors") or policy.on("matrices") or policy.on("structs")
+        else 0.0,
+        "unpack": 0.6 if policy.on("helpers") or policy.on("matrices") else 0.0,
+        "struct_local": 0.5 if policy.on("structs") else 0.0,
         "atomic": 1.5 if policy.on("atomics") else 0.0,
         "if": 1.5 if policy.on("ifs") else 0.0,
         "for": 1.5 if policy.on("loops") else 0.0,

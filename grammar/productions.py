@@ -32,6 +32,7 @@ from grammar.builtins import (
     Builtin,
     builtins_returning,
     math_builtin_names,
+    multi_result_builtins,
 )
 from grammar.choices import Choices, choice
 from grammar.policy import Policy
@@ -115,6 +116,9 @@ OUTPUT_NAMES = ("out", "result", "dst", "res", "y_out", "target")
 ACC_NAMES = ("accum", "hist", "total", "counts", "sums")
 LOOP_NAMES = ("k", "j", "q", "it", "step", "l")
 TID_NAMES = (("i",), ("tid",), ("i", "j"), ("x", "y"), ("i", "j", "k"), ("x", "y", "z"), ("i", "j", "k", "l"))
+CONSTANT_NAMES = ("SCALE", "EPS", "GAIN", "STEPS", "OFFSET", "LIMIT", "RATE", "BIAS")
+STRUCT_NAMES = ("Body", "Particle", "Cell", "Params", "State", "Material")
+FIELD_NAMES = ("mass", "pos", "vel", "k", "inner", "data", "coef", "flag", "radius", "weights", "n")
 RESERVED = frozenset({"wp", "float", "int", "range", "len", "min", "max", "abs", "sum", "print", "id"})
 
 
@@ -159,8 +163,25 @@ class Var:
 class Helper:
     name: str
     params: tuple[WType, ...]
-    returns: WType
-    bound: int  # int return magnitude
+    results: tuple[WType, ...]  # several: the helper returns a tuple
+    bound: int  # int return magnitude (of every result)
+
+    @property
+    def returns(self) -> WType | None:
+        """The single result's type (None for a tuple-returning helper)."""
+        return self.results[0] if len(self.results) == 1 else None
+
+
+@dataclass(frozen=True)
+class StructType:
+    """A `@wp.struct` class: fields of value types, nested structs and arrays."""
+
+    name: str
+    fields: tuple[tuple[str, WType | StructType | ArrayType], ...]
+
+    @property
+    def annotation(self) -> str:
+        return self.name
 
 
 @dataclass
@@ -208,12 +229,19 @@ class ModuleGenerator:
         self._math = math_builtin_names()
         self._unrolled: set[str] = set()  # variables of constant-range (unrolled) loops
         self._candidates: dict[str, list[Builtin]] = {}
+        self.constants: list[Var] = []  # module-level wp.constant values, visible everywhere
+        self.structs: list[StructType] = []
 
     # --------------------------------------------------------------- start symbol
 
     def module(self) -> tuple[ast.Module, str]:
         """The module AST and its kernel's name."""
         body: list[ast.stmt] = [ast.Import(names=[ast.alias(name="warp", asname="wp")])]
+        for _ in range(self.policy.n_constants):
+            body.append(self.constant())
+        if self.policy.on("structs"):
+            for _ in range(self.ch.integer(1, 2)):
+                body.append(self.struct())
         for _ in range(self.policy.n_helpers):
             body.append(self.helper())
         kernel = self.kernel()
@@ -222,36 +250,122 @@ class ModuleGenerator:
 
     # --------------------------------------------------------------- helpers
 
+    def new_scope(self) -> Scope:
+        """A function's scope: it sees the module's constants."""
+        scope = Scope()
+        for var in self.constants:
+            scope.declare(var)
+        return scope
+
+    def constant(self) -> ast.stmt:
+        """`NAME = wp.constant(literal)`: a module-level constant (float, int or vector)."""
+        ty = choice(self.ch, [t for t in self.types if t.family in ("scalar", "vec")])
+        value = self.literal(ty)
+        name = self.names.fresh(CONSTANT_NAMES)
+        self.constants.append(Var(name, ty, mutable=False, bound=value.bound))
+        return ast.Assign(targets=[_store(name)], value=call("wp.constant", value.node))
+
+    def struct(self) -> ast.ClassDef:
+        """`@wp.struct class Name: fields`: value fields, maybe a nested struct and an array."""
+        fields: list[tuple[str, WType | StructType | ArrayType]] = []
+        for _ in range(self.ch.integer(1, 3)):
+            fields.append((self.names.fresh(FIELD_NAMES), choice(self.ch, self.types)))
+        if self.structs and self.ch.boolean(0.6):
+            fields.append((self.names.fresh(FIELD_NAMES), choice(self.ch, self.structs)))
+        if self.ch.boolean(0.5):
+            dtype = choice(self.ch, self.types)
+            fields.append((self.names.fresh(FIELD_NAMES), ArrayType(dtype, self.policy.launch_ndim)))
+        struct = StructType(self.names.fresh(STRUCT_NAMES), tuple(fields))
+        self.structs.append(struct)
+        body: list[ast.stmt] = [
+            ast.AnnAssign(target=_store(n), annotation=_annotation(t.annotation), value=None, simple=1)
+            for n, t in fields
+        ]
+        return ast.ClassDef(
+            name=struct.name,
+            bases=[],
+            keywords=[],
+            body=body,
+            decorator_list=[wp_attr("struct")],
+            type_params=[],
+        )
+
+    def struct_fields(self, path: str, struct: StructType, *, parameter: bool) -> None:
+        """Make the fields under `path` visible: read-only ones of a parameter, mutable ones of a local.
+
+        A parameter's array fields are inputs (launch-shaped, like array parameters); a local's
+        arrays are never initialised, so they stay invisible.
+        """
+        for name, ty in struct.fields:
+            sub = f"{path}.{name}"
+            if isinstance(ty, StructType):
+                self.struct_fields(sub, ty, parameter=parameter)
+            elif isinstance(ty, ArrayType):
+                if parameter:
+                    self.scope.inputs.append((sub, ty))
+            else:
+                bound = safety.settle(ty, safety.MAX_EXTENT) if parameter else safety.VAR_BOUND
+                self.scope.declare(Var(sub, ty, mutable=not parameter, bound=bound))
+
+    def struct_local(self) -> list[ast.stmt]:
+        """`s = Body()`, then its fields are variables (`s.mass = ...`)."""
+        if not self.structs:
+            return self.declare()
+        struct = choice(self.ch, self.structs)
+        name = self.names.fresh(("st", "rec", "item", "cell"))
+        self.struct_fields(name, struct, parameter=False)
+        return [ast.Assign(targets=[_store(name)], value=call(struct.name))]
+
     def helper(self) -> ast.FunctionDef:
-        """`@wp.func def name(params) -> T: statements; return expr`."""
-        outer, self.scope = self.scope, Scope()
+        """`@wp.func def name(params) -> T: statements; return expr` (or `return a, b`).
+
+        A helper may overload an earlier one (same name, other parameter types) and call
+        earlier helpers, never itself: call chains are recursion-free.
+        """
+        outer, self.scope = self.scope, self.new_scope()
         params = []
         for _ in range(self.ch.integer(1, 3)):
             ty = choice(self.ch, self.types)
             var = Var(self.names.fresh(VAR_NAMES[ty.kind]), ty, mutable=False)
             self.scope.declare(var)
             params.append(var)
-        returns = choice(self.ch, self.types)
+        n_results = 2 if self.ch.boolean(0.25) else 1
+        results = tuple(choice(self.ch, self.types) for _ in range(n_results))
         body = self.block(self.ch.integer(0, 3), simple=True)
-        result = self.expression(returns, self.policy.max_expr_depth)
-        body.append(ast.Return(value=result.node))
-        name = self.names.fresh(HELPER_NAMES)
+        values = [self.expression(t, self.policy.max_expr_depth) for t in results]
+        value = values[0].node if n_results == 1 else ast.Tuple(elts=[v.node for v in values], ctx=ast.Load())
+        body.append(ast.Return(value=value))
+        param_types = tuple(p.type for p in params)
+        name = self.overloaded_name(param_types, results) or self.names.fresh(HELPER_NAMES)
         self.scope = outer
-        self.helpers.append(Helper(name, tuple(p.type for p in params), returns, result.bound))
+        self.helpers.append(Helper(name, param_types, results, max(v.bound for v in values)))
         return ast.FunctionDef(
             name=name,
             args=_arguments([(p.name, p.type.annotation) for p in params]),
             body=body,
             decorator_list=[wp_attr("func")],
-            returns=_annotation(returns.annotation),
+            returns=_annotation(results[0].annotation) if n_results == 1 else None,
             type_params=[],
         )
+
+    def overloaded_name(self, params: tuple[WType, ...], results: tuple[WType, ...]) -> str | None:
+        """The name of an earlier helper this one may overload: same arity, other first parameter."""
+        names = [
+            h.name
+            for h in self.helpers
+            if len(h.params) == len(params) and h.params[0] != params[0] and len(h.results) == len(results)
+        ]
+        clashes = {h.name for h in self.helpers if h.params == params}
+        names = [n for n in names if n not in clashes]
+        if names and self.ch.boolean(0.4):
+            return choice(self.ch, names)
+        return None
 
     # --------------------------------------------------------------- kernel
 
     def kernel(self) -> ast.FunctionDef:
         """`@wp.kernel def name(arrays, scalars): prologue; statements; final stores`."""
-        self.scope = Scope()
+        self.scope = self.new_scope()
         params = self.kernel_parameters()
         body = self.prologue()
         if self.policy.on("random"):
@@ -285,6 +399,11 @@ class ModuleGenerator:
                 name = self.names.fresh(pool)
                 group.append((name, arr))
                 params.append((name, arr.annotation))
+        if self.structs:
+            struct = choice(self.ch, self.structs)
+            name = self.names.fresh(("params", "body", "cfg", "prm"))
+            self.struct_fields(name, struct, parameter=True)
+            params.append((name, struct.annotation))
         if p.on("scalar_params"):
             for _ in range(self.ch.integer(1, 2)):
                 ty = choice(self.ch, [t for t in self.types if t.is_scalar])
@@ -395,6 +514,8 @@ class ModuleGenerator:
             "break": self.break_continue,
             "nest": self.nested_statement,
             "math": lambda: self.declare_with(self.math_call),
+            "unpack": self.unpack,
+            "struct_local": self.struct_local,
             "vector": lambda: self.declare_kind("vector"),
             "matrix": lambda: self.declare_kind("matrix"),
         }
@@ -429,6 +550,28 @@ class ModuleGenerator:
 
     def declare_typed(self, ty: WType) -> list[ast.stmt]:
         return self.declare_with(lambda: self.expression(ty, self.policy.max_expr_depth))
+
+    def unpack(self) -> list[ast.stmt]:
+        """`a, b = helper(...)` or `U, s, V = wp.svd3(A)`: tuple unpacking of a multi-result call."""
+        helpers = [h for h in self.helpers if h.returns is None]
+        builtins = [b for b in multi_result_builtins() if all(t in self.types for t in b.params)]
+        if not helpers and not builtins:
+            return self.declare()
+        depth = self.policy.max_expr_depth - 1
+        if helpers and (not builtins or self.ch.boolean()):
+            h = choice(self.ch, helpers)
+            value, results, bound = self.call_helper(h, depth), h.results, h.bound
+        else:
+            b = choice(self.ch, builtins)
+            args = [self.argument(b, k, depth) for k in range(len(b.params))]
+            if any(a is None for a in args):
+                return self.declare()
+            value, results, bound = call(b.spelling, *(a.node for a in args if a)), b.results, 0
+        names = [self.names.fresh(VAR_NAMES[t.kind]) for t in results]
+        for name, ty in zip(names, results, strict=True):
+            self.scope.declare(Var(name, ty, bound=min(bound, safety.VAR_BOUND) if ty.is_int_based else 0))
+        target = ast.Tuple(elts=[_store(n) for n in names], ctx=ast.Store())
+        return [ast.Assign(targets=[target], value=value)]
 
     def declare_kind(self, kind: str) -> list[ast.stmt]:
         """A declaration of one of the kernel's vector (or matrix) types."""
@@ -586,8 +729,11 @@ class ModuleGenerator:
         return [ast.If(test=test, body=body, orelse=orelse)]
 
     def for_statement(self) -> list[ast.stmt]:
-        """`for k in range(bound)`: a constant, an int parameter, or an array extent."""
-        ranges = [("const", self.ch.integer(2, 8))]
+        """`for k in range(bound)`: a constant, `wp.static(...)`, an int parameter, or an array extent."""
+        ranges: list[tuple[str, int | str]] = [
+            ("const", self.ch.integer(2, 8)),
+            ("static", self.ch.integer(2, 6)),
+        ]
         dynamic_ok = self.scope.trips * safety.MAX_EXTENT <= safety.MAX_TRIPS
         int_params = [
             v for v in self.scope.variables(INT32) if not v.mutable and v.name not in self.scope.tid
@@ -600,13 +746,15 @@ class ModuleGenerator:
         loop_var = self.names.fresh(LOOP_NAMES)
         if kind == "const":
             bound_node, trips = ast.Constant(arg), int(arg)
+        elif kind == "static":
+            bound_node, trips = self.static_bound(int(arg))
         elif kind == "param":
             bound_node, trips = _load(str(arg)), safety.MAX_EXTENT
         else:
             array = choice(self.ch, self.scope.inputs)[0]
             bound_node, trips = _shape(array, int(arg)), safety.MAX_EXTENT
 
-        if kind == "const":
+        if kind in ("const", "static"):
             self._unrolled.add(loop_var)
 
         def body() -> list[ast.stmt]:
@@ -621,6 +769,14 @@ class ModuleGenerator:
 
         stmts = self.nested(body, loop_trips=trips)
         return [ast.For(target=_store(loop_var), iter=call("range", bound_node), body=stmts, orelse=[])]
+
+    def static_bound(self, n: int) -> tuple[ast.expr, int]:
+        """`wp.static(n)` or `wp.static(CONST + n)`: a trip count evaluated at code generation."""
+        constants = [c for c in self.constants if c.type == INT32]
+        if constants and self.ch.boolean(0.6):
+            const = choice(self.ch, constants)
+            return call("wp.static", binop(_load(const.name), ast.Add(), ast.Constant(n))), const.bound + n
+        return call("wp.static", ast.Constant(n)), n
 
     def while_statement(self) -> list[ast.stmt]:
         """`w = int(0)`, then `while w < C: w += 1; ...` (bounded by construction)."""
@@ -803,8 +959,17 @@ class ModuleGenerator:
 
     def helper_call(self, ty: WType, depth: int) -> Expr:
         helper = choice(self.ch, [h for h in self.helpers if h.returns == ty])
-        args = [self.expression(p, depth - 1) for p in helper.params]
-        return Expr(call(helper.name, *(a.node for a in args)), ty, helper.bound)
+        return Expr(self.call_helper(helper, depth), ty, helper.bound)
+
+    def call_helper(self, helper: Helper, depth: int) -> ast.expr:
+        """`name(args)`; int arguments within the bound the helper assumes of its parameters."""
+        args = []
+        for ty in helper.params:
+            arg = self.expression(ty, depth - 1)
+            if ty.is_int_based and arg.bound > safety.VAR_BOUND:
+                arg = self.narrowed(arg) if ty.is_scalar else self.literal(ty)
+            args.append(arg.node)
+        return call(helper.name, *args)
 
     def condition(self, depth: int) -> ast.expr:
         """A boolean: a comparison, or (with `compound`) and/or/not of conditions."""
@@ -817,8 +982,8 @@ class ModuleGenerator:
         ops = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq) if ty.kind == "int" else (ast.Lt, ast.Gt)
         left = self.expression(ty, 1)
         if self.policy.on("compound") and self.ch.boolean(0.2):
-            # chained: lo < x < hi.  Warp 1.19 rejects an array element anywhere in
-            # a chain (docs/warp_findings), so none of the three is one.
+            # chained: lo < x < hi.  Warp 1.19 rejects an array element (or struct
+            # field) anywhere in a chain (docs/warp_findings), so none of the three is one.
             lo, hi = self.expression(ty, 0), self.expression(ty, 0)
             if not any(_reads_array(e.node) for e in (lo, left, hi)):
                 return ast.Compare(left=lo.node, ops=[ast.Lt(), ast.Lt()], comparators=[left.node, hi.node])
@@ -873,7 +1038,8 @@ def _atomic_ops(ty: WType) -> tuple[str, ...]:
 
 
 def _reads_array(node: ast.expr) -> bool:
-    return isinstance(node, ast.Subscript)
+    """An array element or a struct field: Warp sees a reference (`wp.ref[T]`), not a value."""
+    return isinstance(node, ast.Subscript | ast.Attribute)
 
 
 def _int_range(b: Builtin, args: list[Expr]) -> int:
@@ -890,12 +1056,21 @@ def _spell(b: Builtin, args: list[ast.expr]) -> ast.expr:
     return call(b.spelling, *args)
 
 
-def _load(name: str) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Load())
+def _path(name: str, ctx: ast.expr_context) -> ast.expr:
+    """`name`, or an attribute chain for a dotted struct field path (`body.inner.mass`)."""
+    base, *attrs = name.split(".")
+    node: ast.expr = ast.Name(id=base, ctx=ast.Load() if attrs else ctx)
+    for k, attr in enumerate(attrs):
+        node = ast.Attribute(value=node, attr=attr, ctx=ctx if k == len(attrs) - 1 else ast.Load())
+    return node
 
 
-def _store(name: str) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Store())
+def _load(name: str) -> ast.expr:
+    return _path(name, ast.Load())
+
+
+def _store(name: str) -> ast.expr:
+    return _path(name, ast.Store())
 
 
 def _shape(array: str, dim: int) -> ast.expr:
