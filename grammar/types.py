@@ -154,6 +154,11 @@ SHAPED = tuple(
 VALUE_TYPES: tuple[WType, ...] = (*SCALARS, *VECTORS, *MATRICES, *SHAPED, BOOL)
 BY_WARP_NAME: dict[str, WType] = {t.warp_name: t for t in VALUE_TYPES}
 
+#: Every way source names a type (`vec3f`, `vec3` in `wp.vec3`, `float`), to its warp name.
+SPELLINGS: dict[str, str] = {t.warp_name: t.warp_name for t in VALUE_TYPES} | {
+    t.annotation.removeprefix("wp."): t.warp_name for t in VALUE_TYPES
+}
+
 UINT32 = BY_WARP_NAME["uint32"]
 VEC3 = BY_WARP_NAME["vec3f"]
 MAT33 = BY_WARP_NAME["mat33f"]
