@@ -138,19 +138,21 @@ def _result_names(value_type: object) -> tuple[str, ...] | None:
     return None if None in names or not names else names  # type: ignore[return-value]
 
 
-def _resolve_any(
+def _resolve(
     overload: object, candidates: tuple[str, ...]
 ) -> Iterator[tuple[dict[str, str], tuple[str, ...]]]:
-    """Concrete instances of an overload whose only generic parameters are `typing.Any`.
+    """Concrete instances of an overload whose result type Warp computes (`value_func`).
 
-    Every `Any` parameter takes the same candidate type (as in `where(cond, a, b)`);
-    the result type comes from the overload's own `value_func`.
+    Its parameters are concrete, or `typing.Any`: every `Any` parameter then takes the
+    same candidate type (as in `where(cond, a, b)`).
     """
     wp = _warp()
     inputs = overload.input_types  # type: ignore[attr-defined]
     fixed = {p: _type_name(t) for p, t in inputs.items() if t is not Any}
-    if None in fixed.values() or len(fixed) == len(inputs):
+    if None in fixed.values():
         return
+    if len(fixed) == len(inputs):
+        candidates = candidates[:1]  # nothing to instantiate: one call of value_func
     for name in candidates:
         concrete = getattr(wp, name)
         arg_types = {p: concrete if t is Any else t for p, t in inputs.items()}
@@ -177,7 +179,7 @@ def builtin_overloads(candidates: tuple[str, ...] = ()) -> Iterator[Overload]:
             if None not in params.values() and results is not None:
                 yield Overload(name, func.group, tuple(params.items()), results, differentiable)  # type: ignore[arg-type]
                 continue
-            for instance, results in _resolve_any(overload, candidates):
+            for instance, results in _resolve(overload, candidates):
                 yield Overload(name, func.group, tuple(instance.items()), results, differentiable)
 
 

@@ -47,6 +47,8 @@ EXCLUDED: dict[str, str] = {
     "lshift": "left shift of a negative or promoted value can overflow (undefined in C++17)",
     "nonzero": "identical to step's negation; kept out to keep labels readable",
     "load": "internal: loads through a pointer",
+    "quat_from_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
+    "quat_to_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
 }
 
 #: Registry groups never generated, and why (every name in them is reported with this reason).
@@ -131,6 +133,7 @@ SAFETY: dict[str, tuple[str | None, ...]] = {
     "mod": (None, "nonzero"),
     "cw_div": (None, "nonzero"),
     "rshift": (None, "shift"),
+    "poisson": (None, "small"),
 }
 
 IntRange = Callable[..., int]
@@ -159,6 +162,8 @@ INT_RANGE: dict[str, IntRange] = {
     "argmin": lambda a: 4,
     "argmax": lambda a: 4,
     "rand_init": lambda *a: 2**32,
+    "randu": lambda *a: 2**32,
+    "poisson": lambda *a: 2**32,
     "where": lambda c, a, b: max(a, b),
     # two's-complement bit ops stay within the next power of two
     "bit_and": lambda a, b: _pow2_above(max(a, b)),
@@ -179,18 +184,24 @@ def _float32_vector_first(b: Builtin) -> bool:
     return b.params[0].family == "vec" and b.params[0].scalar == "float32"
 
 
-#: Builtins Warp declares over `Any` but defines (in Python) for fewer types: which instances work.
-ANY_INSTANCES: dict[str, Callable[[Builtin], bool]] = {
+def _one_parameter(b: Builtin) -> bool:
+    return len(b.params) == 1
+
+
+#: Builtins only some of whose overloads are generated: Warp declares the norms over `Any`
+#: but defines them (in Python) for float32 vectors; `randu(state, lo, hi)` divides by hi - lo.
+INSTANCES: dict[str, Callable[[Builtin], bool]] = {
     "norm_l1": _float32_vector_first,
     "norm_l2": _float32_vector_first,
     "norm_huber": _float32_vector_first,
     "norm_pseudo_huber": _float32_vector_first,
+    "randu": _one_parameter,
 }
 
 
 def _generatable(b: Builtin) -> bool:
     """Type-level rules: no float-to-int conversion, integer results only with a range rule."""
-    if b.name in ANY_INSTANCES and not ANY_INSTANCES[b.name](b):
+    if b.name in INSTANCES and not INSTANCES[b.name](b):
         return False
     if b.name in CONVERSIONS and b.returns.is_int_based and not b.params[0].is_int_based:
         return False

@@ -227,7 +227,7 @@ class ModuleGenerator:
         self.weights = dict(policy.weights)
         self._pending: list[str] = []  # statement kinds the next block must contain
         self._math = math_builtin_names()
-        self._unrolled: set[str] = set()  # variables of constant-range (unrolled) loops
+        self._unrolled: set[str] = set()  # constant-range (unrolled) loop variables and constants
         self._candidates: dict[str, list[Builtin]] = {}
         self.constants: list[Var] = []  # module-level wp.constant values, visible everywhere
         self.structs: list[StructType] = []
@@ -263,6 +263,7 @@ class ModuleGenerator:
         value = self.literal(ty)
         name = self.names.fresh(CONSTANT_NAMES)
         self.constants.append(Var(name, ty, mutable=False, bound=value.bound))
+        self._unrolled.add(name)  # never converted (docs/warp_findings/cast_retypes_constant.py)
         return ast.Assign(targets=[_store(name)], value=call("wp.constant", value.node))
 
     def struct(self) -> ast.ClassDef:
@@ -949,7 +950,7 @@ class ModuleGenerator:
         ty = b.params[position]
         value = self.expression(ty, max(depth, 0))
         if b.name in CONVERSIONS and isinstance(value.node, ast.Name) and value.node.id in self._unrolled:
-            return None  # Warp 1.19 retypes the loop variable (docs/warp_findings)
+            return None  # Warp 1.19 retypes the loop variable or constant (docs/warp_findings)
         kinds = SAFETY.get(b.name, ())
         kind = kinds[position] if position < len(kinds) else None
         guarded = safety.guard(kind, value.node, ty, value.bound)
