@@ -183,6 +183,13 @@ def builtin_overloads(candidates: tuple[str, ...] = ()) -> Iterator[Overload]:
                 yield Overload(name, func.group, tuple(instance.items()), results, differentiable)
 
 
+def builtin_groups() -> dict[str, str]:
+    """Each registry builtin's documentation group ("Scalar Math", "Tile Primitives" ...)."""
+    from warp._src.context import builtin_functions
+
+    return {name: func.group for name, func in builtin_functions.items()}
+
+
 def builtin_names() -> list[str]:
     """Every builtin key in Warp's registry (for coverage reports)."""
     from warp._src.context import builtin_functions

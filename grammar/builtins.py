@@ -26,7 +26,6 @@ from grammar.types import BY_WARP_NAME, INT_BITS, SCALARS, VALUE_TYPES, WType
 
 #: Registry names never generated, and why.  Everything else whose types fit is.
 EXCLUDED: dict[str, str] = {
-    "tid": "launch index: emitted once by the kernel prologue",
     "block_dim": "launch geometry: only meaningful with tiles",
     "print": "I/O side effect: output is not part of the kernel's result",
     "printf": "I/O side effect: output is not part of the kernel's result",
@@ -49,6 +48,102 @@ EXCLUDED: dict[str, str] = {
     "load": "internal: loads through a pointer",
     "quat_from_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
     "quat_to_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
+    "transform_set_rotation": "in-place update returning nothing; attribute stores (t.q = ...) cover it",
+    "transform_set_translation": "in-place update returning nothing; attribute stores (t.p = ...) cover it",
+    "reversed": "range reversal: loops count up by construction (bounded trip counts)",
+    **dict.fromkeys(
+        [
+            "dense_chol",
+            "dense_chol_batched",
+            "dense_gemm",
+            "dense_gemm_batched",
+            "dense_solve",
+            "dense_solve_batched",
+            "dense_subs",
+        ],
+        "deprecated dense linear algebra on flat arrays (tiles replace it)",
+    ),
+    **dict.fromkeys(
+        [
+            "add_inplace",
+            "sub_inplace",
+            "assign_copy",
+            "assign_inplace",
+            "bit_and_inplace",
+            "bit_or_inplace",
+            "bit_xor_inplace",
+            "transform_add_inplace",
+            "transform_sub_inplace",
+            "extract",
+            "index",
+            "indexref",
+            "address",
+            "array_store",
+            "store",
+            "iter_next",
+            "len",
+            "tuple",
+            "cast",
+            "view",
+        ],
+        "internal: codegen emits it for subscripts, component stores, loops and tuples",
+    ),
+    **dict.fromkeys(
+        ["array", "zeros", "slice", "breakpoint"],
+        "array construction from pointers, local arrays, slicing or debugging: outside the data model",
+    ),
+    **dict.fromkeys(
+        [
+            "vector",
+            "matrix",
+            "quaternion",
+            "transformation",
+            "spatial_vector",
+            "quat_identity",
+            "transform_identity",
+            "matrix_from_cols",
+            "matrix_from_rows",
+        ],
+        "constructor taking a dtype keyword or varargs: literals use the type's own constructor",
+    ),
+    **dict.fromkeys(
+        [
+            "inverse_approx",
+            "div_approx",
+            "spatial_adjoint",
+            "transform_compose",
+            "transform_decompose",
+            "transform_from_matrix",
+            "transform_to_matrix",
+            "transform_set_rotation_copy",
+            "transform_set_translation_copy",
+            "smooth_normalize",
+        ],
+        "registered only generically (no concrete overload, result type not resolvable from Any)",
+    ),
+    **dict.fromkeys(("lower_bound", "sample_cdf"), "takes a sorted array or CDF as argument: not modelled"),
+}
+
+#: Registry names emitted by productions rather than from the table.
+PRODUCTIONS: dict[str, str] = {
+    "tid": "kernel prologue",
+    "range": "for loops",
+    "static": "wp.static loop bounds",
+    "identity": "matrix literals",
+    **dict.fromkeys(
+        [
+            "atomic_add",
+            "atomic_sub",
+            "atomic_min",
+            "atomic_max",
+            "atomic_and",
+            "atomic_or",
+            "atomic_xor",
+            "atomic_exch",
+            "atomic_cas",
+        ],
+        "atomic statements",
+    ),
 }
 
 #: Registry groups never generated, and why (every name in them is reported with this reason).
@@ -246,6 +341,19 @@ def builtins_returning(name: str) -> tuple[Builtin, ...]:
     return tuple(b for b in builtin_table() if b.returns.warp_name == name)
 
 
+def exclusion_report() -> dict[str, str]:
+    """Every registry builtin the grammar never emits, with the reason."""
+    generated = {b.name for b in all_builtins()} | set(PRODUCTIONS)
+    groups = warp_private.builtin_groups()
+    report = {}
+    for name in warp_private.builtin_names():
+        if name in generated:
+            continue
+        reason = EXCLUDED.get(name) or EXCLUDED_GROUPS.get(groups[name])
+        report[name] = reason or "no overload whose parameter and result types are all in the type universe"
+    return report
+
+
 #: Registry groups whose functions count as "math" for labels and policies.
 MATH_GROUPS = ("Scalar Math", "Utility", "Random")
 
@@ -260,3 +368,13 @@ def math_builtin_names() -> frozenset[str]:
         for b in builtin_table()
         if b.family in MATH_GROUPS and b.name not in BASIC_BUILTINS and b.name not in CONVERSIONS
     )
+
+
+if __name__ == "__main__":  # python -m grammar.builtins: the exclusion report, as a Markdown table
+    warp_private.init_warp()
+    rows = sorted(exclusion_report().items(), key=lambda kv: (kv[1], kv[0]))
+    generated = {b.name for b in all_builtins()} | set(PRODUCTIONS)
+    print(f"{len(generated)} registry builtins generated; {len(rows)} not:\n")
+    print("| builtin | reason |\n| --- | --- |")
+    for name, reason in rows:
+        print(f"| `{name}` | {reason} |")
