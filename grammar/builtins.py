@@ -48,6 +48,7 @@ EXCLUDED: dict[str, str] = {
     "load": "internal: loads through a pointer",
     "quat_from_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
     "quat_to_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
+    "tile_matmul": "its CUDA code calls MathDx functions built apart: a record would not compile alone",
     "transform_set_rotation": "in-place update returning nothing; attribute stores (t.q = ...) cover it",
     "transform_set_translation": "in-place update returning nothing; attribute stores (t.p = ...) cover it",
     "reversed": "range reversal: loops count up by construction (bounded trip counts)",
@@ -124,8 +125,22 @@ EXCLUDED: dict[str, str] = {
     **dict.fromkeys(("lower_bound", "sample_cdf"), "takes a sorted array or CDF as argument: not modelled"),
 }
 
+#: Tile primitives the tile-kernel production emits (they count as "math" for labels).
+TILE_BUILTINS = (
+    "tile_load",
+    "tile_store",
+    "tile_map",
+    "tile_transpose",
+    "tile_sum",
+    "tile_max",
+    "tile_min",
+    "tile_reduce",
+    "tile_atomic_add",
+)
+
 #: Registry names emitted by productions rather than from the table.
 PRODUCTIONS: dict[str, str] = {
+    **dict.fromkeys(TILE_BUILTINS, "tile kernels"),
     "tid": "kernel prologue",
     "range": "for loops",
     "static": "wp.static loop bounds",
@@ -151,7 +166,7 @@ EXCLUDED_GROUPS: dict[str, str] = {
     "Geometry": "needs a mesh, BVH or hash-grid object (a uint64 handle no kernel parameter provides)",
     "Volumes": "needs a NanoVDB volume object (a uint64 handle no kernel parameter provides)",
     "Textures": "needs a texture object",
-    "Tile Primitives": "tile programming needs block_dim launches: not generated yet",
+    "Tile Primitives": "tile primitive outside the tile production (reshape, solvers, FFT, sort ...)",
 }
 
 #: Registry operator names, spelled as Python operators.
@@ -367,7 +382,7 @@ def math_builtin_names() -> frozenset[str]:
         b.name
         for b in builtin_table()
         if b.family in MATH_GROUPS and b.name not in BASIC_BUILTINS and b.name not in CONVERSIONS
-    )
+    ) | frozenset(TILE_BUILTINS)
 
 
 if __name__ == "__main__":  # python -m grammar.builtins: the exclusion report, as a Markdown table

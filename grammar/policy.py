@@ -34,13 +34,17 @@ SWITCHES = (
     "dtypes",  # scalar dtypes beyond float32 and int32 (float16/64, int8..uint64)
     "random",  # rand_init state and random-number builtins
     "structs",  # @wp.struct types: a kernel parameter and locals
+    "tiles",  # a tile kernel (tile_load/map/transpose/reduce/store) instead of a thread kernel
 )
 
 #: Per kernel type: (switches it requires, switches it may add).
 FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "arithmetic": (frozenset(), frozenset({"helpers", "dtypes"})),
     "scalar_param": (frozenset({"scalar_params"}), frozenset({"helpers", "dtypes", "structs"})),
-    "math": (frozenset({"math"}), frozenset({"helpers", "scalar_params", "structs", "dtypes", "random"})),
+    "math": (
+        frozenset({"math"}),
+        frozenset({"helpers", "scalar_params", "structs", "dtypes", "random", "tiles"}),
+    ),
     "conditional": (
         frozenset({"ifs"}),
         frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
@@ -77,7 +81,7 @@ FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "combined": (
         frozenset({"loops", "ifs", "math"}),
-        frozenset(SWITCHES),
+        frozenset(SWITCHES) - {"tiles"},  # a tile kernel has no loops or ifs
     ),
 }
 assert set(FOCUS) == set(KERNEL_TYPES)
@@ -147,6 +151,8 @@ def draw_policy(ch: Choices, focus: str) -> Policy:
             switches.add(s)
     if "scalar_params" not in switches:
         switches.discard("structs")  # a struct parameter is a scalar (non-array) parameter
+    if "tiles" in switches:
+        switches -= {"structs", "random", "scalar_params"}  # a tile kernel uses none of them
     nesting = "nesting" in switches
     policy = Policy(
         focus=focus,

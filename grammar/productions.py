@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 from grammar import safety
 from grammar.builtins import (
@@ -231,6 +232,7 @@ class ModuleGenerator:
         self._candidates: dict[str, list[Builtin]] = {}
         self.constants: list[Var] = []  # module-level wp.constant values, visible everywhere
         self.structs: list[StructType] = []
+        self.tile_size_name = ""  # the module's tile-size constant, in tile kernels
 
     # --------------------------------------------------------------- start symbol
 
@@ -242,9 +244,12 @@ class ModuleGenerator:
         if self.policy.on("structs"):
             for _ in range(self.ch.integer(1, 2)):
                 body.append(self.struct())
+        tile_dtype = choice(self.ch, TILE_DTYPES) if self.policy.on("tiles") else None
+        if tile_dtype:
+            body.append(self.tile_size())
         for _ in range(self.policy.n_helpers):
-            body.append(self.helper())
-        kernel = self.kernel()
+            body.append(self.helper(tile_dtype))
+        kernel = self.tile_kernel(tile_dtype) if tile_dtype else self.kernel()
         body.append(kernel)
         return ast.fix_missing_locations(ast.Module(body=body, type_ignores=[])), kernel.name
 
@@ -317,21 +322,22 @@ class ModuleGenerator:
         self.struct_fields(name, struct, parameter=False)
         return [ast.Assign(targets=[_store(name)], value=call(struct.name))]
 
-    def helper(self) -> ast.FunctionDef:
+    def helper(self, unary: WType | None = None) -> ast.FunctionDef:
         """`@wp.func def name(params) -> T: statements; return expr` (or `return a, b`).
 
         A helper may overload an earlier one (same name, other parameter types) and call
-        earlier helpers, never itself: call chains are recursion-free.
+        earlier helpers, never itself: call chains are recursion-free.  `unary`: the
+        helper maps one value of that type to another (for `wp.tile_map`).
         """
         outer, self.scope = self.scope, self.new_scope()
         params = []
-        for _ in range(self.ch.integer(1, 3)):
-            ty = choice(self.ch, self.types)
+        for _ in range(1 if unary else self.ch.integer(1, 3)):
+            ty = unary or choice(self.ch, self.types)
             var = Var(self.names.fresh(VAR_NAMES[ty.kind]), ty, mutable=False)
             self.scope.declare(var)
             params.append(var)
-        n_results = 2 if self.ch.boolean(0.25) else 1
-        results = tuple(choice(self.ch, self.types) for _ in range(n_results))
+        n_results = 2 if not unary and self.ch.boolean(0.25) else 1
+        results = (unary,) if unary else tuple(choice(self.ch, self.types) for _ in range(n_results))
         body = self.block(self.ch.integer(0, 3), simple=True)
         values = [self.expression(t, self.policy.max_expr_depth) for t in results]
         value = values[0].node if n_results == 1 else ast.Tuple(elts=[v.node for v in values], ctx=ast.Load())
@@ -373,6 +379,9 @@ class ModuleGenerator:
             body += self.random_state()
         body += self.block(self.policy.statements, required=self.required_statements())
         body += self.final_stores()
+        return self.kernel_def(params, body)
+
+    def kernel_def(self, params: list[tuple[str, str]], body: list[ast.stmt]) -> ast.FunctionDef:
         name = f"{choice(self.ch, KERNEL_VERBS)}_{choice(self.ch, KERNEL_NOUNS)}"
         return ast.FunctionDef(
             name=name,
@@ -382,6 +391,70 @@ class ModuleGenerator:
             returns=None,
             type_params=[],
         )
+
+    # --------------------------------------------------------------- tiles
+
+    def tile_kernel(self, dtype: WType) -> ast.FunctionDef:
+        """A tile kernel: each thread block loads square tiles of its inputs at its own tile
+        index, transforms them (`tile_map`, `tile_transpose`, `+`, `-`), stores one tile, and
+        maybe adds a reduction (`tile_sum`, `tile_reduce`, ...) into an accumulator atomically.
+
+        Launch contract: 2-d launch over tiles, arrays of shape launch * TILE.
+        """
+        size = self.tile_size_name
+        tid = (self.names.fresh(("i",)), self.names.fresh(("j",)))
+        arrays = [self.names.fresh(ARRAY_NAMES) for _ in range(self.policy.n_inputs)]
+        out = self.names.fresh(OUTPUT_NAMES)
+        acc = self.names.fresh(ACC_NAMES) if self.ch.boolean(0.5) else None
+        matrix = ArrayType(dtype, 2)
+        params = [(a, matrix.annotation) for a in (*arrays, out)]
+        params += [(acc, ArrayType(dtype, 1).annotation)] if acc else []
+        shape = ast.Tuple(elts=[_load(size), _load(size)], ctx=ast.Load())
+        offset = ast.Tuple(elts=[binop(_load(t), ast.Mult(), _load(size)) for t in tid], ctx=ast.Load())
+        target = ast.Tuple(elts=[_store(t) for t in tid], ctx=ast.Store())
+        body: list[ast.stmt] = [ast.Assign(targets=[target], value=call("wp.tid"))]
+        tiles: list[str] = []
+        for a in arrays:
+            load = call("wp.tile_load", _load(a), shape=shape, offset=offset)
+            body.append(self.tile_assign(tiles, load))
+        for _ in range(self.policy.statements):
+            body.append(self.tile_assign(tiles, self.tile_op(dtype, tiles)))
+        body.append(ast.Expr(value=call("wp.tile_store", _load(out), _load(tiles[-1]), offset=offset)))
+        if acc:
+            body.append(ast.Expr(value=call("wp.tile_atomic_add", _load(acc), self.tile_reduction(tiles))))
+        return self.kernel_def(params, body)
+
+    def tile_size(self) -> ast.stmt:
+        """`TILE = wp.constant(8)`: the side of the square tiles."""
+        self.tile_size_name = self.names.fresh(("TILE", "TILE_SIZE", "BLOCK"))
+        value = call("wp.constant", ast.Constant(choice(self.ch, (4, 8, 16))))
+        return ast.Assign(targets=[_store(self.tile_size_name)], value=value)
+
+    def tile_assign(self, tiles: list[str], value: ast.expr) -> ast.stmt:
+        name = self.names.fresh(("t", "tile", "blk", "tt"))
+        tiles.append(name)
+        return ast.Assign(targets=[_store(name)], value=value)
+
+    def tile_op(self, dtype: WType, tiles: list[str]) -> ast.expr:
+        """A new tile of the same shape from earlier ones."""
+        a, b = _load(choice(self.ch, tiles)), _load(choice(self.ch, tiles))
+        unary = [*_tile_functions(dtype, 1), *(_load(h.name) for h in self.helpers)]
+        kind = choice(self.ch, ("map", "map", "map2", "transpose", "arith"))
+        if kind == "map":
+            return call("wp.tile_map", choice(self.ch, unary), a)
+        if kind == "map2":
+            return call("wp.tile_map", choice(self.ch, _tile_functions(dtype, 2)), a, b)
+        if kind == "transpose":
+            return call("wp.tile_transpose", a)
+        return binop(a, choice(self.ch, (ast.Add, ast.Sub))(), b)
+
+    def tile_reduction(self, tiles: list[str]) -> ast.expr:
+        """A one-element tile: `tile_sum`, `tile_max`, `tile_min` or `tile_reduce(op, t)`."""
+        t = _load(choice(self.ch, tiles))
+        kind = choice(self.ch, ("tile_sum", "tile_max", "tile_min", "tile_reduce"))
+        if kind == "tile_reduce":
+            return call("wp.tile_reduce", wp_attr(choice(self.ch, TILE_REDUCE_OPS)), t)
+        return call(f"wp.{kind}", t)
 
     def kernel_parameters(self) -> list[tuple[str, str]]:
         """Input, output and accumulator arrays, then scalar parameters."""
@@ -1010,6 +1083,29 @@ def _component_type(ty: WType, attr: str) -> WType:
     suffix = SUFFIX[ty.scalar]
     parts = {"p": f"vec3{suffix}", "q": f"quat{suffix}"}
     return BY_WARP_NAME[parts.get(attr, ty.scalar)]
+
+
+#: Element types of tiles, and the operators `tile_reduce` folds with.
+TILE_DTYPES = (FLOAT32, BY_WARP_NAME["float64"])
+TILE_REDUCE_OPS = ("add", "max", "min")
+
+
+def _tile_functions(dtype: WType, arity: int) -> list[ast.expr]:
+    """`wp.f` for the registry's unguarded scalar functions `(dtype,)*arity -> dtype` (for `tile_map`)."""
+    return [wp_attr(name) for name in _tile_function_names(dtype, arity)]
+
+
+@cache
+def _tile_function_names(dtype: WType, arity: int) -> tuple[str, ...]:
+    return tuple(
+        b.name
+        for b in builtins_returning(dtype.warp_name)
+        if b.params == (dtype,) * arity
+        and b.family in ("Scalar Math", "Operators")
+        and b.name not in SAFETY
+        and b.name not in CONVERSIONS
+        and b.name not in UNARY_OPERATORS
+    )
 
 
 #: Scalar dtypes Warp's atomics support on both backends, and the operations per kind.
