@@ -197,6 +197,7 @@ class Scope:
     loop_depth: int = 0
     block_depth: int = 0
     trips: int = 1  # product of trip-count bounds of the enclosing loops
+    unrolled: int = 1  # product of trip counts of the enclosing loops Warp unrolls (code size)
     index_vars: dict[int, list[str]] = field(default_factory=dict)  # launch dim -> valid index names
 
     def variables(self, ty: WType | None = None, mutable: bool = False) -> list[Var]:
@@ -233,6 +234,7 @@ class ModuleGenerator:
         self.constants: list[Var] = []  # module-level wp.constant values, visible everywhere
         self.structs: list[StructType] = []
         self.tile_size_name = ""  # the module's tile-size constant, in tile kernels
+        self.compounds = 0  # blocks opened so far (bounds the size of the generated code)
 
     # --------------------------------------------------------------- start symbol
 
@@ -550,20 +552,24 @@ class ModuleGenerator:
     # --------------------------------------------------------------- blocks
 
     def block(self, n: int, required: list[str] | None = None, simple: bool = False) -> list[ast.stmt]:
-        """`n` statements (at least one of each `required` kind, at random places) in a new frame."""
-        kinds = [self.statement_kind(simple) for _ in range(n)]
+        """`n` statements (at least one of each `required` kind, at random places) in a new frame.
+
+        Free kinds are drawn as the block is generated, so the compound-statement budget holds.
+        """
+        kinds: list[str | None] = [None] * n
         required = [*(required or []), *self._pending]
         self._pending = []
         for kind in required:
             kinds.insert(self.ch.integer(0, len(kinds)), kind)
         stmts: list[ast.stmt] = []
         for kind in kinds:
-            stmts += self.statement(kind)
+            stmts += self.statement(kind or self.statement_kind(simple))
         return stmts
 
     def statement_kind(self, simple: bool) -> str:
         weights = dict(self.weights)
-        if simple or self.scope.block_depth >= self.policy.max_block_depth:
+        deep = self.scope.block_depth >= self.policy.max_block_depth
+        if simple or deep or self.compounds >= MAX_COMPOUND_STATEMENTS:
             for compound in ("if", "for", "while"):
                 weights.pop(compound, None)
         if simple:
@@ -597,6 +603,7 @@ class ModuleGenerator:
 
     def nested(self, body: Callable[[], list[ast.stmt]], *, loop_trips: int = 0) -> list[ast.stmt]:
         """Run `body` one block deeper (inside a new frame, maybe inside a loop)."""
+        self.compounds += 1
         s = self.scope
         s.frames.append([])
         s.block_depth += 1
@@ -796,7 +803,7 @@ class ModuleGenerator:
         test = self.condition(2 if self.policy.on("compound") else 0)
         body = self.nested(self.inner_block)
         orelse: list[ast.stmt] = []
-        if self.policy.on("elifs") and self.ch.boolean(0.6):
+        if self.policy.on("elifs") and self.compounds < MAX_COMPOUND_STATEMENTS and self.ch.boolean(0.6):
             orelse = self.nested(self.if_statement)
         elif self.ch.boolean(0.5):
             orelse = self.nested(self.inner_block)
@@ -804,10 +811,9 @@ class ModuleGenerator:
 
     def for_statement(self) -> list[ast.stmt]:
         """`for k in range(bound)`: a constant, `wp.static(...)`, an int parameter, or an array extent."""
-        ranges: list[tuple[str, int | str]] = [
-            ("const", self.ch.integer(2, 8)),
-            ("static", self.ch.integer(2, 6)),
-        ]
+        ranges: list[tuple[str, int | str]] = []
+        if self.scope.unrolled * 8 <= MAX_UNROLLED:
+            ranges += [("const", self.ch.integer(2, 8)), ("static", self.ch.integer(2, 6))]
         dynamic_ok = self.scope.trips * safety.MAX_EXTENT <= safety.MAX_TRIPS
         int_params = [
             v for v in self.scope.variables(INT32) if not v.mutable and v.name not in self.scope.tid
@@ -816,6 +822,8 @@ class ModuleGenerator:
             ranges.append(("param", choice(self.ch, int_params).name))
         if dynamic_ok:
             ranges.append(("shape", self.ch.integer(0, self.policy.launch_ndim - 1)))
+        if not ranges:
+            return self.declare()
         kind, arg = choice(self.ch, ranges)
         loop_var = self.names.fresh(LOOP_NAMES)
         if kind == "const":
@@ -841,12 +849,15 @@ class ModuleGenerator:
                 if kind == "shape":
                     self.scope.index_vars[int(arg)].remove(loop_var)
 
+        unroll = trips if kind in ("const", "static") else 1
+        self.scope.unrolled *= unroll
         stmts = self.nested(body, loop_trips=trips)
+        self.scope.unrolled //= unroll
         return [ast.For(target=_store(loop_var), iter=call("range", bound_node), body=stmts, orelse=[])]
 
     def static_bound(self, n: int) -> tuple[ast.expr, int]:
         """`wp.static(n)` or `wp.static(CONST + n)`: a trip count evaluated at code generation."""
-        constants = [c for c in self.constants if c.type == INT32]
+        constants = [c for c in self.constants if c.type == INT32 and c.bound <= 2]
         if constants and self.ch.boolean(0.6):
             const = choice(self.ch, constants)
             return call("wp.static", binop(_load(const.name), ast.Add(), ast.Constant(n))), const.bound + n
@@ -979,12 +990,19 @@ class ModuleGenerator:
             return self.policy.on("math")
         return True
 
-    def candidates(self, ty: WType) -> list[Builtin]:
-        """Allowed builtins returning `ty` (memoised per kernel: the policy does not change)."""
+    def candidates(self, ty: WType) -> list[list[Builtin]]:
+        """Allowed builtins returning `ty`, grouped by name in registry order (memoised per kernel).
+
+        Drawing a name first, then one of its overloads, gives every builtin the same chance
+        whatever its number of overloads (`where` has hundreds).
+        """
         found = self._candidates.get(ty.warp_name)
         if found is None:
-            found = [b for b in builtins_returning(ty.warp_name) if self.allowed(b)]
-            self._candidates[ty.warp_name] = found
+            groups: dict[str, list[Builtin]] = {}
+            for b in builtins_returning(ty.warp_name):
+                if self.allowed(b):
+                    groups.setdefault(b.name, []).append(b)
+            found = self._candidates[ty.warp_name] = list(groups.values())
         return found
 
     def builtin_call(self, ty: WType, depth: int) -> Expr | None:
@@ -992,13 +1010,13 @@ class ModuleGenerator:
         candidates = self.candidates(ty)
         if not candidates:
             return None
-        return self.apply(choice(self.ch, candidates), depth)
+        return self.apply(choice(self.ch, choice(self.ch, candidates)), depth)
 
     def math_call(self) -> Expr:
         """A call of a math builtin (so a math-focused kernel surely has one)."""
-        candidates = [b for t in self.types for b in self.candidates(t) if b.name in self._math]
+        candidates = [g for t in self.types for g in self.candidates(t) if g[0].name in self._math]
         for _ in range(4):
-            result = self.apply(choice(self.ch, candidates), self.policy.max_expr_depth)
+            result = self.apply(choice(self.ch, choice(self.ch, candidates)), self.policy.max_expr_depth)
             if result is not None:
                 return result
         return self.expression(FLOAT32, self.policy.max_expr_depth)
@@ -1084,6 +1102,12 @@ def _component_type(ty: WType, attr: str) -> WType:
     parts = {"p": f"vec3{suffix}", "q": f"quat{suffix}"}
     return BY_WARP_NAME[parts.get(attr, ty.scalar)]
 
+
+#: Blocks (bodies of if/elif/else, for, while) after which no further compound statement is drawn.
+MAX_COMPOUND_STATEMENTS = 8
+
+#: Most copies of a statement that nested unrolled loops (constant or `wp.static` ranges) may make.
+MAX_UNROLLED = 16
 
 #: Element types of tiles, and the operators `tile_reduce` folds with.
 TILE_DTYPES = (FLOAT32, BY_WARP_NAME["float64"])
