@@ -192,6 +192,12 @@ class _Collector(ast.NodeVisitor):
         if node.id in ("float", "int"):  # Python's spelling of float32 and int32
             self.f.types.add(SPELLINGS[node.id])
 
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:  # a struct field: its type is no call
+        self._in_annotation = True
+        self.visit(node.annotation)
+        self._in_annotation = False
+        self.visit(node.target)
+
     def visit_arg(self, node: ast.arg) -> None:
         self._in_annotation = True
         self.generic_visit(node)

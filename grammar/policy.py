@@ -14,7 +14,18 @@ from dataclasses import dataclass, field, replace
 
 from grammar.choices import Choices, choice
 from grammar.features import KERNEL_TYPES
-from grammar.types import FLOAT32, INT32, MATRICES, SCALARS, SHAPED, UINT32, VECTORS, WType
+from grammar.types import (
+    BY_WARP_NAME,
+    FLOAT32,
+    INT32,
+    MATRICES,
+    SCALARS,
+    SHAPED,
+    SUFFIX,
+    UINT32,
+    VECTORS,
+    WType,
+)
 
 #: Every feature switch a policy has.
 SWITCHES = (
@@ -139,7 +150,25 @@ def draw_types(ch: Choices, switches: frozenset[str]) -> tuple[WType, ...]:
     if "matrices" in switches:
         matrices = tuple(t for t in (*MATRICES, *SHAPED) if t.kind == "matrix" and t.scalar in names)
         shaped += _sample(ch, matrices, 1, 2)
+    if "random" in switches and shaped:  # what sample_unit_disk, sample_unit_sphere ... return
+        shaped += [t for t in (BY_WARP_NAME["vec2f"], BY_WARP_NAME["vec3f"]) if t not in shaped]
+    for t in list(shaped):  # companions, so the family's builtins (mat * vec, quat_rotate ...) apply
+        shaped += [c for c in companions(t) if c not in shaped]
     return (*scalars, *shaped)
+
+
+def companions(t: WType) -> tuple[WType, ...]:
+    """Types the builtins of `t`'s family combine it with: a matrix's row vector, a quaternion's
+    or transform's 3-vector (and a transform's quaternion), a spatial matrix's spatial vector."""
+    suffix = SUFFIX[t.scalar]
+    names = {
+        "mat": (f"vec{t.shape[0]}{suffix}",),
+        "quat": (f"vec3{suffix}",),
+        "transform": (f"vec3{suffix}", f"quat{suffix}"),
+        "spatial_vector": (f"vec3{suffix}",),
+        "spatial_matrix": (f"spatial_vector{suffix}",),
+    }.get(t.family, ())
+    return tuple(BY_WARP_NAME[n] for n in names)
 
 
 def draw_policy(ch: Choices, focus: str) -> Policy:

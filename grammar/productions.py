@@ -1070,6 +1070,10 @@ class ModuleGenerator:
                 return ast.UnaryOp(op=ast.Not(), operand=self.condition(depth - 1))
             op = ast.And() if self.ch.boolean() else ast.Or()
             return ast.BoolOp(op=op, values=[self.condition(depth - 1), self.condition(depth - 1)])
+        if self.candidates(BOOL) and self.ch.boolean(0.15):  # wp.isnan(x), not x ...
+            predicate = self.builtin_call(BOOL, 1)
+            if predicate is not None:
+                return predicate.node
         ty = choice(self.ch, [t for t in self.types if t.is_scalar])
         ops = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq) if ty.kind == "int" else (ast.Lt, ast.Gt)
         left = self.expression(ty, 1)
