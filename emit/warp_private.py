@@ -296,7 +296,18 @@ class WarpModule:
         helpers = "".join(codegen.codegen_struct(s) for s in builder.structs)
         helpers += builder._codegen_functions(builder.functions, device, forward_only=True)
         helpers += builder._codegen_functions(builder.functions, device, reverse_only=True)
-        return KernelCode(forward=forward, backward=backward or None, helpers=helpers)
+        return KernelCode(
+            forward=_stable_paths(forward),
+            backward=_stable_paths(backward) or None,
+            helpers=_stable_paths(helpers),
+        )
+
+
+def _stable_paths(code: str) -> str:
+    """Code with Warp's install directory spelled `warp`: builtins Warp defines in Python
+    (`wp.norm_l2` ...) are emitted under a `// <path>/warp/_src/math.py` comment."""
+    install_dir = os.path.dirname(_warp().__file__)
+    return code.replace(install_dir, "warp")
 
 
 def _suffix(full: str, forward_options: dict, kernel: object, device: str, emit) -> str:
