@@ -43,7 +43,6 @@ EXCLUDED: dict[str, str] = {
     "erfinv": "poles at +-1 make gradients and cross-device comparison meaningless",
     "intersect_tri_tri": "geometry predicate with many degenerate cases; not a kernel-language feature",
     "closest_point_edge_edge": "geometry query with degenerate parallel-edge cases",
-    "lshift": "left shift of a negative or promoted value can overflow (undefined in C++17)",
     "nonzero": "identical to step's negation; kept out to keep labels readable",
     "load": "internal: loads through a pointer",
     "quat_from_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
@@ -181,6 +180,7 @@ BINARY_OPERATORS: dict[str, type[ast.operator]] = {
     "bit_or": ast.BitOr,
     "bit_xor": ast.BitXor,
     "rshift": ast.RShift,
+    "lshift": ast.LShift,
 }
 UNARY_OPERATORS: dict[str, type[ast.unaryop]] = {
     "neg": ast.USub,
@@ -243,6 +243,7 @@ SAFETY: dict[str, tuple[str | None, ...]] = {
     "mod": (None, "nonzero"),
     "cw_div": (None, "nonzero"),
     "rshift": (None, "shift"),
+    "lshift": (None, "shift"),
     "poisson": (None, "small"),
 }
 
@@ -265,6 +266,7 @@ INT_RANGE: dict[str, IntRange] = {
     "floordiv": lambda a, b: a,
     "div": lambda a, b: a,
     "rshift": lambda a, b: a,
+    "lshift": lambda a, b: 2**64,  # wraps: generated for uint32/uint64 only
     "invert": lambda a: a + 1,
     "dot": lambda a, b: 4 * a * b,
     "cw_mul": lambda a, b: a * b,
@@ -298,14 +300,21 @@ def _one_parameter(b: Builtin) -> bool:
     return len(b.params) == 1
 
 
+def _wrapping_operands(b: Builtin) -> bool:
+    """uint32/uint64 only: a left shift of a signed or promoted (narrow) value can overflow."""
+    return b.params[0].scalar in ("uint32", "uint64")
+
+
 #: Builtins only some of whose overloads are generated: Warp declares the norms over `Any`
-#: but defines them (in Python) for float32 vectors; `randu(state, lo, hi)` divides by hi - lo.
+#: but defines them (in Python) for float32 vectors; `randu(state, lo, hi)` divides by hi - lo;
+#: `<<` is defined behaviour only on unsigned operands C++ does not promote.
 INSTANCES: dict[str, Callable[[Builtin], bool]] = {
     "norm_l1": _float32_vector_first,
     "norm_l2": _float32_vector_first,
     "norm_huber": _float32_vector_first,
     "norm_pseudo_huber": _float32_vector_first,
     "randu": _one_parameter,
+    "lshift": _wrapping_operands,
 }
 
 

@@ -1040,8 +1040,11 @@ class ModuleGenerator:
         """Argument `position` of `b`, guarded per `SAFETY`."""
         ty = b.params[position]
         value = self.expression(ty, max(depth, 0))
-        if b.name in CONVERSIONS and isinstance(value.node, ast.Name) and value.node.id in self._unrolled:
+        name = value.node.id if isinstance(value.node, ast.Name) else None
+        if b.name in CONVERSIONS and name in self._unrolled:
             return None  # Warp 1.19 retypes the loop variable or constant (docs/warp_findings)
+        if b.family == "Random" and position == 0 and any(c.name == name for c in self.constants):
+            return None  # a constant state does not compile (docs/warp_findings/random_state_constant.py)
         kinds = SAFETY.get(b.name, ())
         kind = kinds[position] if position < len(kinds) else None
         guarded = safety.guard(kind, value.node, ty, value.bound)
