@@ -226,6 +226,7 @@ class ModuleGenerator:
         self.scope = Scope()
         self.int_augassigns = 0
         self.types = policy.value_types
+        self._type_set = frozenset(self.types)
         self.weights = dict(policy.weights)
         self._pending: list[str] = []  # statement kinds the next block must contain
         self._math = math_builtin_names()
@@ -984,7 +985,7 @@ class ModuleGenerator:
 
     def allowed(self, b: Builtin) -> bool:
         """Whether the policy lets `b` appear: all its types are the kernel's, its family is on."""
-        if any(t not in self.types for t in (*b.params, *b.results) if t is not BOOL):
+        if any(t not in self._type_set for t in (*b.params, *b.results) if t is not BOOL):
             return False
         if b.name in self._math:
             return self.policy.on("math")

@@ -20,9 +20,13 @@ Kind = Literal["bool", "int", "float", "vector", "matrix"]
 Family = Literal["scalar", "vec", "mat", "quat", "transform", "spatial_vector", "spatial_matrix"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WType:
-    """A Warp value type as seen by the grammar."""
+    """A Warp value type as seen by the grammar.
+
+    Every type is made once, in the table below, so types compare by identity (fast: the
+    grammar compares types in its hottest loops).
+    """
 
     warp_name: str  # the registry's name: float32, vec3f, mat33h, quatd ...
     annotation: str  # how source spells it: float, wp.vec3, wp.vec2ub ...
