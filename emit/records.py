@@ -40,6 +40,7 @@ def build_record(sample: Sample, device: str) -> dict[str, Any]:
             "module_file": warp_private.source_file_name(MODULE_NAME),
             "features": sample.features.as_list(),
             "builtins": sorted(sample.features.builtins),
+            "types": sorted(sample.features.types),
             "policy_focus": sample.policy.focus,
             "source_sha1": sha1(source),
             "ast_shape_sha1": sha1(ast_shape(sample.tree)),

@@ -24,6 +24,7 @@ import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 PINNED_WARP_VERSION = "1.19.0"
 
@@ -111,7 +112,7 @@ class Overload:
     name: str
     group: str
     params: tuple[tuple[str, str], ...]  # (parameter name, warp type name)
-    returns: str
+    results: tuple[str, ...]  # one type name, or several for a builtin returning a tuple
     differentiable: bool
 
 
@@ -130,22 +131,63 @@ def _type_name(t: object) -> str | None:
     return name
 
 
-def builtin_overloads() -> Iterator[Overload]:
-    """All concrete overloads of Warp's registered builtins."""
+def _result_names(value_type: object) -> tuple[str, ...] | None:
+    """Names of a return type: one, or one per element of a tuple return."""
+    parts = value_type if isinstance(value_type, tuple) else (value_type,)
+    names = tuple(_type_name(t) for t in parts)
+    return None if None in names or not names else names  # type: ignore[return-value]
+
+
+def _resolve(
+    overload: object, candidates: tuple[str, ...]
+) -> Iterator[tuple[dict[str, str], tuple[str, ...]]]:
+    """Concrete instances of an overload whose result type Warp computes (`value_func`).
+
+    Its parameters are concrete, or `typing.Any`: every `Any` parameter then takes the
+    same candidate type (as in `where(cond, a, b)`).
+    """
+    wp = _warp()
+    inputs = overload.input_types  # type: ignore[attr-defined]
+    fixed = {p: _type_name(t) for p, t in inputs.items() if t is not Any}
+    if None in fixed.values():
+        return
+    if len(fixed) == len(inputs):
+        candidates = candidates[:1]  # nothing to instantiate: one call of value_func
+    for name in candidates:
+        concrete = getattr(wp, name)
+        arg_types = {p: concrete if t is Any else t for p, t in inputs.items()}
+        try:
+            results = _result_names(overload.value_func(arg_types, {}))  # type: ignore[attr-defined]
+        except Exception:  # the value_func rejects this type: not an instance
+            continue
+        if results is not None:
+            yield {p: name if t is Any else fixed[p] for p, t in inputs.items()}, results  # type: ignore[misc]
+
+
+def builtin_overloads(candidates: tuple[str, ...] = ()) -> Iterator[Overload]:
+    """All concrete overloads of Warp's registered builtins.
+
+    Generic `Any` parameters are instantiated with each of `candidates` (Warp type names).
+    """
     from warp._src.context import builtin_functions
 
     for name, func in sorted(builtin_functions.items()):
         for overload in getattr(func, "overloads", None) or [func]:
-            params = []
-            for pname, ptype in overload.input_types.items():
-                tname = _type_name(ptype)
-                if tname is None:
-                    break
-                params.append((pname, tname))
-            else:
-                returns = _type_name(overload.value_type)
-                if returns is not None:
-                    yield Overload(name, func.group, tuple(params), returns, bool(overload.is_differentiable))
+            differentiable = bool(overload.is_differentiable)
+            params = {p: _type_name(t) for p, t in overload.input_types.items()}
+            results = _result_names(overload.value_type)
+            if None not in params.values() and results is not None:
+                yield Overload(name, func.group, tuple(params.items()), results, differentiable)  # type: ignore[arg-type]
+                continue
+            for instance, results in _resolve(overload, candidates):
+                yield Overload(name, func.group, tuple(instance.items()), results, differentiable)
+
+
+def builtin_groups() -> dict[str, str]:
+    """Each registry builtin's documentation group ("Scalar Math", "Tile Primitives" ...)."""
+    from warp._src.context import builtin_functions
+
+    return {name: func.group for name, func in builtin_functions.items()}
 
 
 def builtin_names() -> list[str]:
@@ -254,7 +296,18 @@ class WarpModule:
         helpers = "".join(codegen.codegen_struct(s) for s in builder.structs)
         helpers += builder._codegen_functions(builder.functions, device, forward_only=True)
         helpers += builder._codegen_functions(builder.functions, device, reverse_only=True)
-        return KernelCode(forward=forward, backward=backward or None, helpers=helpers)
+        return KernelCode(
+            forward=_stable_paths(forward),
+            backward=_stable_paths(backward) or None,
+            helpers=_stable_paths(helpers),
+        )
+
+
+def _stable_paths(code: str) -> str:
+    """Code with Warp's install directory spelled `warp`: builtins Warp defines in Python
+    (`wp.norm_l2` ...) are emitted under a `// <path>/warp/_src/math.py` comment."""
+    install_dir = os.path.dirname(_warp().__file__)
+    return code.replace(install_dir, "warp")
 
 
 def _suffix(full: str, forward_options: dict, kernel: object, device: str, emit) -> str:

@@ -38,6 +38,7 @@ class Progress:
     counters: dict[str, int] = field(default_factory=dict)  # skipped, duplicates, failures ...
     per_type: dict[str, int] = field(default_factory=dict)
     builtins: dict[str, int] = field(default_factory=dict)
+    types: dict[str, int] = field(default_factory=dict)  # Warp types spelled in records
     seconds: float = 0.0  # generation time over all sessions of this run
 
 

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from functools import cache
 
 from emit import warp_private
-from grammar.types import BY_WARP_NAME, WType
+from grammar.types import BY_WARP_NAME, INT_BITS, SCALARS, VALUE_TYPES, WType
 
 #: Registry names never generated, and why.  Everything else whose types fit is.
 EXCLUDED: dict[str, str] = {
-    "tid": "launch index: emitted once by the kernel prologue",
     "block_dim": "launch geometry: only meaningful with tiles",
     "print": "I/O side effect: output is not part of the kernel's result",
     "printf": "I/O side effect: output is not part of the kernel's result",
@@ -34,16 +33,139 @@ EXCLUDED: dict[str, str] = {
     "expect_neq": "test assertion, prints on failure",
     "expect_near": "test assertion, prints on failure",
     "assign": "internal codegen helper for component stores",
-    "int": "float-to-int conversion of an out-of-range value is undefined; ints come from int expressions",
-    "int32": "float-to-int conversion of an out-of-range value is undefined; ints come from int expressions",
     "bool": "conditions are built from comparisons",
+    "bfloat16": "bfloat16 is not in the type universe (CPU support is partial)",
+    "select": "removed in Warp 1.19 (raises at codegen); where() covers it",
+    "copy": "internal: identity copy, emitted by codegen",
+    "randi": "randi(state) is any int32 (no bound); randi(state, lo, hi) divides by hi - lo",
+    "bit_count": "population count: returns int32 of an unbounded argument width; not modelled",
     "erfcinv": "domain (0, 2) with poles at the ends; erfinv covers the family",
     "erfinv": "poles at +-1 make gradients and cross-device comparison meaningless",
-    "bit_count": "no float/int mixing needed; integer range rule not modelled",
     "intersect_tri_tri": "geometry predicate with many degenerate cases; not a kernel-language feature",
     "closest_point_edge_edge": "geometry query with degenerate parallel-edge cases",
-    "lshift": "left shift of a negative value is undefined in C++17; rshift covers shifts",
     "nonzero": "identical to step's negation; kept out to keep labels readable",
+    "load": "internal: loads through a pointer",
+    "quat_from_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
+    "quat_to_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
+    "tile_matmul": "its CUDA code calls MathDx functions built apart: a record would not compile alone",
+    "transform_set_rotation": "in-place update returning nothing; attribute stores (t.q = ...) cover it",
+    "transform_set_translation": "in-place update returning nothing; attribute stores (t.p = ...) cover it",
+    "reversed": "range reversal: loops count up by construction (bounded trip counts)",
+    **dict.fromkeys(
+        [
+            "dense_chol",
+            "dense_chol_batched",
+            "dense_gemm",
+            "dense_gemm_batched",
+            "dense_solve",
+            "dense_solve_batched",
+            "dense_subs",
+        ],
+        "deprecated dense linear algebra on flat arrays (tiles replace it)",
+    ),
+    **dict.fromkeys(
+        [
+            "add_inplace",
+            "sub_inplace",
+            "assign_copy",
+            "assign_inplace",
+            "bit_and_inplace",
+            "bit_or_inplace",
+            "bit_xor_inplace",
+            "transform_add_inplace",
+            "transform_sub_inplace",
+            "extract",
+            "index",
+            "indexref",
+            "address",
+            "array_store",
+            "store",
+            "iter_next",
+            "len",
+            "tuple",
+            "cast",
+            "view",
+        ],
+        "internal: codegen emits it for subscripts, component stores, loops and tuples",
+    ),
+    **dict.fromkeys(
+        ["array", "zeros", "slice", "breakpoint"],
+        "array construction from pointers, local arrays, slicing or debugging: outside the data model",
+    ),
+    **dict.fromkeys(
+        [
+            "vector",
+            "matrix",
+            "quaternion",
+            "transformation",
+            "spatial_vector",
+            "quat_identity",
+            "transform_identity",
+            "matrix_from_cols",
+            "matrix_from_rows",
+        ],
+        "constructor taking a dtype keyword or varargs: literals use the type's own constructor",
+    ),
+    **dict.fromkeys(
+        [
+            "inverse_approx",
+            "div_approx",
+            "spatial_adjoint",
+            "transform_compose",
+            "transform_decompose",
+            "transform_from_matrix",
+            "transform_to_matrix",
+            "transform_set_rotation_copy",
+            "transform_set_translation_copy",
+            "smooth_normalize",
+        ],
+        "registered only generically (no concrete overload, result type not resolvable from Any)",
+    ),
+    **dict.fromkeys(("lower_bound", "sample_cdf"), "takes a sorted array or CDF as argument: not modelled"),
+}
+
+#: Tile primitives the tile-kernel production emits (they count as "math" for labels).
+TILE_BUILTINS = (
+    "tile_load",
+    "tile_store",
+    "tile_map",
+    "tile_transpose",
+    "tile_sum",
+    "tile_max",
+    "tile_min",
+    "tile_reduce",
+    "tile_atomic_add",
+)
+
+#: Registry names emitted by productions rather than from the table.
+PRODUCTIONS: dict[str, str] = {
+    **dict.fromkeys(TILE_BUILTINS, "tile kernels"),
+    "tid": "kernel prologue",
+    "range": "for loops",
+    "static": "wp.static loop bounds",
+    "identity": "matrix literals",
+    **dict.fromkeys(
+        [
+            "atomic_add",
+            "atomic_sub",
+            "atomic_min",
+            "atomic_max",
+            "atomic_and",
+            "atomic_or",
+            "atomic_xor",
+            "atomic_exch",
+            "atomic_cas",
+        ],
+        "atomic statements",
+    ),
+}
+
+#: Registry groups never generated, and why (every name in them is reported with this reason).
+EXCLUDED_GROUPS: dict[str, str] = {
+    "Geometry": "needs a mesh, BVH or hash-grid object (a uint64 handle no kernel parameter provides)",
+    "Volumes": "needs a NanoVDB volume object (a uint64 handle no kernel parameter provides)",
+    "Textures": "needs a texture object",
+    "Tile Primitives": "tile primitive outside the tile production (reshape, solvers, FFT, sort ...)",
 }
 
 #: Registry operator names, spelled as Python operators.
@@ -58,11 +180,20 @@ BINARY_OPERATORS: dict[str, type[ast.operator]] = {
     "bit_or": ast.BitOr,
     "bit_xor": ast.BitXor,
     "rshift": ast.RShift,
+    "lshift": ast.LShift,
 }
-UNARY_OPERATORS: dict[str, type[ast.unaryop]] = {"neg": ast.USub, "pos": ast.UAdd, "invert": ast.Invert}
+UNARY_OPERATORS: dict[str, type[ast.unaryop]] = {
+    "neg": ast.USub,
+    "pos": ast.UAdd,
+    "invert": ast.Invert,
+    "unot": ast.Not,
+}
 
-#: Conversions spelled as calls of the target type's constructor.
-CONVERSIONS = {"float": "float", "float32": "wp.float32", "float64": "wp.float64"}
+#: Conversions, spelled as calls of the target type's constructor (float to int is never generated:
+#: an out-of-range value is undefined behaviour).
+CONVERSIONS: dict[str, str] = {"float": "float", "int": "int"} | {
+    t.warp_name: f"wp.{t.warp_name}" for t in SCALARS
+}
 
 
 @dataclass(frozen=True)
@@ -72,8 +203,12 @@ class Builtin:
     name: str  # registry name
     family: str  # registry group, e.g. "Scalar Math"
     params: tuple[WType, ...]
-    returns: WType
+    results: tuple[WType, ...]  # several for builtins returning a tuple (svd3, eig3 ...)
     differentiable: bool
+
+    @property
+    def returns(self) -> WType:
+        return self.results[0]
 
     @property
     def spelling(self) -> str:
@@ -108,6 +243,8 @@ SAFETY: dict[str, tuple[str | None, ...]] = {
     "mod": (None, "nonzero"),
     "cw_div": (None, "nonzero"),
     "rshift": (None, "shift"),
+    "lshift": (None, "shift"),
+    "poisson": (None, "small"),
 }
 
 IntRange = Callable[..., int]
@@ -122,14 +259,24 @@ INT_RANGE: dict[str, IntRange] = {
     "abs": lambda a: a,
     "sign": lambda a: 1,
     "step": lambda a: 1,
-    "min": max,
-    "max": max,
+    "min": lambda *a: max(a),
+    "max": lambda *a: max(a),
     "clamp": lambda x, lo, hi: max(lo, hi),
     "mod": lambda a, b: b,
     "floordiv": lambda a, b: a,
     "div": lambda a, b: a,
     "rshift": lambda a, b: a,
+    "lshift": lambda a, b: 2**64,  # wraps: generated for uint32/uint64 only
     "invert": lambda a: a + 1,
+    "dot": lambda a, b: 4 * a * b,
+    "cw_mul": lambda a, b: a * b,
+    "length_sq": lambda a: 4 * a * a,
+    "argmin": lambda a: 4,
+    "argmax": lambda a: 4,
+    "rand_init": lambda *a: 2**32,
+    "randu": lambda *a: 2**32,
+    "poisson": lambda *a: 2**32,
+    "where": lambda c, a, b: max(a, b),
     # two's-complement bit ops stay within the next power of two
     "bit_and": lambda a, b: _pow2_above(max(a, b)),
     "bit_or": lambda a, b: _pow2_above(max(a, b)),
@@ -137,30 +284,79 @@ INT_RANGE: dict[str, IntRange] = {
 }
 
 
+for _name in (*INT_BITS, "int"):  # int-to-int conversions keep the value, then `settle` truncates
+    INT_RANGE[_name] = lambda a: a
+
+
 def _pow2_above(n: int) -> int:
     return 1 << n.bit_length()
 
 
-def _is_int_overload(b: Builtin) -> bool:
-    return b.returns.kind == "int" or any(p.kind == "int" for p in b.params)
+def _float32_vector_first(b: Builtin) -> bool:
+    return b.params[0].family == "vec" and b.params[0].scalar == "float32"
+
+
+def _one_parameter(b: Builtin) -> bool:
+    return len(b.params) == 1
+
+
+def _wrapping_operands(b: Builtin) -> bool:
+    """uint32/uint64 only: a left shift of a signed or promoted (narrow) value can overflow."""
+    return b.params[0].scalar in ("uint32", "uint64")
+
+
+#: Builtins only some of whose overloads are generated: Warp declares the norms over `Any`
+#: but defines them (in Python) for float32 vectors; `randu(state, lo, hi)` divides by hi - lo;
+#: `<<` is defined behaviour only on unsigned operands C++ does not promote.
+INSTANCES: dict[str, Callable[[Builtin], bool]] = {
+    "norm_l1": _float32_vector_first,
+    "norm_l2": _float32_vector_first,
+    "norm_huber": _float32_vector_first,
+    "norm_pseudo_huber": _float32_vector_first,
+    "randu": _one_parameter,
+    "lshift": _wrapping_operands,
+}
+
+
+def _generatable(b: Builtin) -> bool:
+    """Type-level rules: no float-to-int conversion, integer results only with a range rule."""
+    if b.name in INSTANCES and not INSTANCES[b.name](b):
+        return False
+    if b.name in CONVERSIONS and b.returns.is_int_based and not b.params[0].is_int_based:
+        return False
+    if b.name == "float16" and b.params[0].kind == "bool":
+        return False  # its adjoint does not compile (docs/warp_findings/bool_to_half.py)
+    return len(b.results) > 1 or not b.returns.is_int_based or b.name in INT_RANGE
+
+
+@cache
+def all_builtins() -> tuple[Builtin, ...]:
+    """Every registry overload over the type universe, in registry order (multi-result ones too)."""
+    table = []
+    candidates = tuple(t.warp_name for t in VALUE_TYPES)
+    for o in warp_private.builtin_overloads(candidates):
+        if o.name in EXCLUDED or o.group in EXCLUDED_GROUPS:
+            continue
+        params = tuple(BY_WARP_NAME.get(t) for _, t in o.params)
+        results = tuple(BY_WARP_NAME.get(t) for t in o.results)
+        if None in results or None in params or not params:
+            continue
+        b = Builtin(o.name, o.group, params, results, o.differentiable)  # type: ignore[arg-type]
+        if _generatable(b):
+            table.append(b)
+    return tuple(table)
 
 
 @cache
 def builtin_table() -> tuple[Builtin, ...]:
-    """Every generatable builtin overload, in registry order."""
-    table = []
-    for o in warp_private.builtin_overloads():
-        if o.name in EXCLUDED:
-            continue
-        params = tuple(BY_WARP_NAME.get(t) for _, t in o.params)
-        returns = BY_WARP_NAME.get(o.returns)
-        if returns is None or None in params or not params:
-            continue
-        b = Builtin(o.name, o.group, params, returns, o.differentiable)  # type: ignore[arg-type]
-        if _is_int_overload(b) and b.returns.kind == "int" and b.name not in INT_RANGE:
-            continue
-        table.append(b)
-    return tuple(table)
+    """Every generatable single-result overload, in registry order."""
+    return tuple(b for b in all_builtins() if len(b.results) == 1)
+
+
+@cache
+def multi_result_builtins() -> tuple[Builtin, ...]:
+    """Overloads returning a tuple, used by tuple-unpacking statements (`U, s, V = wp.svd3(A)`)."""
+    return tuple(b for b in all_builtins() if len(b.results) > 1)
 
 
 @cache
@@ -169,8 +365,21 @@ def builtins_returning(name: str) -> tuple[Builtin, ...]:
     return tuple(b for b in builtin_table() if b.returns.warp_name == name)
 
 
+def exclusion_report() -> dict[str, str]:
+    """Every registry builtin the grammar never emits, with the reason."""
+    generated = {b.name for b in all_builtins()} | set(PRODUCTIONS)
+    groups = warp_private.builtin_groups()
+    report = {}
+    for name in warp_private.builtin_names():
+        if name in generated:
+            continue
+        reason = EXCLUDED.get(name) or EXCLUDED_GROUPS.get(groups[name])
+        report[name] = reason or "no overload whose parameter and result types are all in the type universe"
+    return report
+
+
 #: Registry groups whose functions count as "math" for labels and policies.
-MATH_GROUPS = ("Scalar Math", "Utility")
+MATH_GROUPS = ("Scalar Math", "Utility", "Random")
 
 
 @cache
@@ -182,4 +391,14 @@ def math_builtin_names() -> frozenset[str]:
         b.name
         for b in builtin_table()
         if b.family in MATH_GROUPS and b.name not in BASIC_BUILTINS and b.name not in CONVERSIONS
-    )
+    ) | frozenset(TILE_BUILTINS)
+
+
+if __name__ == "__main__":  # python -m grammar.builtins: the exclusion report, as a Markdown table
+    warp_private.init_warp()
+    rows = sorted(exclusion_report().items(), key=lambda kv: (kv[1], kv[0]))
+    generated = {b.name for b in all_builtins()} | set(PRODUCTIONS)
+    print(f"{len(generated)} registry builtins generated; {len(rows)} not:\n")
+    print("| builtin | reason |\n| --- | --- |")
+    for name, reason in rows:
+        print(f"| `{name}` | {reason} |")

@@ -11,8 +11,26 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from grammar.types import SPELLINGS
+
 #: Builtins that guards and index clamps use on their own; they do not make a kernel "math".
 BASIC_BUILTINS = frozenset({"min", "max", "clamp", "abs", "sign", "step", "float32", "float64", "int32"})
+
+#: `wp.` names (types and builtins) that make a kernel "matrix": checked before the vector prefixes.
+MATRIX_PREFIXES = (
+    "mat",
+    "spatial_matrix",
+    "spatial_adjoint",
+    "identity",
+    "outer",
+    "diag",
+    "skew",
+    "svd",
+    "eig3",
+    "qr3",
+)
+#: `wp.` name prefixes that make a kernel "vector": vectors, quaternions, transforms, spatial vectors.
+VECTOR_PREFIXES = ("vec", "quat", "transform", "spatial")
 
 #: Every label, in decision-list order.
 KERNEL_TYPES: tuple[str, ...] = (
@@ -52,6 +70,7 @@ class Features:
     scalar_param: bool = False
     helper_call: bool = False
     builtins: set[str] = field(default_factory=set)
+    types: set[str] = field(default_factory=set)  # Warp type names spelled in the module
 
     @property
     def linalg(self) -> bool:
@@ -161,11 +180,23 @@ class _Collector(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         name = _wp_name(node)
         if name is not None:
-            if name.startswith("vec") or name.startswith("quat"):
-                self.f.vector = True
-            elif name.startswith("mat") or name in ("identity", "outer", "diag", "skew"):
+            if name.startswith(MATRIX_PREFIXES):
                 self.f.matrix = True
+            elif name.startswith(VECTOR_PREFIXES):
+                self.f.vector = True
+            if name in SPELLINGS:
+                self.f.types.add(SPELLINGS[name])
         self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in ("float", "int"):  # Python's spelling of float32 and int32
+            self.f.types.add(SPELLINGS[node.id])
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:  # a struct field: its type is no call
+        self._in_annotation = True
+        self.visit(node.annotation)
+        self._in_annotation = False
+        self.visit(node.target)
 
     def visit_arg(self, node: ast.arg) -> None:
         self._in_annotation = True

@@ -14,7 +14,18 @@ from dataclasses import dataclass, field, replace
 
 from grammar.choices import Choices, choice
 from grammar.features import KERNEL_TYPES
-from grammar.types import FLOAT32, FLOAT64, INT32, MAT33, VEC3, WType
+from grammar.types import (
+    BY_WARP_NAME,
+    FLOAT32,
+    INT32,
+    MATRICES,
+    SCALARS,
+    SHAPED,
+    SUFFIX,
+    UINT32,
+    VECTORS,
+    WType,
+)
 
 #: Every feature switch a policy has.
 SWITCHES = (
@@ -31,34 +42,57 @@ SWITCHES = (
     "atomics",
     "scalar_params",
     "helpers",  # @wp.func helpers
-    "float64",
+    "dtypes",  # scalar dtypes beyond float32 and int32 (float16/64, int8..uint64)
+    "random",  # rand_init state and random-number builtins
+    "structs",  # @wp.struct types: a kernel parameter and locals
+    "tiles",  # a tile kernel (tile_load/map/transpose/reduce/store) instead of a thread kernel
 )
 
 #: Per kernel type: (switches it requires, switches it may add).
 FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "arithmetic": (frozenset(), frozenset({"helpers", "float64"})),
-    "scalar_param": (frozenset({"scalar_params"}), frozenset({"helpers", "float64"})),
-    "math": (frozenset({"math"}), frozenset({"helpers", "scalar_params", "float64"})),
-    "conditional": (frozenset({"ifs"}), frozenset({"math", "scalar_params", "helpers", "float64"})),
-    "loop": (frozenset({"loops"}), frozenset({"math", "scalar_params", "helpers", "float64"})),
+    "arithmetic": (frozenset(), frozenset({"helpers", "dtypes"})),
+    "scalar_param": (frozenset({"scalar_params"}), frozenset({"helpers", "dtypes", "structs"})),
+    "math": (
+        frozenset({"math"}),
+        frozenset({"helpers", "scalar_params", "structs", "dtypes", "random", "tiles"}),
+    ),
+    "conditional": (
+        frozenset({"ifs"}),
+        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
+    ),
+    "loop": (
+        frozenset({"loops"}),
+        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
+    ),
     "control_flow": (
         frozenset({"whiles"}),
-        frozenset({"break_continue", "math", "scalar_params", "float64"}),
+        frozenset({"break_continue", "math", "scalar_params", "structs", "dtypes"}),
     ),
     "multi_cond": (
         frozenset({"ifs", "elifs", "compound"}),
-        frozenset({"math", "scalar_params", "helpers", "float64"}),
+        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes"}),
     ),
-    "vector": (frozenset({"vectors"}), frozenset({"math", "scalar_params", "helpers"})),
-    "matrix": (frozenset({"matrices"}), frozenset({"vectors", "math", "scalar_params", "helpers"})),
-    "atomic": (frozenset({"atomics"}), frozenset({"scalar_params", "helpers", "vectors", "float64"})),
+    "vector": (
+        frozenset({"vectors"}),
+        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
+    ),
+    "matrix": (
+        frozenset({"matrices"}),
+        frozenset({"vectors", "math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
+    ),
+    "atomic": (
+        frozenset({"atomics"}),
+        frozenset({"scalar_params", "structs", "helpers", "vectors", "dtypes"}),
+    ),
     "nested": (
         frozenset({"nesting", "loops", "ifs"}),
-        frozenset({"scalar_params", "helpers", "whiles", "elifs", "compound", "break_continue", "float64"}),
+        frozenset(
+            {"scalar_params", "structs", "helpers", "whiles", "elifs", "compound", "break_continue", "dtypes"}
+        ),
     ),
     "combined": (
         frozenset({"loops", "ifs", "math"}),
-        frozenset(SWITCHES),
+        frozenset(SWITCHES) - {"tiles"},  # a tile kernel has no loops or ifs
     ),
 }
 assert set(FOCUS) == set(KERNEL_TYPES)
@@ -77,23 +111,64 @@ class Policy:
     n_inputs: int = 2  # read-only arrays
     n_outputs: int = 1  # arrays each thread writes at its own index
     n_helpers: int = 0
+    n_constants: int = 0  # module-level wp.constant values
     guard_launch: bool = True  # `if i >= out.shape[0]: return` prologue
     weights: dict[str, float] = field(default_factory=dict)
 
     def on(self, switch: str) -> bool:
         return switch in self.switches
 
+    types: tuple[WType, ...] = (FLOAT32, INT32)  # the value types this kernel may use (swarm)
+
     @property
     def value_types(self) -> tuple[WType, ...]:
         """Types variables and expressions may have under this policy."""
-        types = [FLOAT32, INT32]
-        if self.on("float64"):
-            types.append(FLOAT64)
-        if self.on("vectors") or self.on("matrices"):
-            types.append(VEC3)
-        if self.on("matrices"):
-            types.append(MAT33)
-        return tuple(types)
+        return self.types
+
+
+def _sample(ch: Choices, pool: tuple[WType, ...], lo: int, hi: int) -> list[WType]:
+    """Between lo and hi distinct members of `pool`, in pool order (deterministic)."""
+    k = min(len(pool), ch.integer(lo, hi))
+    picked: list[WType] = []
+    while len(picked) < k:
+        t = choice(ch, pool)
+        if t not in picked:
+            picked.append(t)
+    return [t for t in pool if t in picked]
+
+
+def draw_types(ch: Choices, switches: frozenset[str]) -> tuple[WType, ...]:
+    """The kernel's type universe: float32 and int32, plus dtypes, vectors, matrices its switches allow."""
+    scalars = [FLOAT32, INT32] + ([UINT32] if "random" in switches else [])
+    if "dtypes" in switches:
+        scalars += _sample(ch, tuple(t for t in SCALARS if t not in scalars), 1, 3)
+    names = {t.warp_name for t in scalars}
+    shaped: list[WType] = []
+    if "vectors" in switches or "matrices" in switches:
+        vectors = tuple(t for t in (*VECTORS, *SHAPED) if t.kind == "vector" and t.scalar in names)
+        shaped += _sample(ch, vectors, 1, 3)
+    if "matrices" in switches:
+        matrices = tuple(t for t in (*MATRICES, *SHAPED) if t.kind == "matrix" and t.scalar in names)
+        shaped += _sample(ch, matrices, 1, 2)
+    if "random" in switches and shaped:  # what sample_unit_disk, sample_unit_sphere ... return
+        shaped += [t for t in (BY_WARP_NAME["vec2f"], BY_WARP_NAME["vec3f"]) if t not in shaped]
+    for t in list(shaped):  # companions, so the family's builtins (mat * vec, quat_rotate ...) apply
+        shaped += [c for c in companions(t) if c not in shaped]
+    return (*scalars, *shaped)
+
+
+def companions(t: WType) -> tuple[WType, ...]:
+    """Types the builtins of `t`'s family combine it with: a matrix's row vector, a quaternion's
+    or transform's 3-vector (and a transform's quaternion), a spatial matrix's spatial vector."""
+    suffix = SUFFIX[t.scalar]
+    names = {
+        "mat": (f"vec{t.shape[0]}{suffix}",),
+        "quat": (f"vec3{suffix}",),
+        "transform": (f"vec3{suffix}", f"quat{suffix}"),
+        "spatial_vector": (f"vec3{suffix}",),
+        "spatial_matrix": (f"spatial_vector{suffix}",),
+    }.get(t.family, ())
+    return tuple(BY_WARP_NAME[n] for n in names)
 
 
 def draw_policy(ch: Choices, focus: str) -> Policy:
@@ -103,6 +178,10 @@ def draw_policy(ch: Choices, focus: str) -> Policy:
     for s in sorted(allowed - required):
         if ch.boolean(0.4):
             switches.add(s)
+    if "scalar_params" not in switches:
+        switches.discard("structs")  # a struct parameter is a scalar (non-array) parameter
+    if "tiles" in switches:
+        switches -= {"structs", "random", "scalar_params"}  # a tile kernel uses none of them
     nesting = "nesting" in switches
     policy = Policy(
         focus=focus,
@@ -110,12 +189,14 @@ def draw_policy(ch: Choices, focus: str) -> Policy:
         statements=ch.integer(2, 9),
         max_expr_depth=ch.integer(1, 3),
         max_block_depth=2 + nesting,
-        launch_ndim=choice(ch, (1, 1, 2)),
+        launch_ndim=choice(ch, (1, 1, 1, 2, 2, 3, 4)),
         n_inputs=ch.integer(1, 3),
         n_outputs=ch.integer(1, 2),
-        n_helpers=ch.integer(1, 2) if "helpers" in switches else 0,
+        n_helpers=ch.integer(1, 3) if "helpers" in switches else 0,
+        n_constants=choice(ch, (0, 0, 1, 2)),
         guard_launch=ch.boolean(0.5),
     )
+    policy = replace(policy, types=draw_types(ch, policy.switches))
     return replace(policy, weights=_statement_weights(ch, policy))
 
 
@@ -126,7 +207,11 @@ def _statement_weights(ch: Choices, policy: Policy) -> dict[str, float]:
         "assign": 1.5,
         "augassign": 1.5,
         "store": 1.0,
-        "component_store": 0.7 if policy.on("vectors") or policy.on("matrices") else 0.0,
+        "component_store": 0.7
+        if policy.on("vectors") or policy.on("matrices") or policy.on("structs")
+        else 0.0,
+        "unpack": 0.6 if policy.on("helpers") or policy.on("matrices") else 0.0,
+        "struct_local": 0.5 if policy.on("structs") else 0.0,
         "atomic": 1.5 if policy.on("atomics") else 0.0,
         "if": 1.5 if policy.on("ifs") else 0.0,
         "for": 1.5 if policy.on("loops") else 0.0,

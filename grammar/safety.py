@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ast
 
-from grammar.types import FLOAT32, FLOAT64, INT32, WType
+from grammar.types import FLOAT32, INT32, WType, int_bits, is_unsigned
 
 # ----------------------------------------------------------------------------- launch contract
 
@@ -47,6 +47,41 @@ assert ASSIGN_BOUND + MAX_INT_AUGASSIGNS * MAX_TRIPS * AUG_DELTA < VAR_BOUND
 #: times MAX_TRIPS updates keeps the target below int32 (targets are never read).
 assert ARRAY_INT_BOUND + MAX_EXTENT**2 * MAX_TRIPS < 2**31
 
+# ----------------------------------------------------------------------------- integer dtypes
+#
+# `Expr.bound` bounds |component| of every integer-based expression.  C++
+# promotes int8/int16/uint8/uint16 to int before arithmetic, so their
+# intermediate results must stay within INT_LIMIT (uint16 * uint16 could
+# overflow int), and the conversion back truncates (defined).  int32/int64
+# never exceed INT_LIMIT.  uint32/uint64 arithmetic wraps, which is defined, so
+# their intermediates are unbounded but their values are only known to fit the type.
+
+
+def type_max(ty: WType) -> int:
+    """Largest |value| of an integer-based type."""
+    bits = int_bits(ty)
+    return 2**bits - 1 if is_unsigned(ty) else 2 ** (bits - 1)
+
+
+def wraps(ty: WType) -> bool:
+    """Unsigned 32/64-bit arithmetic: wraps (defined), is never promoted, needs no bound."""
+    return is_unsigned(ty) and int_bits(ty) >= 32
+
+
+def fits(ty: WType, raw: int) -> bool:
+    """Whether an operation on `ty` whose exact result is at most `raw` is free of overflow."""
+    return not ty.is_int_based or wraps(ty) or raw <= INT_LIMIT
+
+
+def settle(ty: WType, raw: int) -> int:
+    """The bound of a value of `ty` computed as at most `raw` (after any wrap or truncation)."""
+    if not ty.is_int_based:
+        return 0
+    if is_unsigned(ty):
+        return type_max(ty)
+    return min(raw, type_max(ty))
+
+
 # ----------------------------------------------------------------------------- spelling helpers
 
 
@@ -63,12 +98,11 @@ def call(func: str, *args: ast.expr, **keywords: ast.expr) -> ast.Call:
 
 
 def number(ty: WType, value: float) -> ast.expr:
-    """A literal of scalar type `ty` (float64 needs its constructor in Warp)."""
-    if ty.kind == "int":
-        return ast.Constant(int(value))
-    if ty is FLOAT64:
-        return call("wp.float64", ast.Constant(float(value)))
-    return ast.Constant(float(value))
+    """A literal of scalar type `ty`: bare for float32 and int32, else its constructor (`wp.uint8(3)`)."""
+    const = ast.Constant(int(value) if ty.kind == "int" else float(value))
+    if ty in (FLOAT32, INT32):
+        return const
+    return call(f"wp.{ty.warp_name}", const)
 
 
 def binop(left: ast.expr, op: ast.operator, right: ast.expr) -> ast.BinOp:
@@ -97,9 +131,11 @@ def guard(kind: str | None, node: ast.expr, ty: WType, bound: int) -> tuple[ast.
     if kind == "nonzero":
         if ty.kind == "float":
             return binop(call("wp.abs", node), ast.Add(), number(ty, 1.0)), 0
+        if is_unsigned(ty):
+            return call("wp.max", node, number(ty, 1)), bound
         return call("wp.max", call("wp.abs", node), number(ty, 1)), max(bound, 1)
     if kind == "shift" and ty.kind == "int":
-        return call("wp.clamp", node, number(ty, 0), number(ty, 31)), 31
+        return call("wp.clamp", node, number(ty, 0), number(ty, min(31, int_bits(ty) - 1))), 31
     return None
 
 
@@ -107,12 +143,11 @@ def guard(kind: str | None, node: ast.expr, ty: WType, bound: int) -> tuple[ast.
 NARROW_TARGETS = (255, 1000, 1024, 4096, 65536)
 
 
-def narrow(node: ast.expr, target: int, modulus: bool) -> tuple[ast.expr, int]:
-    """Bring an int expression within magnitude `target`, by remainder or by clamp."""
-    if modulus:
-        return binop(node, ast.Mod(), number(INT32, target)), target - 1
-    return call("wp.clamp", node, number(INT32, -target), number(INT32, target)), target
+def narrow(node: ast.expr, ty: WType, target: int, modulus: bool) -> tuple[ast.expr, int]:
+    """Bring an int scalar expression within magnitude `target`, by remainder or by clamp.
 
-
-#: Scalar types a comparison may compare.
-COMPARABLE = (FLOAT32, INT32, FLOAT64)
+    Unsigned values always take the remainder (a clamp would need a negative bound).
+    """
+    if modulus or is_unsigned(ty):
+        return binop(node, ast.Mod(), number(ty, target)), target - 1
+    return call("wp.clamp", node, number(ty, -target), number(ty, target)), target

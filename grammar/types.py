@@ -2,9 +2,12 @@
 
 A `WType` names a Warp value type the way generated source spells it
 (`annotation`), the way Warp's registry spells it (`warp_name`), and what the
-productions need to know about it (kind, scalar dtype, shape).  Arrays are
-separate (`ArrayType`): they only appear as kernel parameters and are indexed,
-never computed.
+productions need to know about it (kind, family, scalar dtype, shape).  Arrays
+are separate (`ArrayType`): they only appear as kernel parameters and are
+indexed, never computed.
+
+The table is built from a few lists (scalar dtypes, which dtypes each shape
+family exists over), so adding a type is adding a name, never a production.
 """
 
 from __future__ import annotations
@@ -13,17 +16,24 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["bool", "int", "float", "vector", "matrix"]
+#: Shape families: what a type is, beyond its kind (a quaternion is a 4-vector of kind "vector").
+Family = Literal["scalar", "vec", "mat", "quat", "transform", "spatial_vector", "spatial_matrix"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WType:
-    """A Warp value type as seen by the grammar."""
+    """A Warp value type as seen by the grammar.
 
-    warp_name: str  # the registry's name: float32, vec3f, mat33f ...
-    annotation: str  # how source spells it in a signature: float, wp.vec3 ...
+    Every type is made once, in the table below, so types compare by identity (fast: the
+    grammar compares types in its hottest loops).
+    """
+
+    warp_name: str  # the registry's name: float32, vec3f, mat33h, quatd ...
+    annotation: str  # how source spells it: float, wp.vec3, wp.vec2ub ...
     kind: Kind
     scalar: str  # warp_name of the element type (itself for scalars)
     shape: tuple[int, ...] = ()
+    family: Family = "scalar"
 
     @property
     def is_scalar(self) -> bool:
@@ -32,6 +42,10 @@ class WType:
     @property
     def is_float_based(self) -> bool:
         return self.scalar in FLOAT_SCALARS
+
+    @property
+    def is_int_based(self) -> bool:
+        return self.scalar in INT_BITS
 
     @property
     def length(self) -> int:
@@ -61,24 +75,105 @@ class ArrayType:
         return f"array{self.ndim}d[{self.dtype}]"
 
 
-FLOAT_SCALARS = ("float32", "float64")
+# ----------------------------------------------------------------------------- the table
 
+FLOAT_SCALARS = ("float32", "float64", "float16")
+#: Integer dtypes and their widths; signedness is in the name.
+INT_BITS: dict[str, int] = {
+    "int32": 32,
+    "int8": 8,
+    "int16": 16,
+    "int64": 64,
+    "uint8": 8,
+    "uint16": 16,
+    "uint32": 32,
+    "uint64": 64,
+}
+#: Warp's suffix for each dtype in vector/matrix names (vec3f, vec2ub, mat33d ...).
+SUFFIX = {
+    "float32": "f",
+    "float64": "d",
+    "float16": "h",
+    "int32": "i",
+    "int8": "b",
+    "int16": "s",
+    "int64": "l",
+    "uint8": "ub",
+    "uint16": "us",
+    "uint32": "ui",
+    "uint64": "ul",
+}
+#: Source spellings shorter than `wp.<warp_name>` (Warp's float32 aliases).
+ALIASES = {
+    "float32": "float",
+    "int32": "int",
+    "vec2f": "wp.vec2",
+    "vec3f": "wp.vec3",
+    "vec4f": "wp.vec4",
+    "mat22f": "wp.mat22",
+    "mat33f": "wp.mat33",
+    "mat44f": "wp.mat44",
+    "quatf": "wp.quat",
+    "transformf": "wp.transform",
+    "spatial_vectorf": "wp.spatial_vector",
+    "spatial_matrixf": "wp.spatial_matrix",
+}
+
+
+def _make(
+    warp_name: str, kind: Kind, scalar: str, shape: tuple[int, ...] = (), family: Family = "scalar"
+) -> WType:
+    return WType(warp_name, ALIASES.get(warp_name, f"wp.{warp_name}"), kind, scalar, shape, family)
+
+
+def _scalar(name: str) -> WType:
+    return _make(name, "float" if name in FLOAT_SCALARS else "int", name)
+
+
+SCALARS: tuple[WType, ...] = tuple(_scalar(n) for n in (*FLOAT_SCALARS, *INT_BITS))
+FLOAT32, FLOAT64, FLOAT16, INT32 = SCALARS[0], SCALARS[1], SCALARS[2], SCALARS[3]
 BOOL = WType("bool", "wp.bool", "bool", "bool")
-FLOAT32 = WType("float32", "float", "float", "float32")
-FLOAT64 = WType("float64", "wp.float64", "float", "float64")
-INT32 = WType("int32", "int", "int", "int32")
-VEC3 = WType("vec3f", "wp.vec3", "vector", "float32", (3,))
-MAT33 = WType("mat33f", "wp.mat33", "matrix", "float32", (3, 3))
 
-#: Every value type the grammar may produce, in order of simplicity (shrinking
-#: moves towards the front of this tuple).
-VALUE_TYPES: tuple[WType, ...] = (FLOAT32, INT32, FLOAT64, VEC3, MAT33, BOOL)
+#: Vectors exist over every scalar dtype; the other families over float dtypes only (as in Warp).
+VECTORS = tuple(
+    _make(f"vec{n}{SUFFIX[s]}", "vector", s, (n,), "vec")
+    for s in (*FLOAT_SCALARS, *INT_BITS)
+    for n in (2, 3, 4)
+)
+MATRICES = tuple(
+    _make(f"mat{n}{n}{SUFFIX[s]}", "matrix", s, (n, n), "mat") for s in FLOAT_SCALARS for n in (2, 3, 4)
+)
+SHAPED = tuple(
+    _make(f"{family}{SUFFIX[s]}", kind, s, shape, family)
+    for s in FLOAT_SCALARS
+    for family, kind, shape in (
+        ("quat", "vector", (4,)),
+        ("transform", "vector", (7,)),
+        ("spatial_vector", "vector", (6,)),
+        ("spatial_matrix", "matrix", (6, 6)),
+    )
+)
 
-#: Types a variable, parameter or helper argument may have (bool is only a condition).
-STORABLE_TYPES: tuple[WType, ...] = tuple(t for t in VALUE_TYPES if t is not BOOL)
-
+#: Every value type the grammar may produce, simplest first (shrinking moves towards the front).
+VALUE_TYPES: tuple[WType, ...] = (*SCALARS, *VECTORS, *MATRICES, *SHAPED, BOOL)
 BY_WARP_NAME: dict[str, WType] = {t.warp_name: t for t in VALUE_TYPES}
 
-#: Array element types, and the dimensionalities generated.
-ARRAY_DTYPES: tuple[WType, ...] = (FLOAT32, INT32, FLOAT64, VEC3, MAT33)
-ARRAY_NDIMS: tuple[int, ...] = (1, 2)
+#: Every way source names a type (`vec3f`, `vec3` in `wp.vec3`, `float`), to its warp name.
+SPELLINGS: dict[str, str] = {t.warp_name: t.warp_name for t in VALUE_TYPES} | {
+    t.annotation.removeprefix("wp."): t.warp_name for t in VALUE_TYPES
+}
+
+UINT32 = BY_WARP_NAME["uint32"]
+VEC3 = BY_WARP_NAME["vec3f"]
+MAT33 = BY_WARP_NAME["mat33f"]
+
+#: Dimensionalities of array parameters.
+ARRAY_NDIMS: tuple[int, ...] = (1, 2, 3, 4)
+
+
+def int_bits(ty: WType) -> int:
+    return INT_BITS[ty.scalar]
+
+
+def is_unsigned(ty: WType) -> bool:
+    return ty.scalar.startswith("uint")

@@ -56,6 +56,7 @@ class Outcome:
     line: bytes = b""
     kernel_type: str = ""
     builtins: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
     source_sha1: str = ""
     shape_sha1: str = ""
     error: str = ""
@@ -84,6 +85,7 @@ def make_candidate(base_seed: int, index: int, device: str, types: tuple[str, ..
         line=encode(record),
         kernel_type=s.kernel_type,
         builtins=tuple(meta["builtins"]),
+        types=tuple(meta["types"]),
         source_sha1=meta["source_sha1"],
         shape_sha1=meta["ast_shape_sha1"],
     )
@@ -197,6 +199,8 @@ class Run:
         p.per_type[o.kernel_type] = p.per_type.get(o.kernel_type, 0) + 1
         for name in o.builtins:
             p.builtins[name] = p.builtins.get(name, 0) + 1
+        for name in o.types:
+            p.types[name] = p.types.get(name, 0) + 1
 
     def _keep_or_skip(self, o: Outcome, p: Progress) -> str:
         if o.source_sha1 in self.sources:
@@ -220,6 +224,8 @@ class Run:
             "per_type": dict(sorted(p.per_type.items())),
             "distinct_builtins": len(p.builtins),
             "builtins": dict(sorted(p.builtins.items())),
+            "distinct_types": len(p.types),
+            "types": dict(sorted(p.types.items())),
             "candidates": p.next_index,
             "skipped": dict(sorted(p.counters.items())),
             "seconds": round(p.seconds, 3),
@@ -230,4 +236,10 @@ class Run:
 
 
 def _copy(p: Progress) -> Progress:
-    return replace(p, counters=dict(p.counters), per_type=dict(p.per_type), builtins=dict(p.builtins))
+    return replace(
+        p,
+        counters=dict(p.counters),
+        per_type=dict(p.per_type),
+        builtins=dict(p.builtins),
+        types=dict(p.types),
+    )

@@ -142,3 +142,36 @@ def test_elif_is_not_nesting_and_guard_is_not_a_conditional():
             out[i] = 1.0
     """)
     assert kernel_type(extract_features(ast.parse(guard_only))) == "arithmetic"
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("q = wp.quat_rotate(wp.quat(0.0, 0.0, 0.0, 1.0), wp.vec3(1.0))", "vector"),
+        ("q = wp.transform_point(wp.transform_identity(), wp.vec3(1.0))", "vector"),
+        ("q = wp.spatial_top(wp.spatial_vector(1.0, 2.0, 3.0, 4.0, 5.0, 6.0))", "vector"),
+        ("q = wp.spatial_matrix()", "matrix"),
+        ("U, s, V = wp.svd3(wp.identity(n=3, dtype=float))", "matrix"),
+        ("q = wp.randf(wp.rand_init(7, i))", "math"),
+    ],
+)
+def test_quaternion_transform_spatial_random_labels(statement, expected):
+    source = HEADER + textwrap.dedent(f"""
+        @wp.kernel
+        def k(out: wp.array(dtype=float)):
+            i = wp.tid()
+            {statement}
+    """)
+    assert label_source(source) == expected
+
+
+def test_types_are_collected_whatever_their_spelling():
+    import ast
+
+    source = HEADER + textwrap.dedent("""
+        @wp.kernel
+        def k(a: wp.array(dtype=wp.vec3), b: wp.array(dtype=wp.uint8), s: float):
+            i = wp.tid()
+            h = wp.float16(s)
+    """)
+    assert extract_features(ast.parse(source)).types == {"vec3f", "uint8", "float32", "float16"}

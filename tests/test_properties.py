@@ -35,3 +35,37 @@ def test_each_focus_lowers(focus, data):
 def test_batches_compile(device, batch):
     # CPU with Warp's clang, CUDA with NVRTC (no driver or GPU needed)
     compile_codes([lower(k.source, k.kernel_name, device) for k in batch], device)
+
+
+#: Constructs of the full kernel language, and how a module's source shows each.
+CONSTRUCTS = {
+    "tile kernel": "wp.tile_load(",
+    "struct": "@wp.struct",
+    "constant": "wp.constant(",
+    "static loop": "wp.static(",
+    "random": "wp.rand_init(",
+    "where": "wp.where(",
+    "quaternion": "wp.quat",
+    "transform": "wp.transform",
+    "spatial": "wp.spatial_",
+    "multi-result builtin": "= wp.svd",
+    "narrow dtype": "wp.uint8(",
+}
+
+
+def test_every_construct_lowers_and_compiles_on_both_backends():
+    from emit.unparse import to_source
+    from grammar.sample import sample
+
+    found = {}
+    for seed in range(600):
+        s = sample(seed)
+        source = to_source(s.tree)
+        for construct, marker in CONSTRUCTS.items():
+            if construct not in found and marker in source:
+                found[construct] = (source, s.kernel_name)
+        if len(found) == len(CONSTRUCTS):
+            break
+    assert set(found) == set(CONSTRUCTS)
+    for device in DEVICES:
+        compile_codes([lower(source, name, device) for source, name in found.values()], device)
