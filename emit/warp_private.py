@@ -62,21 +62,30 @@ def init_warp() -> None:
     """
     wp = _warp()
     wp.config.quiet = True
-    with contextlib.redirect_stdout(io.StringIO()), _native_stderr_silenced():
+    with contextlib.redirect_stdout(io.StringIO()), native_output_silenced(2):
         wp.init()
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
+def native_output_silenced(*fds: int) -> Iterator[None]:
+    """Send what native code writes to file descriptors `fds` to /dev/null meanwhile.
+
+    Compilers and Warp's runtime write straight to the descriptors, past
+    `sys.stdout`/`sys.stderr`; a failing batch in bisection would otherwise
+    print pages of expected errors.
+    """
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = [os.dup(fd) for fd in fds]
     with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
+        for fd in fds:
+            os.dup2(devnull.fileno(), fd)
         try:
             yield
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            for fd, copy in zip(fds, saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 def warp_version() -> str:

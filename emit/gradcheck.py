@@ -1,0 +1,201 @@
+"""Warp's backward pass (`wp.Tape`) against central finite differences.
+
+The check is one directional derivative per kernel: with random weights `w` on
+the float outputs (output and accumulator arrays) and a random direction `d` on
+the float input arrays, the loss is `L(x) = sum(w * out(x))`; the adjoint gives
+`g . d`, finite differences give `(L(x + h d) - L(x - h d)) / 2h`.
+
+Tolerance (README, "Verification"): they agree when
+`|ad - fd| <= RTOL * max(|ad|, |fd|) + rounding`, where `rounding` bounds the
+float error of the differenced losses: `ROUNDING_ULPS * eps * sum|w * out| / h`.
+Finite differences are taken at `h` and `h / 2`; if those two disagree by the
+same tolerance the point sits on a kink or jump (a clamp, an `if` on a float)
+and the result is `inconclusive`, not a mismatch.
+
+Kernels outside Warp's documented autodiff contract are labelled
+`outside_contract` with the reasons (`contract_violations`), never reported as
+findings: a loop-carried variable reassigned in a dynamic loop (measured with
+Warp 1.19: the backward replays only the last iteration),
+non-differentiable builtins on floats, float atomic min/max.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from emit.execute import Inputs, Param, warp_arguments
+from grammar.builtins import BINARY_OPERATORS, builtin_table
+
+#: Relative tolerance per float type involved (float32 when any float32 array takes part).
+RTOL = {"float32": 2e-2, "float64": 1e-6}
+#: Finite-difference step per float type.
+STEP = {"float32": 1e-2, "float64": 1e-6}
+#: Units of machine epsilon allowed per output element in each differenced loss.
+ROUNDING_ULPS = 8.0
+
+
+@dataclass
+class GradResult:
+    """The outcome of one gradient check (goes into a kernel's metadata)."""
+
+    status: str  # passed, mismatch, inconclusive, outside_contract, not_differentiable
+    reasons: list[str] = field(default_factory=list)
+    adjoint: float | None = None
+    finite_difference: float | None = None
+    tolerance: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v not in (None, [])}
+
+
+# ----------------------------------------------------------------------------- the contract
+
+
+@cache
+def _float_nondifferentiable() -> tuple[frozenset[str], frozenset[type]]:
+    """Builtin names and operator node types with a non-differentiable float overload."""
+    names = {
+        b.name for b in builtin_table() if not b.differentiable and any(p.is_float_based for p in b.params)
+    }
+    operators = frozenset(BINARY_OPERATORS[n] for n in names if n in BINARY_OPERATORS)
+    return frozenset(names - set(BINARY_OPERATORS)), operators
+
+
+def _float_operand(node: ast.BinOp) -> bool:
+    """Whether `%`/`//` works on floats: float divisors are guarded with `+ 1.0`, int ones are not."""
+    return any(isinstance(n, ast.Constant) and isinstance(n.value, float) for n in ast.walk(node.right))
+
+
+def _is_dynamic(loop: ast.stmt) -> bool:
+    """Warp 1.19 unrolls `for` over constant ranges (<= max_unroll, no break); anything else loops."""
+    if isinstance(loop, ast.While):
+        return True
+    assert isinstance(loop, ast.For)
+    args = loop.iter.args if isinstance(loop.iter, ast.Call) else []
+    constant = bool(args) and all(isinstance(a, ast.Constant) for a in args)
+    has_break = any(isinstance(n, ast.Break) for s in loop.body for n in ast.walk(s))
+    return not constant or has_break
+
+
+def _assigned(node: ast.AST) -> set[str]:
+    names = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Assign | ast.AugAssign):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _defined_before(func: ast.FunctionDef, loop: ast.stmt) -> set[str]:
+    """Names assigned anywhere in `func` outside `loop`, and `func`'s parameters."""
+    inside = {id(n) for n in ast.walk(loop)}
+    names = {a.arg for a in func.args.args}
+    for n in ast.walk(func):
+        if id(n) not in inside and isinstance(n, ast.Assign | ast.AugAssign):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def contract_violations(source: str) -> list[str]:
+    """Why the module's kernel is outside Warp's autodiff contract (empty: inside)."""
+    tree = ast.parse(source)
+    names, operators = _float_nondifferentiable()
+    reasons: set[str] = set()
+    for func in (s for s in tree.body if isinstance(s, ast.FunctionDef)):
+        for node in ast.walk(func):
+            if isinstance(node, ast.For | ast.While) and _is_dynamic(node):
+                carried = _assigned(node) & _defined_before(func, node)
+                if carried:
+                    reasons.add("dynamic_loop_reassigns_carried_variable")
+            elif isinstance(node, ast.Attribute) and node.attr in names:
+                reasons.add(f"non_differentiable_builtin:{node.attr}")
+            elif isinstance(node, ast.BinOp) and type(node.op) in operators and _float_operand(node):
+                reasons.add(f"non_differentiable_operator:{type(node.op).__name__}")
+            elif isinstance(node, ast.Attribute) and node.attr in ("atomic_min", "atomic_max"):
+                reasons.add("atomic_min_max")
+    return sorted(reasons)
+
+
+# ----------------------------------------------------------------------------- the check
+
+
+def check_gradient(kernel: Any, params: Sequence[Param], inputs: Inputs, source: str) -> GradResult:
+    """Check `kernel`'s backward on CPU at `inputs` (classifying contract violations first)."""
+    wrt = [p for p in params if p.role == "input" and p.is_float]
+    of = [p for p in params if p.role in ("output", "accumulator") and p.is_float]
+    if not wrt or not of:
+        return GradResult("not_differentiable", ["no float input or output array"])
+    reasons = contract_violations(source)
+    if reasons:
+        return GradResult("outside_contract", reasons)
+    precision = "float32" if any(p.numpy_dtype == np.float32 for p in (*wrt, *of)) else "float64"
+    rng = np.random.default_rng(0)
+    weights = {p.name: rng.standard_normal(inputs.values[p.name].shape) for p in of}
+    direction = {p.name: rng.standard_normal(inputs.values[p.name].shape) for p in wrt}
+    ad = _adjoint(kernel, params, inputs, weights, direction)
+    h = STEP[precision]
+    fd, scale = _finite_difference(kernel, params, inputs, weights, direction, h)
+    fd_half, _ = _finite_difference(kernel, params, inputs, weights, direction, h / 2)
+    eps = float(np.finfo(precision).eps)
+    tol = RTOL[precision] * max(abs(ad), abs(fd)) + ROUNDING_ULPS * eps * scale / (h / 2)
+    result = GradResult("passed", adjoint=ad, finite_difference=fd, tolerance=tol)
+    if not all(np.isfinite([ad, fd, fd_half, tol])):
+        result.status, result.reasons = "inconclusive", ["non-finite values"]
+    elif abs(fd - fd_half) > tol:
+        result.status, result.reasons = "inconclusive", ["finite differences unstable (kink or jump)"]
+    elif abs(ad - fd) > tol:
+        result.status = "mismatch"
+    return result
+
+
+def _loss(params: Sequence[Param], args: list, weights: dict[str, np.ndarray]) -> tuple[float, float]:
+    """sum(w * out) in float64, and sum|w * out| (the scale of its rounding error)."""
+    total = scale = 0.0
+    for p, a in zip(params, args, strict=True):
+        if p.name in weights:
+            terms = weights[p.name] * a.numpy().astype(np.float64)
+            total += float(terms.sum())
+            scale += float(np.abs(terms).sum())
+    return total, scale
+
+
+def _launch(kernel: Any, params: Sequence[Param], inputs: Inputs, requires_grad: bool = False) -> list:
+    import warp as wp
+
+    args = warp_arguments(params, inputs, "cpu", requires_grad=requires_grad)
+    wp.launch(kernel, dim=inputs.shape, inputs=args, device="cpu")
+    return args
+
+
+def _adjoint(kernel: Any, params: Sequence[Param], inputs: Inputs, weights: dict, direction: dict) -> float:
+    import warp as wp
+
+    tape = wp.Tape()
+    with tape:
+        args = _launch(kernel, params, inputs, requires_grad=True)
+    by_name = dict(zip((p.name for p in params), args, strict=True))
+    seeds = {by_name[n]: wp.array(w, dtype=by_name[n].dtype, device="cpu") for n, w in weights.items()}
+    tape.backward(grads=seeds)
+    return float(sum((by_name[n].grad.numpy().astype(np.float64) * d).sum() for n, d in direction.items()))
+
+
+def _finite_difference(
+    kernel: Any, params: Sequence[Param], inputs: Inputs, weights: dict, direction: dict, h: float
+) -> tuple[float, float]:
+    """Central difference of the loss along `direction`, and the larger loss scale."""
+    losses = []
+    for sign in (1.0, -1.0):
+        moved = dict(inputs.values)
+        for name, d in direction.items():
+            x = inputs.values[name]
+            moved[name] = (x.astype(np.float64) + sign * h * d).astype(x.dtype)
+        losses.append(_loss(params, _launch(kernel, params, Inputs(inputs.shape, moved)), weights))
+    (up, s_up), (down, s_down) = losses
+    return (up - down) / (2 * h), max(s_up, s_down)
