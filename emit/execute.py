@@ -17,6 +17,7 @@ loading from source text goes through `emit.warp_private.WarpModule`.
 from __future__ import annotations
 
 import ast
+import hashlib
 import inspect
 import re
 from collections.abc import Iterator, Sequence
@@ -39,7 +40,7 @@ INT_PARAM_RANGE = 12
 assert EXEC_EXTENT <= safety.MAX_EXTENT and INT_ARRAY_RANGE <= safety.ARRAY_INT_BOUND
 assert INT_PARAM_RANGE <= safety.MAX_EXTENT
 
-#: Python module name execution loads kernels under (not the records' module name).
+#: Prefix of the Python module names execution loads kernels under (not the records' module name).
 EXEC_MODULE = "exec_module"
 
 
@@ -215,10 +216,15 @@ def merge_modules(sources: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
 
 
 @contextmanager
-def loaded(source: str, device: str = "cpu", module_name: str = EXEC_MODULE) -> Iterator[Any]:
-    """The Python module of `source`, built by Warp for `device`; released on exit."""
+def loaded(source: str, device: str = "cpu") -> Iterator[Any]:
+    """The Python module of `source`, built by Warp for `device`; released on exit.
+
+    The name is unique per source: Warp's CPU runtime keeps a loaded binary per
+    module name, so reusing one name for other code would find stale symbols.
+    """
     wp = _wp()
-    with warp_private.WarpModule(module_name, source) as module:
+    name = f"{EXEC_MODULE}_{hashlib.sha1(source.encode()).hexdigest()[:16]}"
+    with warp_private.WarpModule(name, source) as module:
         with warp_private.native_output_silenced(1, 2):
             wp.load_module(module.py_module, device=device)
         yield module.py_module
