@@ -206,7 +206,7 @@ def reproduces(h=1e-2, rtol=2e-2):
                 return True
         else:
             # the tolerance policy of warp-synth's emit/tolerance.py
-            r, t = rtol[a.dtype.name], atol * max(1.0, float(np.nanmax(np.abs(a), initial=0.0)))
+            r, t = rtol[a.dtype.name], atol[a.dtype.name] * max(1.0, float(np.nanmax(np.abs(a), initial=0.0)))
             if not np.allclose(a, b, rtol=r, atol=t, equal_nan=True):
                 print("max difference", np.nanmax(np.abs(a - b)))
                 return True

@@ -4,13 +4,14 @@
   overflows and never converts floats to ints, so nothing device-dependent
   reaches an int except float comparisons deciding a branch (a reproducer
   then shows it).
-- Floats: `|cpu - gpu| <= RTOL[dtype] * |cpu| + ATOL * max(1, max|cpu|)`
+- Floats: `|cpu - gpu| <= RTOL[dtype] * |cpu| + ATOL[dtype] * max(1, max|cpu|)`
   elementwise; NaN matches NaN and an infinity matches the same infinity.
   Why so loose: CUDA's libdevice math differs from the CPU's libm by a few ULP
   per call, NVCC contracts `a * b + c` into FMAs and Warp may build with fast
   math, and generated kernels chain tens of operations that amplify those
   differences; 1e-3 is ~8000 float32 ULP, far below what a real miscompilation
-  (a wrong operation, a wrong branch) produces.
+  (a wrong operation, a wrong branch) produces.  The absolute part covers
+  cancellation near zero, relative to the array's largest finite magnitude.
 - Accumulator arrays (float atomics): the GPU adds in another order, so the
   absolute part is multiplied by the number of threads that may contribute.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 RTOL = {"float32": 1e-3, "float64": 1e-9}
-ATOL = 1e-5
+ATOL = {"float32": 1e-5, "float64": 1e-12}
 
 
 def close(cpu: np.ndarray, gpu: np.ndarray, contributors: int = 1) -> bool:
@@ -31,7 +32,7 @@ def close(cpu: np.ndarray, gpu: np.ndarray, contributors: int = 1) -> bool:
         return cpu.tobytes() == gpu.tobytes()
     finite = np.abs(cpu[np.isfinite(cpu)])
     scale = max(1.0, float(finite.max(initial=0.0)))
-    atol = ATOL * scale * contributors
+    atol = ATOL[cpu.dtype.name] * scale * contributors
     with np.errstate(invalid="ignore", over="ignore"):
         return bool(np.allclose(gpu, cpu, rtol=RTOL[cpu.dtype.name], atol=atol, equal_nan=True))
 
