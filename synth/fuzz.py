@@ -29,6 +29,7 @@ from emit.gradcheck import check_gradient
 from emit.lower import lower
 from emit.unparse import to_source
 from grammar.sample import sample
+from grammar.strategies import DrawnKernel
 from synth.pipeline import candidate_seed
 
 #: Kernels merged into one Warp module for execution (one compile each).
@@ -157,17 +158,23 @@ def _compare_devices(report: Report, cuda_kernel: Any, cpu: dict) -> None:
         report.failures.append(("cpu_gpu_mismatch", f"arrays {differing} differ beyond the tolerance"))
 
 
-def failure_kinds(source: str, kernel_name: str, seed: int, gpu: bool) -> set[str]:
-    """The failure kinds of one module on its own (the shrinking predicate's measure)."""
-    report = Report(seed, kernel_name, "", source)
-    try:
-        _check_compiles([report], "cpu")
-        cuda = dict(execute.load_kernels([(source, kernel_name)], "cuda")) if gpu else {}
-        for _, kernel in execute.load_kernels([(source, kernel_name)], "cpu"):
-            check_execution(report, kernel, cuda.get(0))
-    except Exception:  # a drawn kernel that breaks the harness is not the failure we shrink
-        return set()
-    return {kind for kind, _ in report.failures}
+def fails_like(kind: str, device: str, seed: int, gpu: bool) -> Callable[[DrawnKernel], bool]:
+    """Whether a module on its own shows failure `kind` (the shrinking predicate)."""
+
+    def fails(k: DrawnKernel) -> bool:
+        report = Report(seed, k.kernel_name, "", k.source)
+        try:
+            if kind == "compile":
+                _check_compiles([report], device)
+            else:
+                cuda = dict(execute.load_kernels([(k.source, k.kernel_name)], "cuda")) if gpu else {}
+                for _, kernel in execute.load_kernels([(k.source, k.kernel_name)], "cpu"):
+                    check_execution(report, kernel, cuda.get(0))
+        except Exception:  # a drawn kernel that breaks the harness is not the failure being shrunk
+            return False
+        return any(found == kind for found, _ in report.failures)
+
+    return fails
 
 
 # ----------------------------------------------------------------------------- output
@@ -178,9 +185,7 @@ def _finding(r: Report, kind: str, message: str, gpu: bool, shrink: bool) -> Fin
 
     device = "cuda" if kind == "cpu_gpu_mismatch" or message.startswith("cuda:") else "cpu"
     finding = Finding(kind, device, r.kernel_name, r.source, message, r.seed, False, r.inputs, r.params)
-    if not shrink:
-        return finding
-    return shrink_failure(finding, lambda k: kind in failure_kinds(k.source, k.kernel_name, r.seed, gpu))
+    return shrink_failure(finding, fails_like(kind, device, r.seed, gpu)) if shrink else finding
 
 
 def _summary(reports: list[Report], gpu: bool, seconds: float) -> dict[str, Any]:

@@ -59,6 +59,7 @@ def test_help_documents_every_option():
         "--workers",
         "--types",
         "--fresh",
+        "--verify",
     ):
         assert option in out
 
