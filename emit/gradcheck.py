@@ -46,6 +46,7 @@ class GradResult:
 
     status: str  # passed, mismatch, inconclusive, outside_contract, not_differentiable
     reasons: list[str] = field(default_factory=list)
+    measured: str | None = None  # outside the contract: what the check would have said (information)
     adjoint: float | None = None
     finite_difference: float | None = None
     tolerance: float | None = None
@@ -140,7 +141,8 @@ def check_gradient(kernel: Any, params: Sequence[Param], inputs: Inputs, source:
         return GradResult("not_differentiable", ["no float input or output array"])
     reasons = contract_violations(source)
     if reasons:
-        return GradResult("outside_contract", reasons)
+        measured = measure_gradient(kernel, params, inputs).status
+        return GradResult("outside_contract", reasons, measured=measured)
     return measure_gradient(kernel, params, inputs)
 
 

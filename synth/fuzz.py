@@ -139,15 +139,16 @@ def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> Non
     if grad.status == "mismatch":
         report.failures.append(("gradient", json.dumps(grad.as_dict())))
     if cuda_kernel is not None:
-        _compare_devices(report, cuda_kernel, cpu)
+        compare_devices(report, cuda_kernel, cpu)
 
 
-def _compare_devices(report: Report, cuda_kernel: Any, cpu: dict) -> None:
-    if isinstance(cuda_kernel, LoadFailed):
-        report.failures.append(("compile", f"cuda: {cuda_kernel}"))
+def compare_devices(report: Report, other: Any, cpu: dict, device: str = "cuda") -> None:
+    """Launch `other` (the kernel loaded for `device`) on the same inputs; compare under the policy."""
+    if isinstance(other, LoadFailed):
+        report.failures.append(("compile", f"{device}: {other}"))
         return
     assert report.inputs is not None
-    gpu = execute.launch(cuda_kernel, report.params, report.inputs, "cuda")
+    gpu = execute.launch(other, report.params, report.inputs, device)
     threads = 1
     for n in report.inputs.shape:
         threads *= n
@@ -190,11 +191,15 @@ def _finding(r: Report, kind: str, message: str, gpu: bool, shrink: bool) -> Fin
 
 def _summary(reports: list[Report], gpu: bool, seconds: float) -> dict[str, Any]:
     grads = Counter(r.metadata.get("gradcheck", {}).get("status", "not_run") for r in reports)
+    outside = Counter(
+        r.metadata["gradcheck"]["measured"] for r in reports if "measured" in r.metadata.get("gradcheck", {})
+    )
     kinds = Counter(kind for r in reports for kind, _ in r.failures)
     return {
         "kernels": len(reports),
         "gpu": gpu,
         "gradcheck": dict(sorted(grads.items())),
+        "outside_contract_measured": dict(sorted(outside.items())),
         "findings": sum(kinds.values()),
         "findings_by_kind": dict(sorted(kinds.items())),
         "deterministic": sum(bool(r.metadata.get("deterministic")) for r in reports),

@@ -9,6 +9,7 @@ import numpy as np
 
 from emit import execute
 from emit.findings import Finding, read_findings, write_finding
+from synth.fuzz import Report, check_execution, compare_devices
 from synth.shrink import reduce, shrink
 from tests.test_cli import synth
 from tests.test_gradcheck import SQUARE, WRONG_GRAD
@@ -66,6 +67,29 @@ def test_gradient_reproducer_reproduces_with_plain_warp(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     fixed = Finding(**{**vars(finding), "source": SQUARE.replace("GRAD", "")})
     assert _plain_warp(write_finding(tmp_path, fixed), tmp_path).returncode == 0
+
+
+SHIFT = """import warp as wp
+
+@wp.kernel
+def shift(a: wp.array(dtype=float), out: wp.array(dtype=float), hist: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = wp.exp(a[i]) + DELTA
+    wp.atomic_add(hist, 0, a[i])
+"""
+
+
+def test_device_comparison_applies_the_policy():
+    # the CUDA path without a GPU: the "other device" is the CPU, running an exact or a perturbed kernel
+    sources = [(SHIFT.replace("DELTA", d), "shift") for d in ("0.0", "0.0", "0.01")]
+    (_, kernel), (_, same), (_, perturbed) = execute.load_kernels(sources)
+    report = Report(seed=5, kernel_name="shift", kernel_type="atomic", source=sources[0][0])
+    check_execution(report, kernel)
+    cpu = execute.launch(kernel, report.params, report.inputs)
+    compare_devices(report, same, cpu, device="cpu")
+    assert report.metadata["cpu_gpu"] == {"compared": True, "differing": []} and not report.failures
+    compare_devices(report, perturbed, cpu, device="cpu")
+    assert report.failures == [("cpu_gpu_mismatch", "arrays ['out'] differ beyond the tolerance")]
 
 
 def test_fuzz_without_gpu_says_so_and_runs_cpu_checks(tmp_path):
