@@ -90,18 +90,19 @@ def compile_codes(codes: Sequence[KernelCode], device: str, optimization_level: 
 def failing(codes: Sequence[KernelCode], device: str) -> dict[int, str]:
     """The codes that do not compile, by index, with the compiler's message.
 
-    One compile if all do, bisection otherwise.  The compiler's own printing of
-    the (expected) errors of failing batches is silenced; the messages are returned.
+    One compile if all do, bisection otherwise.  What the compiler prints is kept
+    off the terminal; for a failing record it is part of the returned message.
     """
 
     def search(indices: list[int]) -> dict[int, str]:
+        printed: list[str] = []
         try:
-            with warp_private.native_output_silenced(1, 2):
+            with warp_private.native_output_silenced(1, 2, into=printed):
                 compile_codes([codes[i] for i in indices], device)
             return {}
         except CompileError as e:
             if len(indices) == 1:
-                return {indices[0]: str(e)}
+                return {indices[0]: f"{e}\n{''.join(printed).strip()[:2000]}".strip()}
             mid = len(indices) // 2
             return search(indices[:mid]) | search(indices[mid:])
 

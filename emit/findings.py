@@ -147,6 +147,9 @@ def _arguments_code(f: Finding) -> str:
 
 _CHECKS = {
     "compile": """def reproduces():
+    if "{device}" == "cuda" and wp.get_cuda_device_count() == 0:
+        print("needs a CUDA GPU (Warp builds CUDA modules only for a device)")
+        return False
     try:
         wp.load_module(device="{device}")
     except Exception as e:
