@@ -14,6 +14,9 @@
   cancellation near zero, relative to the array's largest finite magnitude.
 - Accumulator arrays (float atomics): the GPU adds in another order, so the
   absolute part is multiplied by the number of threads that may contribute.
+
+Two launches on one device must agree bit for bit, except accumulator arrays on
+a GPU (atomic order), which are held to the policy above.
 """
 
 from __future__ import annotations
@@ -42,3 +45,18 @@ def mismatches(
 ) -> list[str]:
     """Names of the arrays whose results differ beyond the policy."""
     return [name for name in cpu if not close(cpu[name], gpu[name], threads if name in accumulators else 1)]
+
+
+def run_to_run_differences(
+    first: dict[str, np.ndarray], second: dict[str, np.ndarray], accumulators: set[str], threads: int
+) -> list[str]:
+    """Names of the arrays that differ between two launches on one device (see the module docstring)."""
+    return [
+        name
+        for name in first
+        if not (
+            close(first[name], second[name], threads)
+            if name in accumulators
+            else first[name].tobytes() == second[name].tobytes()
+        )
+    ]

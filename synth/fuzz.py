@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from emit import execute, tolerance, warp_private
 from emit.compile import failing
 from emit.execute import Inputs, LoadFailed, Param
@@ -149,14 +151,16 @@ def compare_devices(report: Report, other: Any, cpu: dict, device: str = "cuda")
         return
     assert report.inputs is not None
     gpu = execute.launch(other, report.params, report.inputs, device)
-    threads = 1
-    for n in report.inputs.shape:
-        threads *= n
+    again = execute.launch(other, report.params, report.inputs, device)
+    threads = int(np.prod(report.inputs.shape))
     accumulators = {p.name for p in report.params if p.role == "accumulator"}
     differing = tolerance.mismatches(cpu, gpu, accumulators, threads)
-    report.metadata["cpu_gpu"] = {"compared": True, "differing": differing}
+    unstable = tolerance.run_to_run_differences(gpu, again, accumulators, threads)
+    report.metadata["cpu_gpu"] = {"compared": True, "differing": differing, "unstable": unstable}
     if differing:
         report.failures.append(("cpu_gpu_mismatch", f"arrays {differing} differ beyond the tolerance"))
+    if unstable:
+        report.failures.append(("nondeterministic", f"{device}: arrays {unstable} differ between launches"))
 
 
 def fails_like(kind: str, device: str, seed: int, gpu: bool) -> Callable[[DrawnKernel], bool]:
