@@ -103,3 +103,11 @@ def test_other_contract_labels():
 )
 def test_tolerance_policy(cpu, gpu, contributors, same):
     assert tolerance.close(cpu, gpu, contributors) is same
+
+
+def test_run_to_run_policy():
+    a = {"out": np.array([1.0, 2.0], np.float32), "hist": np.array([100.0], np.float32)}
+    one_ulp_more = np.nextafter(np.float32(2.0), np.float32(3.0))
+    b = {"out": np.array([1.0, one_ulp_more], np.float32), "hist": np.array([100.001], np.float32)}
+    assert tolerance.run_to_run_differences(a, a, {"hist"}, 64) == []
+    assert tolerance.run_to_run_differences(a, b, {"hist"}, 64) == ["out"]  # one ULP is a difference
