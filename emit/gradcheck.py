@@ -16,12 +16,14 @@ Kernels outside Warp's documented autodiff contract are labelled
 `outside_contract` with the reasons (`contract_violations`), never reported as
 findings: a loop-carried variable reassigned in a dynamic loop (measured with
 Warp 1.19: the backward replays only the last iteration),
-non-differentiable builtins on floats, float atomic min/max.
+non-differentiable builtins on floats (by Warp's own typing of the kernel), float
+atomic min/max.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -30,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from emit.execute import Inputs, Param, warp_arguments
-from grammar.builtins import BINARY_OPERATORS, builtin_table
+from emit.lower import lower
+from grammar.builtins import builtin_table
 
 #: Relative tolerance per float type involved (float32 when any float32 array takes part).
 RTOL = {"float32": 2e-2, "float64": 1e-6}
@@ -59,18 +62,35 @@ class GradResult:
 
 
 @cache
-def _float_nondifferentiable() -> tuple[frozenset[str], frozenset[type]]:
-    """Builtin names and operator node types with a non-differentiable float overload."""
+def _nondifferentiable_on_floats() -> frozenset[str]:
+    """Builtins (operators included: `mod`, `floordiv`) with a non-differentiable float overload."""
     names = {
         b.name for b in builtin_table() if not b.differentiable and any(p.is_float_based for p in b.params)
     }
-    operators = frozenset(BINARY_OPERATORS[n] for n in names if n in BINARY_OPERATORS)
-    return frozenset(names - set(BINARY_OPERATORS)), operators
+    return frozenset(names | {"atomic_min", "atomic_max"})
 
 
-def _float_operand(node: ast.BinOp) -> bool:
-    """Whether `%`/`//` works on floats: float divisors are guarded with `+ 1.0`, int ones are not."""
-    return any(isinstance(n, ast.Constant) and isinstance(n.value, float) for n in ast.walk(node.right))
+#: A declaration or parameter in Warp's C++: `wp::float32 var_3;`, `wp::vec_t<3, wp::float32>* var_8`.
+_DECLARATION = re.compile(r"(wp::\w+(?:<[^;()]*?>)?|bool)\s*\*?\s+(var_\w+)\s*[;=,)]")
+_CALL = re.compile(r"\bwp::(\w+)\(([^()]*)\)")
+
+
+def float_nondifferentiable_calls(code: str) -> set[str]:
+    """Names of the non-differentiable builtins that Warp's code for a kernel calls with a float argument.
+
+    Warp's own typing decides (`wp::step(var_11)` with `wp::float64 var_11`), so
+    `wp.step(i)` on an int index does not count.  Variable names repeat between
+    functions, so a name's types are pooled (conservative).
+    """
+    types: dict[str, set[str]] = {}
+    for ctype, var in _DECLARATION.findall(code):
+        types.setdefault(var, set()).add(ctype)
+    names = _nondifferentiable_on_floats()
+    return {
+        name
+        for name, args in _CALL.findall(code)
+        if name in names and any("float" in t for arg in args.split(",") for t in types.get(arg.strip(), ()))
+    }
 
 
 def _is_dynamic(loop: ast.stmt) -> bool:
@@ -104,23 +124,18 @@ def _defined_before(func: ast.FunctionDef, loop: ast.stmt) -> set[str]:
     return names
 
 
-def contract_violations(source: str) -> list[str]:
+def contract_violations(source: str, kernel_name: str) -> list[str]:
     """Why the module's kernel is outside Warp's autodiff contract (empty: inside)."""
     tree = ast.parse(source)
-    names, operators = _float_nondifferentiable()
     reasons: set[str] = set()
     for func in (s for s in tree.body if isinstance(s, ast.FunctionDef)):
-        for node in ast.walk(func):
-            if isinstance(node, ast.For | ast.While) and _is_dynamic(node):
-                carried = _assigned(node) & _defined_before(func, node)
-                if carried:
-                    reasons.add("dynamic_loop_reassigns_carried_variable")
-            elif isinstance(node, ast.Attribute) and node.attr in names:
-                reasons.add(f"non_differentiable_builtin:{node.attr}")
-            elif isinstance(node, ast.BinOp) and type(node.op) in operators and _float_operand(node):
-                reasons.add(f"non_differentiable_operator:{type(node.op).__name__}")
-            elif isinstance(node, ast.Attribute) and node.attr in ("atomic_min", "atomic_max"):
-                reasons.add("atomic_min_max")
+        for loop in ast.walk(func):
+            dynamic = isinstance(loop, ast.For | ast.While) and _is_dynamic(loop)
+            if dynamic and _assigned(loop) & _defined_before(func, loop):
+                reasons.add("dynamic_loop_reassigns_carried_variable")
+    code = lower(source, kernel_name, "cpu")
+    for name in float_nondifferentiable_calls(code.helpers + code.forward):
+        reasons.add("atomic_min_max" if name.startswith("atomic_") else f"non_differentiable_builtin:{name}")
     return sorted(reasons)
 
 
@@ -134,12 +149,14 @@ def float_arrays(params: Sequence[Param]) -> tuple[list[Param], list[Param]]:
     return wrt, of
 
 
-def check_gradient(kernel: Any, params: Sequence[Param], inputs: Inputs, source: str) -> GradResult:
-    """Check `kernel`'s backward on CPU at `inputs` (classifying contract violations first)."""
+def check_gradient(
+    kernel: Any, params: Sequence[Param], inputs: Inputs, source: str, kernel_name: str
+) -> GradResult:
+    """Check `kernel` (`kernel_name` in `source`) on CPU at `inputs`; contract violations first."""
     wrt, of = float_arrays(params)
     if not wrt or not of:
         return GradResult("not_differentiable", ["no float input or output array"])
-    reasons = contract_violations(source)
+    reasons = contract_violations(source, kernel_name)
     if reasons:
         measured = measure_gradient(kernel, params, inputs).status
         return GradResult("outside_contract", reasons, measured=measured)

@@ -131,7 +131,7 @@ def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> Non
     try:
         cpu = execute.launch(kernel, params, inputs)
         same = execute.same_bytes(cpu, execute.launch(kernel, params, inputs))
-        grad = check_gradient(kernel, params, inputs, report.source)
+        grad = check_gradient(kernel, params, inputs, report.source, report.kernel_name)
     except Exception as e:
         report.failures.append(("crash", f"{type(e).__name__}: {e}"))
         return

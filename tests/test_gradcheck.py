@@ -54,7 +54,7 @@ def _inputs(params, **scalars):
 def test_differentiable_kernel_passes():
     source = SQUARE.replace("GRAD", "")
     kernel, params = _load(source, "apply_square")
-    result = check_gradient(kernel, params, _inputs(params), source)
+    result = check_gradient(kernel, params, _inputs(params), source, "apply_square")
     assert result.status == "passed", result
     assert result.as_dict()["tolerance"] > 0
 
@@ -62,29 +62,45 @@ def test_differentiable_kernel_passes():
 def test_wrong_custom_gradient_is_caught():
     source = SQUARE.replace("GRAD", WRONG_GRAD)
     kernel, params = _load(source, "apply_square")
-    assert contract_violations(source) == []
-    assert check_gradient(kernel, params, _inputs(params), source).status == "mismatch"
+    assert contract_violations(source, "apply_square") == []
+    assert check_gradient(kernel, params, _inputs(params), source, "apply_square").status == "mismatch"
 
 
 def test_dynamic_loop_reassignment_is_outside_the_contract():
     dynamic, unrolled = ARGMAX.replace("RANGE", "n"), ARGMAX.replace("RANGE", "3")
-    assert contract_violations(dynamic) == ["dynamic_loop_reassigns_carried_variable"]
-    assert contract_violations(unrolled) == []
+    assert contract_violations(dynamic, "pick") == ["dynamic_loop_reassigns_carried_variable"]
+    assert contract_violations(unrolled, "pick") == []
     kernel, params = _load(dynamic, "pick")
     inputs = _inputs(params, n=3)
-    assert check_gradient(kernel, params, inputs, dynamic).status == "outside_contract"
+    assert check_gradient(kernel, params, inputs, dynamic, "pick").status == "outside_contract"
     assert measure_gradient(kernel, params, inputs).status == "mismatch"  # why it is outside
     kernel, params = _load(unrolled, "pick")
-    assert check_gradient(kernel, params, inputs, unrolled).status == "passed"
+    assert check_gradient(kernel, params, inputs, unrolled, "pick").status == "passed"
 
 
-def test_other_contract_labels():
-    assert contract_violations("import warp as wp\n\ndef f(x: float):\n    y = wp.floor(x)\n") == [
-        "non_differentiable_builtin:floor"
-    ]
-    assert contract_violations("def f(x: float):\n    y = x % (x + 1.0)\n    z = 3 % 7\n") == [
-        "non_differentiable_operator:Mod"
-    ]
+LABELS = """import warp as wp
+
+@wp.kernel
+def labels(
+    a: wp.array(dtype=float), n: wp.array(dtype=int), out: wp.array(dtype=float), hist: wp.array(dtype=int)
+):
+    i = wp.tid()
+    k = wp.step(n[i]) + n[i] % 7
+    out[i] = BODY
+    wp.atomic_max(hist, 0, k)
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "reasons"),
+    [
+        ("a[i] * float(k)", []),  # step, % and atomic_max on ints carry no gradient
+        ("wp.floor(a[i])", ["non_differentiable_builtin:floor"]),
+        ("a[i] % (wp.abs(a[i]) + 1.0)", ["non_differentiable_builtin:mod"]),
+    ],
+)
+def test_contract_labels_follow_warps_types(body, reasons):
+    assert contract_violations(LABELS.replace("BODY", body), "labels") == reasons
 
 
 @pytest.mark.parametrize(
