@@ -1,4 +1,4 @@
-"""`python -m synth`.
+"""`python -m synth` (and the `warp-synth` script).
 
 Warp 1.19's generated code can depend on the string hash seed
 (docs/warp_findings/codegen_depends_on_hash_seed.py), so the command runs with
@@ -9,10 +9,15 @@ gives the same bytes in every process, and the (spawned) workers inherit it.
 import os
 import sys
 
-if os.environ.get("PYTHONHASHSEED") != "0":
-    os.environ["PYTHONHASHSEED"] = "0"
-    os.execv(sys.executable, [sys.executable, "-m", "synth", *sys.argv[1:]])
 
-from synth.cli import main
+def run() -> None:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, "-m", "synth", *sys.argv[1:]])
+    from synth.cli import main
 
-sys.exit(main())
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
