@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -42,6 +43,7 @@ assert INT_PARAM_RANGE <= safety.MAX_EXTENT
 
 #: Prefix of the Python module names execution loads kernels under (not the records' module name).
 EXEC_MODULE = "exec_module"
+_LOADS = itertools.count()
 
 
 def _wp():
@@ -219,11 +221,12 @@ def merge_modules(sources: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
 def loaded(source: str, device: str = "cpu") -> Iterator[Any]:
     """The Python module of `source`, built by Warp for `device`; released on exit.
 
-    The name is unique per source: Warp's CPU runtime keeps a loaded binary per
-    module name, so reusing one name for other code would find stale symbols.
+    Every load gets a name of its own: Warp unloads a released module's binary
+    by name when it is garbage-collected, so a later load of the same source
+    under the same name would lose its code (stale symbols, a crash).
     """
     wp = _wp()
-    name = f"{EXEC_MODULE}_{hashlib.sha1(source.encode()).hexdigest()[:16]}"
+    name = f"{EXEC_MODULE}_{next(_LOADS)}_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
     with warp_private.WarpModule(name, source) as module:
         with warp_private.native_output_silenced(1, 2):
             wp.load_module(module.py_module, device=device)
