@@ -8,8 +8,11 @@ d sum(out) / d src is [1, 1, 0] (component 2 is overwritten by a constant);
 Warp's backward gives [1, 1, 1].  A single write per component is inside the
 documented contract (`wp.config.enable_vector_component_overwrites` is only
 needed for *multiple* writes), and with that flag set the gradient is right.
-Found by `python -m synth fuzz --seed 1` (shrunk: findings gradient_83b31f07f5,
-gradient_59002a0a37).
+Found by `python -m synth fuzz --count 600 --seed 1` (two findings, shrunk to
+`vel[2] = 6.829` and `u[0] = u[0]` on vectors read from arrays).  The native
+`adj_assign_inplace` adds the component's adjoint to the value without zeroing
+it; NVIDIA/warp#1697 (closed) describes this root cause for `v[i] = v[i] + x`,
+and it still reproduces with 1.19.0 for a plain single store.
 
 Run: python vector_component_store_gradient.py  (exit status 1 while it reproduces).
 """
