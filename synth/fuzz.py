@@ -17,7 +17,10 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -103,13 +106,37 @@ def fuzz(seeds: Sequence[int], gpu: bool) -> list[Report]:
         reports.append(Report(s.seed, s.kernel_name, s.kernel_type, source))
     _check_compiles(reports, "cpu")
     _check_compiles(reports, "cuda")
+    checked = []
     for begin in range(0, len(reports), GROUP):
-        group = reports[begin : begin + GROUP]
-        sources = [(r.source, r.kernel_name) for r in group]
-        cuda_kernels = dict(execute.load_kernels(sources, "cuda")) if gpu else {}
-        for n, kernel in execute.load_kernels(sources, "cpu"):
-            check_execution(group[n], kernel, cuda_kernels.get(n))
-    return reports
+        checked += execute_isolated(reports[begin : begin + GROUP], gpu)
+    return checked
+
+
+def execute_group(group: list[Report], gpu: bool) -> list[Report]:
+    """Load the group's kernels (merged, per device) and run the execution checks on each."""
+    sources = [(r.source, r.kernel_name) for r in group]
+    cuda_kernels = dict(execute.load_kernels(sources, "cuda")) if gpu else {}
+    for n, kernel in execute.load_kernels(sources, "cpu"):
+        check_execution(group[n], kernel, cuda_kernels.get(n))
+    return group
+
+
+def execute_isolated(group: list[Report], gpu: bool) -> list[Report]:
+    """`execute_group` in a child process; if it dies (a segfault), halve the group to the kernel at fault.
+
+    A kernel that kills the process is a `crash` finding, and the fuzzer goes on.
+    """
+    try:
+        with ProcessPoolExecutor(
+            1, mp_context=get_context("spawn"), initializer=warp_private.init_warp
+        ) as pool:
+            return pool.submit(execute_group, group, gpu).result()
+    except BrokenProcessPool:
+        if len(group) == 1:
+            group[0].failures.append(("crash", "the process died while checking the kernel (signal)"))
+            return group
+        mid = len(group) // 2
+        return execute_isolated(group[:mid], gpu) + execute_isolated(group[mid:], gpu)
 
 
 def _check_compiles(reports: list[Report], device: str) -> None:
@@ -171,10 +198,10 @@ def fails_like(kind: str, device: str, seed: int, gpu: bool) -> Callable[[DrawnK
         try:
             if kind == "compile":
                 _check_compiles([report], device)
+            elif kind == "crash":  # only a crash needs a process of its own per try
+                report = execute_isolated([report], gpu)[0]
             else:
-                cuda = dict(execute.load_kernels([(k.source, k.kernel_name)], "cuda")) if gpu else {}
-                for _, kernel in execute.load_kernels([(k.source, k.kernel_name)], "cpu"):
-                    check_execution(report, kernel, cuda.get(0))
+                execute_group([report], gpu)
         except Exception:  # a drawn kernel that breaks the harness is not the failure being shrunk
             return False
         return any(found == kind for found, _ in report.failures)

@@ -9,7 +9,9 @@ import numpy as np
 
 from emit import execute
 from emit.findings import Finding, read_findings, write_finding
-from synth.fuzz import Report, check_execution, compare_devices
+from emit.unparse import to_source
+from grammar.sample import sample
+from synth.fuzz import Report, check_execution, compare_devices, execute_isolated
 from synth.shrink import reduce, shrink
 from tests.test_cli import synth
 from tests.test_gradcheck import SQUARE, WRONG_GRAD
@@ -110,3 +112,24 @@ def test_fuzz_bad_input_is_one_line(tmp_path):
     result = synth("fuzz", "--count", "0", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().startswith("synth: error:") and len(result.stderr.strip().splitlines()) == 1
+
+
+CRASH = """import warp as wp
+
+@wp.kernel
+def crash(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i + 1000000000] = a[i]
+"""
+
+
+def test_a_kernel_that_kills_the_process_is_a_crash_finding():
+    good = sample(3)
+    reports = [
+        Report(seed=1, kernel_name="crash", kernel_type="arithmetic", source=CRASH),
+        Report(seed=3, kernel_name=good.kernel_name, kernel_type="", source=to_source(good.tree)),
+    ]
+    checked = execute_isolated(reports, gpu=False)
+    assert [r.kernel_name for r in checked] == ["crash", good.kernel_name]
+    assert checked[0].failures == [("crash", "the process died while checking the kernel (signal)")]
+    assert checked[1].failures == [] and checked[1].metadata["deterministic"]
