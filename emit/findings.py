@@ -160,6 +160,7 @@ _CHECKS = {
     return False
 """,
     "crash": """def reproduces():
+    # a kernel that kills the process ends the script with that signal instead
     try:
         run("{device}")
     except Exception as e:
