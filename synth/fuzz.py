@@ -80,7 +80,11 @@ def run_fuzz(args: argparse.Namespace, check_writable: Callable[[Path], None]) -
     if args.device == "cuda" and not gpu:
         print("synth fuzz: no CUDA GPU on this machine; running the CPU checks only", file=sys.stderr)
     start = time.perf_counter()
-    reports = fuzz([candidate_seed(args.seed, k) for k in range(args.count)], gpu)
+
+    def progress(done: int) -> None:
+        print(f"synth fuzz: {done}/{args.count} kernels checked", file=sys.stderr, flush=True)
+
+    reports = fuzz([candidate_seed(args.seed, k) for k in range(args.count)], gpu, progress)
     found = [r for r in reports if r.failures]
     for r in found:
         for kind, message in r.failures:
@@ -98,8 +102,10 @@ def run_fuzz(args: argparse.Namespace, check_writable: Callable[[Path], None]) -
 # ----------------------------------------------------------------------------- checks
 
 
-def fuzz(seeds: Sequence[int], gpu: bool) -> list[Report]:
-    """Run every check on the kernels of `seeds`."""
+def fuzz(
+    seeds: Sequence[int], gpu: bool, progress: Callable[[int], None] = lambda done: None
+) -> list[Report]:
+    """Run every check on the kernels of `seeds`; `progress` hears how many are done after each group."""
     reports = []
     for s in map(sample, seeds):
         source = to_source(s.tree)
@@ -109,6 +115,7 @@ def fuzz(seeds: Sequence[int], gpu: bool) -> list[Report]:
     checked = []
     for begin in range(0, len(reports), GROUP):
         checked += execute_isolated(reports[begin : begin + GROUP], gpu)
+        progress(len(checked))
     return checked
 
 

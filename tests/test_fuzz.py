@@ -102,6 +102,7 @@ def test_fuzz_without_gpu_says_so_and_runs_cpu_checks(tmp_path):
         result.stderr.splitlines()[0]
         == "synth fuzz: no CUDA GPU on this machine; running the CPU checks only"
     )
+    assert "synth fuzz: 4/4 kernels checked" in result.stderr
     summary = json.loads((tmp_path / "fuzz.json").read_text())
     assert summary["kernels"] == 4 and summary["gpu"] is False
     assert summary["deterministic"] == 4 and sum(summary["gradcheck"].values()) == 4
