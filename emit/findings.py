@@ -20,6 +20,7 @@ import numpy as np
 
 from emit import tolerance
 from emit.execute import Inputs, Param
+from emit.gradcheck import float_arrays
 
 FINDINGS_DIR = "findings"
 INDEX = "findings.jsonl"
@@ -93,6 +94,7 @@ def write_summary(folder: Path) -> None:
 def reproducer(f: Finding) -> str:
     """A standalone plain-Warp script that exits 1 while `f` reproduces."""
     body = f.source.replace("import warp as wp\n", "", 1).strip()
+    wrt, of = float_arrays(f.params)
     parts = [
         f'"""Warp finding ({f.kind}, {f.device}): {KINDS[f.kind]}.\n\n{_comment(f.message)}\n\n'
         'Exit status 1 while it reproduces, 0 once fixed.  Needs only warp-lang (and numpy)."""',
@@ -103,8 +105,8 @@ def reproducer(f: Finding) -> str:
         _CHECKS[f.kind].format(
             kernel=f.kernel_name,
             device=f.device,
-            ins=[p.name for p in f.params if p.role == "input" and p.is_float],
-            outs=[p.name for p in f.params if p.role in ("output", "accumulator") and p.is_float],
+            ins=[p.name for p in wrt],
+            outs=[p.name for p in of],
             accumulators={p.name for p in f.params if p.role == "accumulator"},
             rtol=tolerance.RTOL,
             atol=tolerance.ATOL,
