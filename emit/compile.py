@@ -87,17 +87,28 @@ def compile_codes(codes: Sequence[KernelCode], device: str, optimization_level: 
                 raise CompileError(str(e).strip()[-2000:]) from None
 
 
-def failing(codes: Sequence[KernelCode], device: str) -> list[int]:
-    """Indices of the codes that do not compile: one compile if all do, bisection otherwise."""
+def failing(codes: Sequence[KernelCode], device: str) -> dict[int, str]:
+    """The codes that do not compile, by index, with the compiler's message.
 
-    def search(indices: list[int]) -> list[int]:
+    One compile if all do, bisection otherwise.  What the compiler prints is kept
+    off the terminal; for a failing record it is part of the returned message.
+    """
+
+    def search(indices: list[int]) -> dict[int, str]:
+        printed: list[str] = []
         try:
-            compile_codes([codes[i] for i in indices], device)
-            return []
-        except CompileError:
+            with warp_private.native_output_silenced(1, 2, into=printed):
+                compile_codes([codes[i] for i in indices], device)
+            return {}
+        except CompileError as e:
             if len(indices) == 1:
-                return indices
+                return {indices[0]: f"{e}\n{''.join(printed).strip()[:2000]}".strip()}
             mid = len(indices) // 2
-            return search(indices[:mid]) + search(indices[mid:])
+            return search(indices[:mid]) | search(indices[mid:])
 
-    return search(list(range(len(codes)))) if codes else []
+    return search(list(range(len(codes)))) if codes else {}
+
+
+def record_code(record: dict) -> KernelCode:
+    """A record's exact code fields, as compiled by `compile_codes`."""
+    return KernelCode(record["code_forward"], record["code_backward"], record["code_helpers"])

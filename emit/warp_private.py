@@ -21,6 +21,7 @@ import io
 import linecache
 import os
 import sys
+import tempfile
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,21 +64,33 @@ def init_warp() -> None:
     """
     wp = _warp()
     wp.config.quiet = True
-    with contextlib.redirect_stdout(io.StringIO()), _native_stderr_silenced():
+    with contextlib.redirect_stdout(io.StringIO()), native_output_silenced(2):
         wp.init()
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
+def native_output_silenced(*fds: int, into: list[str] | None = None) -> Iterator[None]:
+    """Keep what native code writes to file descriptors `fds` off the terminal meanwhile.
+
+    Compilers and Warp's runtime write straight to the descriptors, past
+    `sys.stdout`/`sys.stderr`; a failing batch in bisection would otherwise
+    print pages of expected errors.  With `into`, the text is appended there.
+    """
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 2)
+    saved = [os.dup(fd) for fd in fds]
+    with tempfile.TemporaryFile("w+", errors="replace") as sink:
+        for fd in fds:
+            os.dup2(sink.fileno(), fd)
         try:
             yield
         finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+            for fd, copy in zip(fds, saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
+            if into is not None:
+                sink.seek(0)
+                into.append(sink.read())
 
 
 def warp_version() -> str:

@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fresh", action="store_true", help="discard an existing dataset in --out instead of resuming it"
     )
+    parser.add_argument(
+        "--verify",
+        choices=("compile",),
+        default=None,
+        help="compile: compile every record (CPU: Warp's clang, CUDA: NVRTC) before it is written; "
+        "records that fail go to DIR/findings/",
+    )
     return parser
 
 
@@ -147,6 +154,7 @@ def run_generate(args: argparse.Namespace) -> int:
         workers=args.workers,
         types=args.types,
         fresh=args.fresh,
+        verify=args.verify,
     )
     with Reporter(target_bytes=target, count=args.count) as reporter:
         try:
@@ -159,7 +167,12 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["fuzz"]:
+            from synth.fuzz import build_fuzz_parser, run_fuzz
+
+            return run_fuzz(build_fuzz_parser(_Parser).parse_args(argv[1:]), _check_writable)
         args = build_parser().parse_args(argv)
         return run_generate(args)
     except UsageError as e:

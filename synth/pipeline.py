@@ -10,6 +10,7 @@ how many workers there are, and the output is byte-identical for any
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from emit import warp_private
+from emit.compile import failing, record_code
+from emit.findings import Finding, write_finding
 from emit.records import build_record, encode
 from emit.writer import DatasetWriter, Progress
 from grammar.features import KERNEL_TYPES
@@ -41,10 +44,12 @@ class RunConfig:
     workers: int = 1
     types: tuple[str, ...] = KERNEL_TYPES
     fresh: bool = False
+    verify: str | None = None  # "compile": every record is compiled before it is written
 
     def identity(self) -> dict[str, Any]:
         """The arguments that decide the dataset's content (a resumed run must match them)."""
-        return {"device": self.device, "seed": self.seed, "types": list(self.types)}
+        identity = {"device": self.device, "seed": self.seed, "types": list(self.types)}
+        return identity | ({"verify": self.verify} if self.verify else {})
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,26 @@ def make_candidate(base_seed: int, index: int, device: str, types: tuple[str, ..
     )
 
 
-def make_chunk(base_seed: int, start: int, stop: int, device: str, types: tuple[str, ...]) -> list[Outcome]:
-    return [make_candidate(base_seed, k, device, types) for k in range(start, stop)]
+def make_chunk(
+    base_seed: int, start: int, stop: int, device: str, types: tuple[str, ...], verify: str | None = None
+) -> list[Outcome]:
+    outcomes = [make_candidate(base_seed, k, device, types) for k in range(start, stop)]
+    return verify_compile(outcomes, device) if verify == "compile" else outcomes
+
+
+def verify_compile(outcomes: list[Outcome], device: str) -> list[Outcome]:
+    """Compile the chunk's records' exact code in one batch; bisect a failure to the records at fault.
+
+    Optimisation level 0 is the cheapest setting that still proves the code is
+    valid (parsing, type checking, code generation all run).
+    """
+    ok = [o for o in outcomes if o.status == "ok"]
+    failures = failing([record_code(json.loads(o.line)) for o in ok], device)
+    failed = {ok[n].index: error for n, error in failures.items()}
+    return [
+        replace(o, status="compile_failed", error=failed[o.index]) if o.index in failed else o
+        for o in outcomes
+    ]
 
 
 def _init_worker() -> None:
@@ -114,7 +137,9 @@ class _InOrder:
         while True:
             while len(pending) < self.depth:
                 pending.append(
-                    self.pool.submit(make_chunk, c.seed, next_start, next_start + CHUNK, c.device, c.types)
+                    self.pool.submit(
+                        make_chunk, c.seed, next_start, next_start + CHUNK, c.device, c.types, c.verify
+                    )
                 )
                 next_start += CHUNK
             yield pending.popleft().result()
@@ -125,7 +150,7 @@ class _InOrder:
 
 def _serial_chunks(config: RunConfig, start: int) -> Iterator[list[Outcome]]:
     while True:
-        yield make_chunk(config.seed, start, start + CHUNK, config.device, config.types)
+        yield make_chunk(config.seed, start, start + CHUNK, config.device, config.types, config.verify)
         start += CHUNK
 
 
@@ -190,6 +215,8 @@ class Run:
             status = self._keep_or_skip(o, p)
         if status != "ok":
             p.counters[status] = p.counters.get(status, 0) + 1
+            if status == "compile_failed":
+                self._compile_finding(o)
             return
         lines.append(o.line)
         self.sources.add(o.source_sha1)
@@ -201,6 +228,18 @@ class Run:
             p.builtins[name] = p.builtins.get(name, 0) + 1
         for name in o.types:
             p.types[name] = p.types.get(name, 0) + 1
+
+    def _compile_finding(self, o: Outcome) -> None:
+        record = json.loads(o.line)
+        finding = Finding(
+            kind="compile",
+            device=self.config.device,
+            kernel_name=record["kernel_name"],
+            source=record["python_source"],
+            message=o.error,
+            seed=record["metadata"]["seed"],
+        )
+        write_finding(self.config.out, finding)
 
     def _keep_or_skip(self, o: Outcome, p: Progress) -> str:
         if o.source_sha1 in self.sources:
@@ -232,6 +271,9 @@ class Run:
             "records_per_s": round(p.records / seconds, 2),
             "mb_per_s": round(p.bytes / seconds / 1e6, 3),
             "warp_version": warp_private.warp_version(),
+            "verified": self.config.verify == "compile",
+            "verified_records_per_s": round(p.records / seconds, 2) if self.config.verify else 0,
+            "compile_failed": p.counters.get("compile_failed", 0),
         }
 
 

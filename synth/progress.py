@@ -63,4 +63,9 @@ class Reporter:
             f"synth: {stats['records']} records, {stats['bytes'] / 1e6:.2f} MB in {stats['seconds']:.1f} s "
             f"({stats['records_per_s']} records/s) -> {out}"
         )
+        if stats.get("verified"):
+            line += (
+                f"\nsynth: verified (compiled): {stats['verified_records_per_s']} records/s, "
+                f"{stats['compile_failed']} failed to compile (see {out}/findings)"
+            )
         print(line, file=self.stream, flush=True)

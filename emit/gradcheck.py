@@ -1,0 +1,232 @@
+"""Warp's backward pass (`wp.Tape`) against central finite differences.
+
+The check is one directional derivative per kernel: with random weights `w` on
+the float outputs (output and accumulator arrays) and a random direction `d` on
+the float input arrays, the loss is `L(x) = sum(w * out(x))`; the adjoint gives
+`g . d`, finite differences give `(L(x + h d) - L(x - h d)) / 2h`.
+
+Tolerance (README, "Verification"): they agree when
+`|ad - fd| <= RTOL * max(|ad|, |fd|) + rounding`, where `rounding` bounds the
+float error of the differenced losses: `ROUNDING_ULPS * eps * sum|w * out| / h`.
+Finite differences are taken at `h` and `h / 2`; if those two disagree by the
+same tolerance the point sits on a kink or jump (a clamp, an `if` on a float)
+and the result is `inconclusive`, not a mismatch.
+
+Kernels outside Warp's documented autodiff contract are labelled
+`outside_contract` with the reasons (`contract_violations`), never reported as
+findings: a loop-carried variable reassigned in a dynamic loop (measured with
+Warp 1.19: the backward replays only the last iteration),
+non-differentiable builtins on floats (by Warp's own typing of the kernel), float
+atomic min/max.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from emit.execute import Inputs, Param, warp_arguments
+from emit.lower import lower
+from grammar.builtins import builtin_table
+
+#: Relative tolerance per float type involved (float32 when any float32 array takes part).
+RTOL = {"float32": 2e-2, "float64": 1e-6}
+#: Finite-difference step per float type.
+STEP = {"float32": 1e-2, "float64": 1e-6}
+#: Units of machine epsilon allowed per output element in each differenced loss.
+ROUNDING_ULPS = 8.0
+
+
+@dataclass
+class GradResult:
+    """The outcome of one gradient check (goes into a kernel's metadata)."""
+
+    status: str  # passed, mismatch, inconclusive, outside_contract, not_differentiable
+    reasons: list[str] = field(default_factory=list)
+    measured: str | None = None  # outside the contract: what the check would have said (information)
+    adjoint: float | None = None
+    finite_difference: float | None = None
+    tolerance: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v not in (None, [])}
+
+
+# ----------------------------------------------------------------------------- the contract
+
+
+@cache
+def _nondifferentiable_on_floats() -> frozenset[str]:
+    """Builtins (operators included: `mod`, `floordiv`) with a non-differentiable float overload."""
+    names = {
+        b.name for b in builtin_table() if not b.differentiable and any(p.is_float_based for p in b.params)
+    }
+    return frozenset(names | {"atomic_min", "atomic_max"})
+
+
+#: A declaration or parameter in Warp's C++: `wp::float32 var_3;`, `wp::vec_t<3, wp::float32>* var_8`.
+_DECLARATION = re.compile(r"(wp::\w+(?:<[^;()]*?>)?|bool)\s*\*?\s+(var_\w+)\s*[;=,)]")
+_CALL = re.compile(r"\bwp::(\w+)\(([^()]*)\)")
+
+
+def float_nondifferentiable_calls(code: str) -> set[str]:
+    """Names of the non-differentiable builtins that Warp's code for a kernel calls with a float argument.
+
+    Warp's own typing decides (`wp::step(var_11)` with `wp::float64 var_11`), so
+    `wp.step(i)` on an int index does not count.  Variable names repeat between
+    functions, so a name's types are pooled (conservative).
+    """
+    types: dict[str, set[str]] = {}
+    for ctype, var in _DECLARATION.findall(code):
+        types.setdefault(var, set()).add(ctype)
+    names = _nondifferentiable_on_floats()
+    return {
+        name
+        for name, args in _CALL.findall(code)
+        if name in names and any("float" in t for arg in args.split(",") for t in types.get(arg.strip(), ()))
+    }
+
+
+def _is_dynamic(loop: ast.stmt) -> bool:
+    """Warp 1.19 unrolls `for` over constant ranges (<= max_unroll, no break); anything else loops."""
+    if isinstance(loop, ast.While):
+        return True
+    assert isinstance(loop, ast.For)
+    args = loop.iter.args if isinstance(loop.iter, ast.Call) else []
+    constant = bool(args) and all(isinstance(a, ast.Constant) for a in args)
+    has_break = any(isinstance(n, ast.Break) for s in loop.body for n in ast.walk(s))
+    return not constant or has_break
+
+
+def _assigned(node: ast.AST) -> set[str]:
+    names = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Assign | ast.AugAssign):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _defined_before(func: ast.FunctionDef, loop: ast.stmt) -> set[str]:
+    """Names assigned anywhere in `func` outside `loop`, and `func`'s parameters."""
+    inside = {id(n) for n in ast.walk(loop)}
+    names = {a.arg for a in func.args.args}
+    for n in ast.walk(func):
+        if id(n) not in inside and isinstance(n, ast.Assign | ast.AugAssign):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
+def contract_violations(source: str, kernel_name: str) -> list[str]:
+    """Why the module's kernel is outside Warp's autodiff contract (empty: inside)."""
+    tree = ast.parse(source)
+    reasons: set[str] = set()
+    for func in (s for s in tree.body if isinstance(s, ast.FunctionDef)):
+        for loop in ast.walk(func):
+            dynamic = isinstance(loop, ast.For | ast.While) and _is_dynamic(loop)
+            if dynamic and _assigned(loop) & _defined_before(func, loop):
+                reasons.add("dynamic_loop_reassigns_carried_variable")
+    code = lower(source, kernel_name, "cpu")
+    for name in float_nondifferentiable_calls(code.helpers + code.forward):
+        reasons.add("atomic_min_max" if name.startswith("atomic_") else f"non_differentiable_builtin:{name}")
+    return sorted(reasons)
+
+
+# ----------------------------------------------------------------------------- the check
+
+
+def float_arrays(params: Sequence[Param]) -> tuple[list[Param], list[Param]]:
+    """Float arrays differentiated with respect to (inputs), and of (outputs, accumulators)."""
+    wrt = [p for p in params if p.role == "input" and p.is_float]
+    of = [p for p in params if p.role in ("output", "accumulator") and p.is_float]
+    return wrt, of
+
+
+def check_gradient(
+    kernel: Any, params: Sequence[Param], inputs: Inputs, source: str, kernel_name: str
+) -> GradResult:
+    """Check `kernel` (`kernel_name` in `source`) on CPU at `inputs`; contract violations first."""
+    wrt, of = float_arrays(params)
+    if not wrt or not of:
+        return GradResult("not_differentiable", ["no float input or output array"])
+    reasons = contract_violations(source, kernel_name)
+    if reasons:
+        measured = measure_gradient(kernel, params, inputs).status
+        return GradResult("outside_contract", reasons, measured=measured)
+    return measure_gradient(kernel, params, inputs)
+
+
+def measure_gradient(kernel: Any, params: Sequence[Param], inputs: Inputs) -> GradResult:
+    """Adjoint against finite differences, whatever the contract says (see `check_gradient`)."""
+    wrt, of = float_arrays(params)
+    precision = "float32" if any(p.numpy_dtype == np.float32 for p in (*wrt, *of)) else "float64"
+    rng = np.random.default_rng(0)
+    weights = {p.name: rng.standard_normal(inputs.values[p.name].shape) for p in of}
+    direction = {p.name: rng.standard_normal(inputs.values[p.name].shape) for p in wrt}
+    ad = _adjoint(kernel, params, inputs, weights, direction)
+    h = STEP[precision]
+    fd, scale = _finite_difference(kernel, params, inputs, weights, direction, h)
+    fd_half, _ = _finite_difference(kernel, params, inputs, weights, direction, h / 2)
+    eps = float(np.finfo(precision).eps)
+    tol = RTOL[precision] * max(abs(ad), abs(fd)) + ROUNDING_ULPS * eps * scale / (h / 2)
+    result = GradResult("passed", adjoint=ad, finite_difference=fd, tolerance=tol)
+    if not all(np.isfinite([ad, fd, fd_half, tol])):
+        result.status, result.reasons = "inconclusive", ["non-finite values"]
+    elif abs(fd - fd_half) > tol:
+        result.status, result.reasons = "inconclusive", ["finite differences unstable (kink or jump)"]
+    elif abs(ad - fd) > tol:
+        result.status = "mismatch"
+    return result
+
+
+def _loss(params: Sequence[Param], args: list, weights: dict[str, np.ndarray]) -> tuple[float, float]:
+    """sum(w * out) in float64, and sum|w * out| (the scale of its rounding error)."""
+    total = scale = 0.0
+    for p, a in zip(params, args, strict=True):
+        if p.name in weights:
+            terms = weights[p.name] * a.numpy().astype(np.float64)
+            total += float(terms.sum())
+            scale += float(np.abs(terms).sum())
+    return total, scale
+
+
+def _launch(kernel: Any, params: Sequence[Param], inputs: Inputs, requires_grad: bool = False) -> list:
+    import warp as wp
+
+    args = warp_arguments(params, inputs, "cpu", requires_grad=requires_grad)
+    wp.launch(kernel, dim=inputs.shape, inputs=args, device="cpu")
+    return args
+
+
+def _adjoint(kernel: Any, params: Sequence[Param], inputs: Inputs, weights: dict, direction: dict) -> float:
+    import warp as wp
+
+    tape = wp.Tape()
+    with tape:
+        args = _launch(kernel, params, inputs, requires_grad=True)
+    by_name = dict(zip((p.name for p in params), args, strict=True))
+    seeds = {by_name[n]: wp.array(w, dtype=by_name[n].dtype, device="cpu") for n, w in weights.items()}
+    tape.backward(grads=seeds)
+    return float(sum((by_name[n].grad.numpy().astype(np.float64) * d).sum() for n, d in direction.items()))
+
+
+def _finite_difference(
+    kernel: Any, params: Sequence[Param], inputs: Inputs, weights: dict, direction: dict, h: float
+) -> tuple[float, float]:
+    """Central difference of the loss along `direction`, and the larger loss scale."""
+    losses = []
+    for sign in (1.0, -1.0):
+        moved = dict(inputs.values)
+        for name, d in direction.items():
+            x = inputs.values[name]
+            moved[name] = (x.astype(np.float64) + sign * h * d).astype(x.dtype)
+        losses.append(_loss(params, _launch(kernel, params, Inputs(inputs.shape, moved)), weights))
+    (up, s_up), (down, s_down) = losses
+    return (up - down) / (2 * h), max(s_up, s_down)

@@ -1,0 +1,254 @@
+"""`python -m synth fuzz`: differential fuzzing of generated kernels.
+
+Per kernel (candidate seeds as in the main command): Warp's code for it
+compiles (CPU clang and CUDA NVRTC), it launches on CPU with inputs drawn from
+its seed, two launches give the same bytes, its backward matches finite
+differences (`emit.gradcheck`), and, with a CUDA GPU, its GPU results match the
+CPU's under the tolerance policy (`emit.tolerance`).  Without a GPU it says so
+in one line and runs the CPU checks.  Each failure is shrunk with Hypothesis
+(`synth.shrink`) and written to `OUT/findings/` as a plain-Warp reproducer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emit import execute, tolerance, warp_private
+from emit.compile import failing
+from emit.execute import Inputs, LoadFailed, Param
+from emit.findings import Finding, write_finding
+from emit.gradcheck import check_gradient
+from emit.lower import lower
+from emit.unparse import to_source
+from grammar.sample import sample
+from grammar.strategies import DrawnKernel
+from synth.pipeline import candidate_seed
+
+#: Kernels merged into one Warp module for execution (one compile each).
+GROUP = 25
+#: Compile-check batch size (records' code, as in `--verify compile`).
+COMPILE_BATCH = 16
+
+
+@dataclass
+class Report:
+    """What the checks found for one kernel; `metadata` goes into results.jsonl."""
+
+    seed: int
+    kernel_name: str
+    kernel_type: str
+    source: str
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (kind, message)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    params: Sequence[Param] = ()
+    inputs: Inputs | None = None
+
+
+def build_fuzz_parser(parser_cls: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    from synth.cli import _positive_int, _seed
+
+    parser = parser_cls(prog="python -m synth fuzz", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cuda", help="cuda: also compare GPU results with CPU"
+    )
+    parser.add_argument("--count", type=_positive_int, default=100, metavar="N", help="kernels to fuzz")
+    parser.add_argument("--seed", type=_seed, default=0, metavar="S", help="base seed (default 0)")
+    parser.add_argument("--out", type=Path, default=Path("artifacts") / "fuzz", metavar="DIR")
+    parser.add_argument("--no-shrink", action="store_true", help="write findings unshrunk")
+    return parser
+
+
+def run_fuzz(args: argparse.Namespace, check_writable: Callable[[Path], None]) -> int:
+    check_writable(args.out)
+    warp_private.init_warp()
+    import warp as wp
+
+    gpu = args.device == "cuda" and wp.get_cuda_device_count() > 0
+    if args.device == "cuda" and not gpu:
+        print("synth fuzz: no CUDA GPU on this machine; running the CPU checks only", file=sys.stderr)
+    start = time.perf_counter()
+
+    def progress(done: int) -> None:
+        print(f"synth fuzz: {done}/{args.count} kernels checked", file=sys.stderr, flush=True)
+
+    reports = fuzz([candidate_seed(args.seed, k) for k in range(args.count)], gpu, progress)
+    found = [r for r in reports if r.failures]
+    for r in found:
+        for kind, message in r.failures:
+            write_finding(args.out, _finding(r, kind, message, gpu, shrink=not args.no_shrink))
+    summary = _summary(reports, gpu, time.perf_counter() - start)
+    _write_results(args.out, reports, summary)
+    print(
+        f"synth fuzz: {summary['kernels']} kernels, gradients {summary['gradcheck']}, "
+        f"{summary['findings']} finding(s) -> {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def fuzz(
+    seeds: Sequence[int], gpu: bool, progress: Callable[[int], None] = lambda done: None
+) -> list[Report]:
+    """Run every check on the kernels of `seeds`; `progress` hears how many are done after each group."""
+    reports = []
+    for s in map(sample, seeds):
+        source = to_source(s.tree)
+        reports.append(Report(s.seed, s.kernel_name, s.kernel_type, source))
+    _check_compiles(reports, "cpu")
+    _check_compiles(reports, "cuda")
+    checked = []
+    for begin in range(0, len(reports), GROUP):
+        checked += execute_isolated(reports[begin : begin + GROUP], gpu)
+        progress(len(checked))
+    return checked
+
+
+def execute_group(group: list[Report], gpu: bool) -> list[Report]:
+    """Load the group's kernels (merged, per device) and run the execution checks on each."""
+    sources = [(r.source, r.kernel_name) for r in group]
+    cuda_kernels = dict(execute.load_kernels(sources, "cuda")) if gpu else {}
+    for n, kernel in execute.load_kernels(sources, "cpu"):
+        check_execution(group[n], kernel, cuda_kernels.get(n))
+    return group
+
+
+def execute_isolated(group: list[Report], gpu: bool) -> list[Report]:
+    """`execute_group` in a child process; if it dies (a segfault), halve the group to the kernel at fault.
+
+    A kernel that kills the process is a `crash` finding, and the fuzzer goes on.
+    """
+    try:
+        with ProcessPoolExecutor(
+            1, mp_context=get_context("spawn"), initializer=warp_private.init_warp
+        ) as pool:
+            return pool.submit(execute_group, group, gpu).result()
+    except BrokenProcessPool:
+        if len(group) == 1:
+            group[0].failures.append(("crash", "the process died while checking the kernel (signal)"))
+            return group
+        mid = len(group) // 2
+        return execute_isolated(group[:mid], gpu) + execute_isolated(group[mid:], gpu)
+
+
+def _check_compiles(reports: list[Report], device: str) -> None:
+    for begin in range(0, len(reports), COMPILE_BATCH):
+        batch = reports[begin : begin + COMPILE_BATCH]
+        codes = [lower(r.source, r.kernel_name, device) for r in batch]
+        for n, message in failing(codes, device).items():
+            batch[n].failures.append(("compile", f"{device}: {message}"))
+
+
+def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> None:
+    """Launch, determinism, gradient and (given a CUDA kernel) CPU/GPU checks on one loaded kernel."""
+    if isinstance(kernel, LoadFailed):
+        report.failures.append(("compile", str(kernel)))
+        return
+    params = execute.kernel_params(kernel)
+    inputs = execute.draw_inputs(params, report.seed)
+    report.params, report.inputs = params, inputs
+    try:
+        cpu = execute.launch(kernel, params, inputs)
+        same = execute.same_bytes(cpu, execute.launch(kernel, params, inputs))
+        grad = check_gradient(kernel, params, inputs, report.source, report.kernel_name)
+    except Exception as e:
+        report.failures.append(("crash", f"{type(e).__name__}: {e}"))
+        return
+    report.metadata |= {"deterministic": same, "gradcheck": grad.as_dict()}
+    if not same:
+        report.failures.append(("nondeterministic", "two CPU launches differ"))
+    if grad.status == "mismatch":
+        report.failures.append(("gradient", json.dumps(grad.as_dict())))
+    if cuda_kernel is not None:
+        compare_devices(report, cuda_kernel, cpu)
+
+
+def compare_devices(report: Report, other: Any, cpu: dict, device: str = "cuda") -> None:
+    """Launch `other` (the kernel loaded for `device`) on the same inputs; compare under the policy."""
+    if isinstance(other, LoadFailed):
+        report.failures.append(("compile", f"{device}: {other}"))
+        return
+    assert report.inputs is not None
+    gpu = execute.launch(other, report.params, report.inputs, device)
+    again = execute.launch(other, report.params, report.inputs, device)
+    threads = int(np.prod(report.inputs.shape))
+    accumulators = {p.name for p in report.params if p.role == "accumulator"}
+    differing = tolerance.mismatches(cpu, gpu, accumulators, threads)
+    unstable = tolerance.run_to_run_differences(gpu, again, accumulators, threads)
+    report.metadata["cpu_gpu"] = {"compared": True, "differing": differing, "unstable": unstable}
+    if differing:
+        report.failures.append(("cpu_gpu_mismatch", f"arrays {differing} differ beyond the tolerance"))
+    if unstable:
+        report.failures.append(("nondeterministic", f"{device}: arrays {unstable} differ between launches"))
+
+
+def fails_like(kind: str, device: str, seed: int, gpu: bool) -> Callable[[DrawnKernel], bool]:
+    """Whether a module on its own shows failure `kind` (the shrinking predicate)."""
+
+    def fails(k: DrawnKernel) -> bool:
+        report = Report(seed, k.kernel_name, "", k.source)
+        try:
+            if kind == "compile":
+                _check_compiles([report], device)
+            elif kind == "crash":  # only a crash needs a process of its own per try
+                report = execute_isolated([report], gpu)[0]
+            else:
+                execute_group([report], gpu)
+        except Exception:  # a drawn kernel that breaks the harness is not the failure being shrunk
+            return False
+        return any(found == kind for found, _ in report.failures)
+
+    return fails
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def _finding(r: Report, kind: str, message: str, gpu: bool, shrink: bool) -> Finding:
+    from synth.shrink import shrink_failure
+
+    device = "cuda" if kind == "cpu_gpu_mismatch" or message.startswith("cuda:") else "cpu"
+    finding = Finding(kind, device, r.kernel_name, r.source, message, r.seed, False, r.inputs, r.params)
+    return shrink_failure(finding, fails_like(kind, device, r.seed, gpu)) if shrink else finding
+
+
+def _summary(reports: list[Report], gpu: bool, seconds: float) -> dict[str, Any]:
+    grads = Counter(r.metadata.get("gradcheck", {}).get("status", "not_run") for r in reports)
+    outside = Counter(
+        r.metadata["gradcheck"]["measured"] for r in reports if "measured" in r.metadata.get("gradcheck", {})
+    )
+    kinds = Counter(kind for r in reports for kind, _ in r.failures)
+    return {
+        "kernels": len(reports),
+        "gpu": gpu,
+        "gradcheck": dict(sorted(grads.items())),
+        "outside_contract_measured": dict(sorted(outside.items())),
+        "findings": sum(kinds.values()),
+        "findings_by_kind": dict(sorted(kinds.items())),
+        "deterministic": sum(bool(r.metadata.get("deterministic")) for r in reports),
+        "seconds": round(seconds, 1),
+    }
+
+
+def _write_results(out: Path, reports: list[Report], summary: dict[str, Any]) -> None:
+    with open(out / "results.jsonl", "w") as f:
+        for r in reports:
+            line = {"seed": r.seed, "kernel_name": r.kernel_name, "kernel_type": r.kernel_type}
+            line |= {"failures": [k for k, _ in r.failures], "metadata": r.metadata}
+            f.write(json.dumps(line, sort_keys=True) + "\n")
+    (out / "fuzz.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,129 @@
+"""Warp's backward against finite differences; the autodiff contract; the tolerance policy."""
+
+import numpy as np
+import pytest
+
+from emit import execute, tolerance
+from emit.gradcheck import check_gradient, contract_violations, measure_gradient
+
+SQUARE = """import warp as wp
+
+@wp.func
+def square(x: float) -> float:
+    return x * x
+
+GRAD
+
+@wp.kernel
+def apply_square(a: wp.array(dtype=float), b: wp.array(dtype=wp.float64), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = wp.sin(square(a[i])) + float(b[i]) * a[i]
+"""
+
+WRONG_GRAD = """@wp.func_grad(square)
+def adj_square(x: float, adj_ret: float):
+    wp.adjoint[x] += 3.0 * x * adj_ret
+"""
+
+# `best` reassigned inside a loop: Warp 1.19 differentiates it correctly when the
+# loop is unrolled (constant range) but not when it is dynamic (`range(n)`).
+ARGMAX = """import warp as wp
+
+@wp.kernel
+def pick(a: wp.array(dtype=float), out: wp.array(dtype=float), n: int):
+    i = wp.tid()
+    best = float(-100.0)
+    for p in range(RANGE):
+        v = a[i] * wp.cos(float(p))
+        if v > best:
+            best = v
+    out[i] = best
+"""
+
+
+def _load(source, name):
+    ((_, kernel),) = execute.load_kernels([(source, name)])
+    return kernel, execute.kernel_params(kernel)
+
+
+def _inputs(params, **scalars):
+    values = {p.name: np.linspace(-0.9, 0.8, 6).astype(p.numpy_dtype) for p in params if p.is_array}
+    return execute.Inputs((6,), values | scalars)
+
+
+def test_differentiable_kernel_passes():
+    source = SQUARE.replace("GRAD", "")
+    kernel, params = _load(source, "apply_square")
+    result = check_gradient(kernel, params, _inputs(params), source, "apply_square")
+    assert result.status == "passed", result
+    assert result.as_dict()["tolerance"] > 0
+
+
+def test_wrong_custom_gradient_is_caught():
+    source = SQUARE.replace("GRAD", WRONG_GRAD)
+    kernel, params = _load(source, "apply_square")
+    assert contract_violations(source, "apply_square") == []
+    assert check_gradient(kernel, params, _inputs(params), source, "apply_square").status == "mismatch"
+
+
+def test_dynamic_loop_reassignment_is_outside_the_contract():
+    dynamic, unrolled = ARGMAX.replace("RANGE", "n"), ARGMAX.replace("RANGE", "3")
+    assert contract_violations(dynamic, "pick") == ["dynamic_loop_reassigns_carried_variable"]
+    assert contract_violations(unrolled, "pick") == []
+    kernel, params = _load(dynamic, "pick")
+    inputs = _inputs(params, n=3)
+    assert check_gradient(kernel, params, inputs, dynamic, "pick").status == "outside_contract"
+    assert measure_gradient(kernel, params, inputs).status == "mismatch"  # why it is outside
+    kernel, params = _load(unrolled, "pick")
+    assert check_gradient(kernel, params, inputs, unrolled, "pick").status == "passed"
+
+
+LABELS = """import warp as wp
+
+@wp.kernel
+def labels(
+    a: wp.array(dtype=float), n: wp.array(dtype=int), out: wp.array(dtype=float), hist: wp.array(dtype=int)
+):
+    i = wp.tid()
+    k = wp.step(n[i]) + n[i] % 7
+    out[i] = BODY
+    wp.atomic_max(hist, 0, k)
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "reasons"),
+    [
+        ("a[i] * float(k)", []),  # step, % and atomic_max on ints carry no gradient
+        ("wp.floor(a[i])", ["non_differentiable_builtin:floor"]),
+        ("a[i] % (wp.abs(a[i]) + 1.0)", ["non_differentiable_builtin:mod"]),
+    ],
+)
+def test_contract_labels_follow_warps_types(body, reasons):
+    assert contract_violations(LABELS.replace("BODY", body), "labels") == reasons
+
+
+@pytest.mark.parametrize(
+    ("cpu", "gpu", "contributors", "same"),
+    [
+        (np.array([1, 2], np.int32), np.array([1, 3], np.int32), 1, False),  # ints: exact
+        (np.array([1.0, 2.0], np.float32), np.array([1.0, 2.0005], np.float32), 1, True),  # ~1000 ULP
+        (np.array([1.0, 2.0], np.float32), np.array([1.0, 2.01], np.float32), 1, False),
+        (np.array([1e-9, 0.0], np.float32), np.array([-1e-9, 1e-6], np.float32), 1, True),  # near 0
+        (np.array([np.nan, np.inf], np.float32), np.array([np.nan, np.inf], np.float32), 1, True),
+        (np.array([np.inf], np.float32), np.array([-np.inf], np.float32), 1, False),
+        (np.array([1.0], np.float64), np.array([1.0 + 1e-8], np.float64), 1, False),
+        (np.array([100.0], np.float32), np.array([100.2], np.float32), 1, False),
+        (np.array([100.0], np.float32), np.array([100.2], np.float32), 256, True),  # atomics reorder
+    ],
+)
+def test_tolerance_policy(cpu, gpu, contributors, same):
+    assert tolerance.close(cpu, gpu, contributors) is same
+
+
+def test_run_to_run_policy():
+    a = {"out": np.array([1.0, 2.0], np.float32), "hist": np.array([100.0], np.float32)}
+    one_ulp_more = np.nextafter(np.float32(2.0), np.float32(3.0))
+    b = {"out": np.array([1.0, one_ulp_more], np.float32), "hist": np.array([100.001], np.float32)}
+    assert tolerance.run_to_run_differences(a, a, {"hist"}, 64) == []
+    assert tolerance.run_to_run_differences(a, b, {"hist"}, 64) == ["out"]  # one ULP is a difference
