@@ -10,6 +10,8 @@ how many workers there are, and the output is byte-identical for any
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -41,6 +43,8 @@ class RunConfig:
     workers: int = 1
     types: tuple[str, ...] = KERNEL_TYPES
     fresh: bool = False
+    engine: str = "local"  # a key of ENGINES
+    ray_address: str | None = None  # engine "ray": an existing cluster; None starts a local one
 
     def identity(self) -> dict[str, Any]:
         """The arguments that decide the dataset's content (a resumed run must match them)."""
@@ -93,38 +97,102 @@ def make_chunk(base_seed: int, start: int, stop: int, device: str, types: tuple[
     return [make_candidate(base_seed, k, device, types) for k in range(start, stop)]
 
 
+#: Warp 1.19.0 orders some generated statements by iterating a set of names
+#: (`Adjoint._promote_mutated_iter_constants`), so its code depends on Python's
+#: string hashing; workers run with hashing fixed so records are the same everywhere.
+WORKER_ENV = {"PYTHONHASHSEED": "0"}
+
+_worker_ready = False
+
+
 def _init_worker() -> None:
+    """Once per worker process: refuse randomized hashing, start Warp."""
+    global _worker_ready
+    if _worker_ready:
+        return
+    if sys.flags.hash_randomization:
+        raise RuntimeError("worker started without PYTHONHASHSEED=0: Warp's code would vary by process")
     warp_private.init_warp()
+    _worker_ready = True
 
 
-class _InOrder:
-    """Chunks computed in a process pool, handed back in submission order, few in flight."""
+def worker_chunk(base_seed: int, start: int, stop: int, device: str, types: tuple[str, ...]) -> list[Outcome]:
+    """`make_chunk` in a worker process of any engine."""
+    _init_worker()
+    return make_chunk(base_seed, start, stop, device, types)
 
-    def __init__(self, workers: int, config: RunConfig):
+
+def _in_order(
+    submit: Callable[[int, int], Any], result: Callable[[Any], list[Outcome]], depth: int, start: int
+) -> Iterator[list[Outcome]]:
+    """Chunks from `start` on, `depth` in flight, handed back in index order (the deterministic merge)."""
+    pending: deque[Any] = deque()
+    next_start = start
+    while True:
+        while len(pending) < depth:
+            pending.append(submit(next_start, next_start + CHUNK))
+            next_start += CHUNK
+        yield result(pending.popleft())
+
+
+class LocalEngine:
+    """Chunks computed by `config.workers` spawned processes on this machine."""
+
+    def __init__(self, config: RunConfig):
         self.config = config
-        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker)
-        self.depth = 2 * workers
+        os.environ.update(WORKER_ENV)  # inherited by the spawned workers
+        self.pool = ProcessPoolExecutor(config.workers, mp_context=get_context("spawn"))
+        self.depth = 2 * config.workers
 
     def chunks(self, start: int) -> Iterator[list[Outcome]]:
         c = self.config
-        pending: deque[Future[list[Outcome]]] = deque()
-        next_start = start
-        while True:
-            while len(pending) < self.depth:
-                pending.append(
-                    self.pool.submit(make_chunk, c.seed, next_start, next_start + CHUNK, c.device, c.types)
-                )
-                next_start += CHUNK
-            yield pending.popleft().result()
+
+        def submit(lo: int, hi: int) -> Future[list[Outcome]]:
+            return self.pool.submit(worker_chunk, c.seed, lo, hi, c.device, c.types)
+
+        return _in_order(submit, Future.result, self.depth, start)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _serial_chunks(config: RunConfig, start: int) -> Iterator[list[Outcome]]:
-    while True:
-        yield make_chunk(config.seed, start, start + CHUNK, config.device, config.types)
-        start += CHUNK
+class RayEngine:
+    """Chunks (seed ranges) spread over a Ray cluster: `ray.init(address)`, or a local one.
+
+    The cluster's workers need warp-synth importable (installed, or on PYTHONPATH).
+    """
+
+    def __init__(self, config: RunConfig):
+        import ray
+
+        self.ray = ray
+        self.config = config
+        self.started = not ray.is_initialized()
+        if self.started:
+            ray.init(
+                address=config.ray_address,
+                num_cpus=None if config.ray_address else config.workers,
+                runtime_env={"env_vars": WORKER_ENV},
+                include_dashboard=False,
+                logging_level="warning",
+            )
+        self.task = ray.remote(worker_chunk)
+        self.depth = 2 * max(1, int(ray.cluster_resources().get("CPU", config.workers)))
+
+    def chunks(self, start: int) -> Iterator[list[Outcome]]:
+        c = self.config
+
+        def submit(lo: int, hi: int) -> Any:
+            return self.task.remote(c.seed, lo, hi, c.device, c.types)
+
+        return _in_order(submit, self.ray.get, self.depth, start)
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+
+
+ENGINES = {"local": LocalEngine, "ray": RayEngine}
 
 
 class Run:
@@ -155,14 +223,8 @@ class Run:
         return stats
 
     def _generate(self) -> None:
-        c = self.config
-        source = _InOrder(c.workers, c) if c.workers > 1 else None
-        chunks = (
-            source.chunks(self.writer.progress.next_index)
-            if source
-            else _serial_chunks(c, self.writer.progress.next_index)
-        )
-        warp_private.init_warp()
+        engine = ENGINES[self.config.engine](self.config)
+        chunks = engine.chunks(self.writer.progress.next_index)
         session_start, base_seconds = time.perf_counter(), self.writer.progress.seconds
         try:
             for outcomes in chunks:
@@ -178,8 +240,7 @@ class Run:
                 if self.done(p):
                     return
         finally:
-            if source:
-                source.close()
+            engine.close()
 
     def _consume(self, o: Outcome, p: Progress, lines: list[bytes]) -> None:
         p.next_index = o.index + 1
