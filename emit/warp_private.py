@@ -261,7 +261,8 @@ class WarpModule:
         from warp._src.context import ModuleBuilder
 
         options = self._options(device)
-        builder = ModuleBuilder(self.warp_module, options, target=device)
+        with _builtin_overloads_memoized():
+            builder = ModuleBuilder(self.warp_module, options, target=device)
         kernel = next(k for k in builder.kernels if k.key == kernel_name)
         with _backward_marked():
             kernel_forward, kernel_backward = _split(codegen.codegen_kernel(kernel, device, options))
@@ -290,6 +291,45 @@ def _backward_marked() -> Iterator[None]:
     finally:
         for name, template in saved.items():
             setattr(codegen, name, template)
+
+
+#: Builtin overloads Warp resolved, by the identity of (builtin, argument types, outputs wanted).
+_resolved: dict[tuple, tuple[tuple, object]] = {}
+#: Past this many entries the memo starts afresh (array types are new objects per kernel).
+_RESOLVED_MAX = 4096
+
+
+@contextlib.contextmanager
+def _builtin_overloads_memoized() -> Iterator[None]:
+    """Memoize `Adjoint.resolve_func` for builtins while a kernel is built.
+
+    Picking a builtin's overload is a pure function of the builtin and the
+    argument types, yet Warp redoes it with `inspect.Signature.bind` for every
+    call site: about a third of its codegen time.  Keys are object identities
+    (the memo holds the objects, so an id is never reused while cached), so a
+    hit returns exactly what Warp would; nothing else changes.
+    """
+    from warp._src import codegen
+
+    resolve = codegen.Adjoint.resolve_func
+
+    def memoized(adj, func, arg_types, kwarg_types, min_outputs):
+        if not func.is_builtin():
+            return resolve(adj, func, arg_types, kwarg_types, min_outputs)
+        held = (func, *arg_types, *kwarg_types.values())
+        key = (tuple(map(id, held)), tuple(kwarg_types), min_outputs)
+        hit = _resolved.get(key)
+        if hit is None:
+            if len(_resolved) >= _RESOLVED_MAX:
+                _resolved.clear()
+            hit = _resolved[key] = (held, resolve(adj, func, arg_types, kwarg_types, min_outputs))
+        return hit[1]
+
+    codegen.Adjoint.resolve_func = memoized
+    try:
+        yield
+    finally:
+        codegen.Adjoint.resolve_func = resolve
 
 
 def _split(marked: str) -> tuple[str, str]:
