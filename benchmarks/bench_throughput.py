@@ -31,7 +31,7 @@ from emit.lower import MODULE_NAME
 from emit.records import build_record, encode
 from emit.unparse import to_source
 from grammar.sample import sample
-from synth.pipeline import Run, RunConfig
+from synth.pipeline import Run, RunConfig, init_worker
 
 WARMUP_SEEDS = 5
 
@@ -120,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     if sys.flags.hash_randomization:
         sys.exit("run with PYTHONHASHSEED=0 (as the pipeline's workers do)")
-    warp_private.init_warp()
+    init_worker()  # this process times both (a) and (b) as a pipeline worker runs
     print(f"warp {warp_private.warp_version()}, {os.cpu_count()} cores")
     for device in args.devices.split(","):
         r = per_kernel(args.seeds, device)
