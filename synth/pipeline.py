@@ -5,7 +5,9 @@ turn chunks of candidates into encoded records (sample -> AST -> source ->
 lowering -> record); the parent consumes the chunks in index order, so which
 records are kept (type balance, dedup, the byte target) does not depend on
 how many workers there are, and the output is byte-identical for any
-`--workers`.
+`--workers`.  An engine (`ENGINES`) decides where chunks run: local spawned
+processes, or Ray tasks on a cluster; either way chunks are seed ranges and
+are merged in index order, so the engine does not change the output either.
 """
 
 from __future__ import annotations
