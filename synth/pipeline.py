@@ -168,7 +168,8 @@ class LocalEngine:
 class RayEngine:
     """Chunks (seed ranges) spread over a Ray cluster: `ray.init(address)`, or a local one.
 
-    The cluster's workers need warp-synth importable (installed, or on PYTHONPATH).
+    This checkout's packages travel with the job (`py_modules`); the cluster needs
+    only the dependencies (warp-lang==1.19.0, numpy) installed.
     """
 
     def __init__(self, config: RunConfig):
@@ -181,7 +182,7 @@ class RayEngine:
             ray.init(
                 address=config.ray_address,
                 num_cpus=None if config.ray_address else config.workers,
-                runtime_env={"env_vars": WORKER_ENV},
+                runtime_env={"env_vars": WORKER_ENV, "py_modules": _packages()},
                 include_dashboard=False,
                 logging_level="warning",
             )
@@ -199,6 +200,15 @@ class RayEngine:
     def close(self) -> None:
         if self.started:
             self.ray.shutdown()
+
+
+def _packages() -> list[Any]:
+    """The packages a worker imports to make a chunk (shipped to Ray workers)."""
+    import emit
+    import grammar
+    import synth
+
+    return [emit, grammar, synth]
 
 
 ENGINES = {"local": LocalEngine, "ray": RayEngine}
