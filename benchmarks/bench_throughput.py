@@ -107,7 +107,12 @@ def scaling(device: str, count: int, rounds: int) -> None:
         )
     pairs = zip(results[1], results[2], strict=True)
     ratios = [round(two["records_per_s"] / one["records_per_s"], 3) for one, two in pairs]
-    print(f"  2 workers / 1 worker records/s (steady): {statistics.median(ratios):.2f}  (per round {ratios})")
+    # other users of a shared machine only ever slow a run down: the best run is the least disturbed
+    best = {w: max(r["records_per_s"] for r in runs) for w, runs in results.items()}
+    print(
+        f"  2 workers / 1 worker records/s (steady): median {statistics.median(ratios):.2f} "
+        f"(per round {ratios}), best-of-{rounds} {best[2] / best[1]:.2f}"
+    )
 
 
 def main() -> None:
