@@ -32,6 +32,9 @@ from grammar.sample import focus_of, sample
 
 #: Candidates per task sent to a worker.
 CHUNK = 16
+#: Chunks in flight per worker: enough that a slow chunk at the head of the in-order
+#: merge does not leave the other workers idle (each chunk is ~1 MB of records).
+IN_FLIGHT_PER_WORKER = 4
 #: A kernel type is not kept while it is this far ahead of an even share (balance).
 BALANCE_SLACK = 1.10
 
@@ -151,7 +154,7 @@ class LocalEngine:
         self.config = config
         os.environ.update(WORKER_ENV)  # inherited by the spawned workers
         self.pool = ProcessPoolExecutor(config.workers, mp_context=get_context("spawn"))
-        self.depth = 2 * config.workers
+        self.depth = IN_FLIGHT_PER_WORKER * config.workers
 
     def chunks(self, start: int) -> Iterator[list[Outcome]]:
         c = self.config
@@ -187,7 +190,7 @@ class RayEngine:
                 logging_level="warning",
             )
         self.task = ray.remote(worker_chunk)
-        self.depth = 2 * max(1, int(ray.cluster_resources().get("CPU", config.workers)))
+        self.depth = IN_FLIGHT_PER_WORKER * max(1, int(ray.cluster_resources().get("CPU", config.workers)))
 
     def chunks(self, start: int) -> Iterator[list[Outcome]]:
         c = self.config
