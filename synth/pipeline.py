@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -115,11 +116,19 @@ WORKER_GC_THRESHOLD = (50_000, 20, 10)
 _worker_ready = False
 
 
+def _exit_when_orphaned(parent: int) -> None:
+    """A run killed with SIGKILL leaves its workers blocked on the task queue forever: end them."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def init_worker() -> None:
-    """Once per worker process: refuse randomized hashing, start Warp, tune the GC."""
+    """Once per worker process: refuse randomized hashing, start Warp, tune the GC, watch the parent."""
     global _worker_ready
     if _worker_ready:
         return
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     if sys.flags.hash_randomization:
         raise RuntimeError("worker started without PYTHONHASHSEED=0: Warp's code would vary by process")
     warp_private.init_warp()

@@ -62,3 +62,28 @@ def test_sigkill_then_resume_gives_the_uninterrupted_bytes(tmp_path):
     seeds = [r["metadata"]["seed"] for r in lines]
     assert len(lines) == 48 and len(set(seeds)) == 48 and seeds == sorted(seeds)
     assert data == (whole / "dataset.jsonl").read_bytes()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping (an exited process nobody reaped yet is a zombie: not alive)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_of_a_killed_run_exit(tmp_path):
+    proc = _start(tmp_path)
+    while _records_on_disk(tmp_path) == 0 and proc.poll() is None:
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    proc.kill()  # the parent alone, as the OOM killer would
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(map(_alive, workers)):
+        time.sleep(0.1)
+    assert workers and not any(map(_alive, workers))
