@@ -63,17 +63,25 @@ def ast_shape(tree: ast.AST) -> str:
     Kernels that differ only in names and numbers have the same shape.
     """
     parts: list[str] = []
+    append = parts.append
 
+    # ast.iter_child_nodes, inlined: this runs once per record on every node
     def walk(node: ast.AST) -> None:
-        parts.append(type(node).__name__)
+        append(type(node).__name__)
         if isinstance(node, ast.Attribute):
-            parts.append(node.attr if _is_wp(node.value) else "_")
+            append(node.attr if _is_wp(node.value) else "_")
         elif isinstance(node, ast.Constant):
-            parts.append(type(node.value).__name__)
-        parts.append("(")
-        for child in ast.iter_child_nodes(node):
-            walk(child)
-        parts.append(")")
+            append(type(node.value).__name__)
+        append("(")
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, ast.AST):
+                walk(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        walk(item)
+        append(")")
 
     walk(tree)
     return "".join(parts)

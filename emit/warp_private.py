@@ -32,6 +32,15 @@ PINNED_WARP_VERSION = "1.19.0"
 #: Architecture CUDA code is generated and compiled for (sm_90, Hopper).
 CUDA_ARCH = 90
 
+#: Templates that begin the backward part of `codegen_kernel` / `codegen_module` output.
+_BACKWARD_TEMPLATES = (
+    "cpu_kernel_template_backward",
+    "cuda_kernel_template_backward",
+    "cuda_kernel_template_backward_grid_stride",
+    "cpu_module_template_backward",
+    "cpu_block_module_template_backward",
+)
+
 #: Private names this module relies on, checked by `check_warp()`.
 _PRIVATE_NAMES = {
     "warp._src.context": (
@@ -41,7 +50,13 @@ _PRIVATE_NAMES = {
         "ModuleBuilder",
         "get_module",
     ),
-    "warp._src.codegen": ("codegen_kernel", "codegen_module", "codegen_func", "codegen_struct"),
+    "warp._src.codegen": (
+        "codegen_kernel",
+        "codegen_module",
+        "codegen_func",
+        "codegen_struct",
+        *_BACKWARD_TEMPLATES,
+    ),
     "warp._src.build": ("build_cpu", "build_cuda"),
 }
 
@@ -290,27 +305,29 @@ class WarpModule:
         return builder.codegen(device)
 
     def kernel_code(self, kernel_name: str, device: str) -> KernelCode:
-        """Lower one kernel of this module for `device`, split into forward, backward and helpers."""
+        """Lower one kernel of this module for `device`, split into forward, backward and helpers.
+
+        The kernel is emitted once, with a marker before the first backward
+        template (`_backward_marked`), and split at the marker: exactly the
+        forward-only emission and its backward continuation, at a third of
+        the cost of emitting forward-only and forward+backward separately.
+        """
         from warp._src import codegen
         from warp._src.context import ModuleBuilder
 
         options = self._options(device)
-        builder = ModuleBuilder(self.warp_module, options, target=device)
+        with _builtin_overloads_memoized():
+            builder = ModuleBuilder(self.warp_module, options, target=device)
         kernel = next(k for k in builder.kernels if k.key == kernel_name)
-
-        forward_only = options | {"enable_backward": False}
-        forward = codegen.codegen_kernel(kernel, device, forward_only) + codegen.codegen_module(
-            kernel, device, forward_only
-        )
-        full_kernel = codegen.codegen_kernel(kernel, device, options)
-        full_module = codegen.codegen_module(kernel, device, options)
-        backward = _suffix(full_kernel, forward_only, kernel, device, codegen.codegen_kernel)
-        backward += _suffix(full_module, forward_only, kernel, device, codegen.codegen_module)
+        with _backward_marked():
+            kernel_forward, kernel_backward = _split(codegen.codegen_kernel(kernel, device, options))
+            module_forward, module_backward = _split(codegen.codegen_module(kernel, device, options))
         helpers = "".join(codegen.codegen_struct(s) for s in builder.structs)
         helpers += builder._codegen_functions(builder.functions, device, forward_only=True)
         helpers += builder._codegen_functions(builder.functions, device, reverse_only=True)
+        backward = kernel_backward + module_backward
         return KernelCode(
-            forward=_stable_paths(forward),
+            forward=_stable_paths(kernel_forward + module_forward),
             backward=_stable_paths(backward) or None,
             helpers=_stable_paths(helpers),
         )
@@ -323,12 +340,70 @@ def _stable_paths(code: str) -> str:
     return code.replace(install_dir, "warp")
 
 
-def _suffix(full: str, forward_options: dict, kernel: object, device: str, emit) -> str:
-    """The part of `full` after its forward-only prefix, failing loudly if it is not a prefix."""
-    prefix = emit(kernel, device, forward_options)
-    if not full.startswith(prefix):
-        raise WarpChanged("forward-only code is no longer a prefix of forward+backward code")
-    return full[len(prefix) :]
+#: Put before Warp's backward templates while a kernel is emitted; no generated code contains a NUL.
+_MARKER = "\0warp-synth:backward\0"
+
+
+@contextlib.contextmanager
+def _backward_marked() -> Iterator[None]:
+    """Prefix Warp's backward templates with `_MARKER` (module globals, read at call time)."""
+    from warp._src import codegen
+
+    saved = {name: getattr(codegen, name) for name in _BACKWARD_TEMPLATES}
+    try:
+        for name, template in saved.items():
+            setattr(codegen, name, _MARKER + template)
+        yield
+    finally:
+        for name, template in saved.items():
+            setattr(codegen, name, template)
+
+
+#: Builtin overloads Warp resolved, by the identity of (builtin, argument types, outputs wanted).
+_resolved: dict[tuple, tuple[tuple, object]] = {}
+#: Past this many entries the memo starts afresh (array types are new objects per kernel).
+_RESOLVED_MAX = 4096
+
+
+@contextlib.contextmanager
+def _builtin_overloads_memoized() -> Iterator[None]:
+    """Memoize `Adjoint.resolve_func` for builtins while a kernel is built.
+
+    Picking a builtin's overload is a pure function of the builtin and the
+    argument types, yet Warp redoes it with `inspect.Signature.bind` for every
+    call site: about a third of its codegen time.  Keys are object identities
+    (the memo holds the objects, so an id is never reused while cached), so a
+    hit returns exactly what Warp would; nothing else changes.
+    """
+    from warp._src import codegen
+
+    resolve = codegen.Adjoint.resolve_func
+
+    def memoized(adj, func, arg_types, kwarg_types, min_outputs):
+        if not func.is_builtin():
+            return resolve(adj, func, arg_types, kwarg_types, min_outputs)
+        held = (func, *arg_types, *kwarg_types.values())
+        key = (tuple(map(id, held)), tuple(kwarg_types), min_outputs)
+        hit = _resolved.get(key)
+        if hit is None:
+            if len(_resolved) >= _RESOLVED_MAX:
+                _resolved.clear()
+            hit = _resolved[key] = (held, resolve(adj, func, arg_types, kwarg_types, min_outputs))
+        return hit[1]
+
+    codegen.Adjoint.resolve_func = memoized
+    try:
+        yield
+    finally:
+        codegen.Adjoint.resolve_func = resolve
+
+
+def _split(marked: str) -> tuple[str, str]:
+    """(forward, backward) of marked code; backward is "" when Warp emitted none."""
+    forward, *rest = marked.split(_MARKER)
+    if len(rest) > 1:
+        raise WarpChanged("Warp emitted more than one backward part for a kernel")
+    return forward, rest[0] if rest else ""
 
 
 # --------------------------------------------------------------------------- compiling

@@ -17,6 +17,7 @@ from grammar.features import KERNEL_TYPES
 
 DEFAULT_TARGET_BYTES = 213_476_688
 DEVICES = ("cpu", "cuda")
+ENGINES = ("local", "ray")
 
 
 class UsageError(Exception):
@@ -114,6 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"only these kernel types, comma-separated: {','.join(KERNEL_TYPES)}",
     )
     parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where workers run: local processes, or a Ray cluster (pip install 'warp-synth[ray]'); "
+        "output is the same. Default: local",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="with --engine ray: the cluster to join (ray.init(address=ADDR)); default: start a local one",
+    )
+    parser.add_argument(
         "--fresh", action="store_true", help="discard an existing dataset in --out instead of resuming it"
     )
     parser.add_argument(
@@ -135,12 +149,23 @@ def _check_writable(out: Path) -> None:
         raise UsageError(f"--out {out}: not a writable directory ({e.strerror or e})") from None
 
 
+def _check_engine(args: argparse.Namespace) -> None:
+    if args.ray_address is not None and args.engine != "ray":
+        raise UsageError("--ray-address needs --engine ray")
+    if args.engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UsageError("--engine ray needs Ray: pip install 'warp-synth[ray]'") from None
+
+
 def run_generate(args: argparse.Namespace) -> int:
     from emit.writer import DatasetMismatch
     from synth.pipeline import Run, RunConfig
     from synth.progress import Reporter
 
     out = args.out or Path("artifacts") / "datasets" / args.device
+    _check_engine(args)
     _check_writable(out)
     target = args.target_bytes if args.count is None and args.target_bytes is not None else None
     if args.count is None and target is None:
@@ -155,6 +180,8 @@ def run_generate(args: argparse.Namespace) -> int:
         types=args.types,
         fresh=args.fresh,
         verify=args.verify,
+        engine=args.engine,
+        ray_address=args.ray_address,
     )
     with Reporter(target_bytes=target, count=args.count) as reporter:
         try:
