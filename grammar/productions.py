@@ -26,6 +26,7 @@ from functools import cache
 
 from grammar import safety
 from grammar.builtins import (
+    ATOMICS,
     BINARY_OPERATORS,
     CONVERSIONS,
     SAFETY,
@@ -1144,17 +1145,7 @@ def _tile_function_names(dtype: WType, arity: int) -> tuple[str, ...]:
 _ATOMIC_SCALARS = ("float32", "float64", "int32", "uint32", "int64", "uint64")
 _ATOMIC_OPS = {
     "float": ("atomic_add", "atomic_sub", "atomic_min", "atomic_max", "atomic_exch", "atomic_cas"),
-    "int": (
-        "atomic_add",
-        "atomic_sub",
-        "atomic_min",
-        "atomic_max",
-        "atomic_and",
-        "atomic_or",
-        "atomic_xor",
-        "atomic_exch",
-        "atomic_cas",
-    ),
+    "int": ATOMICS,
     "vector": ("atomic_add", "atomic_sub"),
 }
 
