@@ -167,9 +167,8 @@ def run_generate(args: argparse.Namespace) -> int:
     out = args.out or Path("artifacts") / "datasets" / args.device
     _check_engine(args)
     _check_writable(out)
-    target = args.target_bytes if args.count is None and args.target_bytes is not None else None
-    if args.count is None and target is None:
-        target = DEFAULT_TARGET_BYTES
+    # --count and --target-bytes exclude each other; with neither, the main job's byte target
+    target = None if args.count is not None else (args.target_bytes or DEFAULT_TARGET_BYTES)
     config = RunConfig(
         device=args.device,
         out=out,
