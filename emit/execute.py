@@ -80,13 +80,19 @@ class Unsupported(Exception):
 class Param:
     """A kernel parameter: an array (with its role), a scalar or a struct (with its fields).
 
-    A struct's fields are Params named by their dotted path (`prm.inner.vel`).
+    A struct's fields are Params named by their dotted path (`prm.inner.vel`).  A struct
+    class lives in the module loaded in its process, so a pickled Param keeps its name only.
     """
 
     name: str
     dtype: Any  # the Warp dtype (element type for arrays, the struct class for structs)
     ndim: int  # 0 for scalars and structs
     fields: tuple[Param, ...] = ()
+    struct: str = ""  # a struct's declared name (as its own module spells it); "" for others
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        dtype = None if self.is_struct else self.dtype
+        return Param, (self.name, dtype, self.ndim, self.fields, self.struct)
 
     @property
     def is_array(self) -> bool:
@@ -94,7 +100,7 @@ class Param:
 
     @property
     def is_struct(self) -> bool:
-        return warp_private.is_struct(self.dtype)
+        return bool(self.struct)
 
     @property
     def field_name(self) -> str:
@@ -151,8 +157,8 @@ def _param(name: str, annotation: Any) -> Param:
     if isinstance(annotation, wp.array):
         return Param(name, annotation.dtype, annotation.ndim)
     if warp_private.is_struct(annotation):
-        fields = warp_private.struct_fields(annotation).items()
-        return Param(name, annotation, 0, tuple(_param(f"{name}.{f}", t) for f, t in fields))
+        fields = tuple(_param(f"{name}.{f}", t) for f, t in warp_private.struct_fields(annotation).items())
+        return Param(name, annotation, 0, fields, source_name(warp_private.struct_name(annotation)))
     return Param(name, annotation, 0)
 
 
@@ -335,6 +341,11 @@ def merge_modules(sources: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
         body += definitions
         names.append(top[kernel_name])
     return ast.unparse(ast.Module(body=body, type_ignores=[])) + "\n", names
+
+
+def source_name(name: str) -> str:
+    """A top-level name as its own module spells it (without the suffix `merge_modules` gave it)."""
+    return re.sub(r"_k\d+$", "", name)
 
 
 def _defined_names(stmt: ast.stmt) -> list[str]:

@@ -28,7 +28,7 @@ import numpy as np
 
 from emit import execute, tolerance, warp_private
 from emit.compile import failing
-from emit.execute import Inputs, LoadFailed, Param
+from emit.execute import Inputs, LoadFailed, Param, Unsupported
 from emit.findings import Finding, write_finding
 from emit.gradcheck import check_gradient
 from emit.lower import lower
@@ -92,7 +92,8 @@ def run_fuzz(args: argparse.Namespace, check_writable: Callable[[Path], None]) -
     summary = _summary(reports, gpu, time.perf_counter() - start)
     _write_results(args.out, reports, summary)
     print(
-        f"synth fuzz: {summary['kernels']} kernels, gradients {summary['gradcheck']}, "
+        f"synth fuzz: {summary['kernels']} kernels, execution {summary['execution']}, "
+        f"gradients {summary['gradcheck']}, "
         f"{summary['findings']} finding(s) -> {args.out}",
         file=sys.stderr,
     )
@@ -159,9 +160,13 @@ def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> Non
     if isinstance(kernel, LoadFailed):
         report.failures.append(("compile", str(kernel)))
         return
-    params = execute.kernel_params(kernel)
-    inputs = execute.draw_inputs(params, report.seed)
+    try:
+        params, inputs = execute.prepare(kernel, report.seed)
+    except Unsupported as e:
+        report.metadata["execution"] = f"unsupported: {e}"
+        return
     report.params, report.inputs = params, inputs
+    report.metadata["execution"] = "executed"
     try:
         cpu = execute.launch(kernel, params, inputs)
         same = execute.same_bytes(cpu, execute.launch(kernel, params, inputs))
@@ -186,7 +191,7 @@ def compare_devices(report: Report, other: Any, cpu: dict, device: str = "cuda")
     assert report.inputs is not None
     gpu = execute.launch(other, report.params, report.inputs, device)
     again = execute.launch(other, report.params, report.inputs, device)
-    threads = int(np.prod(report.inputs.shape))
+    threads = int(np.prod(report.inputs.shape)) * max(1, report.inputs.tile**2)
     accumulators = {p.name for p in report.params if p.role == "accumulator"}
     differing = tolerance.mismatches(cpu, gpu, accumulators, threads)
     unstable = tolerance.run_to_run_differences(gpu, again, accumulators, threads)
@@ -233,8 +238,10 @@ def _summary(reports: list[Report], gpu: bool, seconds: float) -> dict[str, Any]
         r.metadata["gradcheck"]["measured"] for r in reports if "measured" in r.metadata.get("gradcheck", {})
     )
     kinds = Counter(kind for r in reports for kind, _ in r.failures)
+    execution = Counter(r.metadata.get("execution", "not_run").partition(":")[0] for r in reports)
     return {
         "kernels": len(reports),
+        "execution": dict(sorted(execution.items())),
         "gpu": gpu,
         "gradcheck": dict(sorted(grads.items())),
         "outside_contract_measured": dict(sorted(outside.items())),
