@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ def write_finding(out: Path, finding: Finding) -> Path:
     script = folder / f"{finding.key}.py"
     if not script.exists():
         script.write_text(reproducer(finding))
-        line = {k: v for k, v in asdict(finding).items() if k not in ("inputs", "params")}
+        line = {k: v for k, v in vars(finding).items() if k not in ("inputs", "params")}
         line["reproducer"] = script.name
         with open(folder / INDEX, "a") as f:
             f.write(json.dumps(line, sort_keys=True) + "\n")

@@ -14,6 +14,7 @@ from grammar.sample import sample
 from synth.fuzz import Report, check_execution, compare_devices, execute_isolated
 from synth.shrink import reduce, shrink
 from tests.test_cli import synth
+from tests.test_execute import WIDENED
 from tests.test_gradcheck import SQUARE, WRONG_GRAD
 
 
@@ -134,3 +135,18 @@ def test_a_kernel_that_kills_the_process_is_a_crash_finding():
     assert [r.kernel_name for r in checked] == ["crash", good.kernel_name]
     assert checked[0].failures == [("crash", "the process died while checking the kernel (signal)")]
     assert checked[1].failures == [] and checked[1].metadata["deterministic"]
+
+
+STRUCT_AND_TILE = (WIDENED["struct"], WIDENED["tile"])
+
+
+def test_struct_and_tile_reproducers_run_with_plain_warp(tmp_path):
+    # a struct parameter is rebuilt field by field, a tile kernel launched tiled
+    sources = [(to_source(sample(seed).tree), sample(seed).kernel_name) for seed in STRUCT_AND_TILE]
+    for (source, name), (_, kernel) in zip(sources, execute.load_kernels(sources), strict=True):
+        params, inputs = execute.prepare(kernel, 0)
+        finding = Finding("nondeterministic", "cpu", name, source, "a check", inputs=inputs, params=params)
+        script = write_finding(tmp_path, finding)
+        assert ("struct(" in script.read_text()) == any(p.is_struct for p in params)
+        result = _plain_warp(script, tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
