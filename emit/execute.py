@@ -42,8 +42,11 @@ import numpy as np
 from emit import warp_private
 from grammar import productions, safety
 
-#: Largest extent per launch dimension used for execution (the contract allows MAX_EXTENT).
+#: Largest extent per launch dimension used for execution (the contract allows MAX_EXTENT) ...
 EXEC_EXTENT = 8
+#: ... and about the most threads of a launch: 3-D and 4-D launches get smaller extents
+#: (4 and 3), so nested loops over array extents stay quick on a CPU.
+EXEC_THREADS = 64
 #: Largest extent per dimension of a tile kernel's grid (its arrays are grid * TILE).
 TILE_GRID = 2
 #: Length of a tile kernel's 1-D arrays (its accumulator: `tile_atomic_add` adds at index 0).
@@ -229,7 +232,7 @@ def draw_inputs(params: Sequence[Param], seed: int, tile: int = 0) -> Inputs:
     rng = np.random.default_rng(seed)
     arrays = [p for p in leaves(params) if p.is_array]
     ndim = 2 if tile else max((p.ndim for p in arrays), default=1)
-    extent = TILE_GRID if tile else EXEC_EXTENT
+    extent = TILE_GRID if tile else min(EXEC_EXTENT, round(EXEC_THREADS ** (1 / ndim)))
     inputs = Inputs(tuple(int(n) for n in rng.integers(1, extent + 1, size=ndim)), {}, tile)
     for p in leaves(params):
         inputs.values[p.name] = _draw(rng, p, inputs.array_shape(p) if p.is_array else ())
