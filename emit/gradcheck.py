@@ -17,7 +17,9 @@ Kernels outside Warp's documented autodiff contract are labelled
 findings: a loop-carried variable reassigned in a dynamic loop (measured with
 Warp 1.19: the backward replays only the last iteration),
 non-differentiable builtins on floats (by Warp's own typing of the kernel), float
-atomic min/max.
+atomic min/max, tile builtins Warp does not differentiate (`tile_max`, `tile_min`,
+`tile_reduce`: their adjoint is zero) and non-differentiable functions mapped over a
+tile (`wp.tile_map(wp.floor, t)`); the grammar's tiles hold floats only.
 
 Kernels with float16 arrays among the differentiated ones are `not_checked`: a
 float16 input moved by a step `h` is rounded to 11 bits (relative 5e-4), so a
@@ -37,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from emit import warp_private
 from emit.execute import Inputs, Param, launch_kernel, warp_arguments
 from emit.lower import lower
 from grammar.builtins import builtin_table
@@ -139,10 +142,30 @@ def contract_violations(source: str, kernel_name: str) -> list[str]:
             dynamic = isinstance(loop, ast.For | ast.While) and _is_dynamic(loop)
             if dynamic and _assigned(loop) & _defined_before(func, loop):
                 reasons.add("dynamic_loop_reassigns_carried_variable")
+    kernel = next(f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == kernel_name)
+    reasons |= _tile_violations(kernel)
     code = lower(source, kernel_name, "cpu")
     for name in float_nondifferentiable_calls(code.helpers + code.forward):
         reasons.add("atomic_min_max" if name.startswith("atomic_") else f"non_differentiable_builtin:{name}")
     return sorted(reasons)
+
+
+def _wp_name(node: ast.expr) -> str | None:
+    """`X` of `wp.X`."""
+    is_wp = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "wp"
+    return node.attr if is_wp else None  # type: ignore[union-attr]
+
+
+def _tile_violations(kernel: ast.FunctionDef) -> set[str]:
+    """Non-differentiable tile builtins, and non-differentiable functions given to `wp.tile_map`."""
+    names = _nondifferentiable_on_floats() | warp_private.nondifferentiable_builtins("Tile Primitives")
+    found = set()
+    for node in ast.walk(kernel):
+        name = _wp_name(node.func) if isinstance(node, ast.Call) else None
+        if name and name.startswith("tile_"):
+            mapped = [_wp_name(node.args[0])] if name == "tile_map" and node.args else []  # type: ignore[attr-defined]
+            found |= {f"non_differentiable_builtin:{n}" for n in (name, *mapped) if n in names}
+    return found
 
 
 # ----------------------------------------------------------------------------- the check

@@ -205,6 +205,17 @@ def builtin_groups() -> dict[str, str]:
     return {name: func.group for name, func in builtin_functions.items()}
 
 
+def nondifferentiable_builtins(group: str) -> frozenset[str]:
+    """Builtins of a documentation group ("Tile Primitives" ...) with an overload not differentiated."""
+    from warp._src.context import builtin_functions
+
+    return frozenset(
+        name
+        for name, func in builtin_functions.items()
+        if func.group == group and not all(o.is_differentiable for o in func.overloads or [func])
+    )
+
+
 def builtin_names() -> list[str]:
     """Every builtin key in Warp's registry (for coverage reports)."""
     from warp._src.context import builtin_functions

@@ -145,6 +145,13 @@ def tiled(a: wp.array2d(dtype=float), out: wp.array2d(dtype=float), acc: wp.arra
     wp.tile_atomic_add(acc, wp.tile_sum(t))
 
 @wp.kernel
+def tile_maxed(a: wp.array2d(dtype=float), out: wp.array2d(dtype=float), acc: wp.array(dtype=float)):
+    i, j = wp.tid()
+    t = wp.tile_load(a, shape=(TILE, TILE), offset=(i * TILE, j * TILE))
+    wp.tile_store(out, wp.tile_map(wp.floor, t), offset=(i * TILE, j * TILE))
+    wp.tile_atomic_add(acc, wp.tile_max(t))
+
+@wp.kernel
 def gained(a: wp.array(dtype=float), out: wp.array(dtype=float), g: Gain):
     i = wp.tid()
     out[i] = wp.sin(a[i]) * g.scale + g.offset[i]
@@ -157,9 +164,16 @@ def half(a: wp.array(dtype=wp.float16), out: wp.array(dtype=wp.float16)):
 
 
 @pytest.mark.parametrize(
-    ("name", "status"), [("tiled", "passed"), ("gained", "passed"), ("half", "not_checked")]
+    ("name", "status"),
+    [("tiled", "passed"), ("tile_maxed", "outside_contract"), ("gained", "passed"), ("half", "not_checked")],
 )
 def test_tile_struct_and_float16_kernels(name, status):
     kernel, _ = _load(WIDENED, name)
     params, inputs = execute.prepare(kernel, 1)
     assert check_gradient(kernel, params, inputs, WIDENED, name).status == status
+
+
+def test_tile_reductions_and_mapped_functions_follow_warps_registry():
+    reasons = ["non_differentiable_builtin:floor", "non_differentiable_builtin:tile_max"]
+    assert contract_violations(WIDENED, "tile_maxed") == reasons
+    assert contract_violations(WIDENED, "tiled") == []
