@@ -33,7 +33,8 @@ def test_injected_failure_shrinks_to_a_small_reproducer(tmp_path):
     assert found is not None and fails(found)
     small = reduce(found, fails)
     assert fails(small) and len(small.source) <= len(found.source)
-    assert len(small.source.splitlines()) <= 8, small.source
+    # one statement left; a struct parameter it reads (the widened grammar) costs four more lines
+    assert len(small.source.splitlines()) <= 10, small.source
     ((_, kernel),) = execute.load_kernels([(small.source, small.kernel_name)])
     params = execute.kernel_params(kernel)
     finding = Finding(
