@@ -1,17 +1,27 @@
 """Run generated kernels on a device with inputs drawn from a seed, per the launch contract.
 
-The launch contract (`grammar.safety`): every array of a kernel has the launch
-shape, 1..MAX_EXTENT elements per dimension; int parameters have |n| <=
-MAX_EXTENT and int array elements |x| <= ARRAY_INT_BOUND.  Inputs here stay well
-inside it (small extents keep a CPU launch fast; floats in [-2, 2] keep guarded
-math finite).
+The launch contract (`grammar.safety`, README "Launch contract"): every array of
+a kernel, array fields of struct parameters included, has the launch shape,
+1..MAX_EXTENT elements per dimension; int parameters and int fields of struct
+parameters have |n| <= MAX_EXTENT, int array elements |x| <= ARRAY_INT_BOUND.
+A tile kernel is launched with `wp.launch_tiled` over a 2-D grid of tiles: its
+2-D arrays have shape grid * TILE (the side of the tiles it loads), its 1-D
+accumulator one element.  Inputs here stay well inside the contract (small
+extents keep a CPU launch fast; floats in [-2, 2] keep guarded math finite;
+ints within the smaller of the draw range and their dtype's range; bools 0/1).
+
+Element types are read off Warp's type objects (`_wp_scalar_type_`, `_shape_`),
+so every scalar, vector, matrix, quaternion, transform and spatial type of
+the grammar is handled alike.  A kernel the executor cannot run raises
+`Unsupported` (a labelled status, never a finding).
 
 Loading a module costs a Warp compile (seconds), so `load_kernels` merges many
 generated modules into one Python module (top-level names get a suffix) and
 compiles them together; a merged module that fails to build is split and
 retried, so one bad kernel costs only its own group.  Kernels are found and
-launched through public Warp (`wp.Kernel`, `wp.launch`, `wp.array`); only the
-loading from source text goes through `emit.warp_private.WarpModule`.
+launched through public Warp (`wp.Kernel`, `wp.launch`, `wp.launch_tiled`,
+`wp.array`); loading from source text and reading a struct's fields go through
+`emit.warp_private`.
 """
 
 from __future__ import annotations
@@ -21,7 +31,8 @@ import hashlib
 import inspect
 import itertools
 import re
-from collections.abc import Iterator, Sequence
+import textwrap
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +42,20 @@ import numpy as np
 from emit import warp_private
 from grammar import productions, safety
 
-#: Largest extent per launch dimension used for execution (the contract allows MAX_EXTENT).
+#: Largest extent per launch dimension used for execution (the contract allows MAX_EXTENT) ...
 EXEC_EXTENT = 8
+#: ... and about the most threads of a launch: 3-D and 4-D launches get smaller extents
+#: (4 and 3), so nested loops over array extents stay quick on a CPU.
+EXEC_THREADS = 64
+#: Largest extent per dimension of a tile kernel's grid (its arrays are grid * TILE).
+TILE_GRID = 2
+#: Length of a tile kernel's 1-D arrays (its accumulator: `tile_atomic_add` adds at index 0).
+TILE_ACC_LENGTH = 1
+#: `block_dim` of tiled launches: None is the device's default (the README's contract).
+TILE_BLOCK_DIM = None
 #: Float inputs are drawn from [-FLOAT_RANGE, FLOAT_RANGE].
 FLOAT_RANGE = 2.0
-#: Int array elements and int parameters drawn here (inside the contract's bounds).
+#: Int array elements and int parameters drawn here (inside the contract's bounds and their dtype's).
 INT_ARRAY_RANGE = 1000
 INT_PARAM_RANGE = 12
 assert EXEC_EXTENT <= safety.MAX_EXTENT and INT_ARRAY_RANGE <= safety.ARRAY_INT_BOUND
@@ -52,24 +72,50 @@ def _wp():
     return warp
 
 
+class Unsupported(Exception):
+    """A kernel the executor cannot launch within the contract (a labelled status, not a finding)."""
+
+
 # ----------------------------------------------------------------------------- parameters
 
 
 @dataclass(frozen=True)
 class Param:
-    """A kernel parameter: an array (with its role) or a scalar."""
+    """A kernel parameter: an array (with its role), a scalar or a struct (with its fields).
+
+    A struct's fields are Params named by their dotted path (`prm.inner.vel`).  A struct
+    class lives in the module loaded in its process, so a pickled Param keeps its name only.
+    """
 
     name: str
-    dtype: Any  # the Warp dtype (element type for arrays)
-    ndim: int  # 0 for scalars
+    dtype: Any  # the Warp dtype (element type for arrays, the struct class for structs)
+    ndim: int  # 0 for scalars and structs
+    fields: tuple[Param, ...] = ()
+    struct: str = ""  # a struct's declared name (as its own module spells it); "" for others
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        dtype = None if self.is_struct else self.dtype
+        return Param, (self.name, dtype, self.ndim, self.fields, self.struct)
 
     @property
     def is_array(self) -> bool:
         return self.ndim > 0
 
     @property
+    def is_struct(self) -> bool:
+        return bool(self.struct)
+
+    @property
+    def field_name(self) -> str:
+        """The name within its struct (the name itself for a kernel parameter)."""
+        return self.name.rpartition(".")[2]
+
+    @property
     def role(self) -> str:
-        """input, output or accumulator (by the grammar's name pools); scalar for scalars."""
+        """input, output or accumulator (by the grammar's name pools); scalar for the others.
+
+        A struct parameter's arrays are inputs (the grammar never writes them).
+        """
         if not self.is_array:
             return "scalar"
         base = self.name.rstrip("0123456789")
@@ -81,7 +127,7 @@ class Param:
 
     @property
     def numpy_dtype(self) -> np.dtype:
-        return np.dtype(_layout(self.dtype)[0])
+        return _layout(self.dtype)[0]
 
     @property
     def element_shape(self) -> tuple[int, ...]:
@@ -89,33 +135,69 @@ class Param:
 
     @property
     def is_float(self) -> bool:
-        return self.numpy_dtype.kind == "f"
+        return not self.is_struct and self.numpy_dtype.kind == "f"
 
 
-def _layout(dtype: Any) -> tuple[type, tuple[int, ...]]:
-    """numpy scalar type and per-element shape of a Warp value type of the grammar."""
+def _layout(dtype: Any) -> tuple[np.dtype, tuple[int, ...]]:
+    """numpy dtype and per-element shape of a Warp value type (scalar, vector, matrix, quat ...)."""
     wp = _wp()
-    table = {
-        wp.float32: (np.float32, ()),
-        wp.float64: (np.float64, ()),
-        wp.int32: (np.int32, ()),
-        wp.vec3f: (np.float32, (3,)),
-        wp.mat33f: (np.float32, (3, 3)),
-    }
-    return table[{float: wp.float32, int: wp.int32}.get(dtype, dtype)]
+    dtype = {float: wp.float32, int: wp.int32, bool: wp.bool}.get(dtype, dtype)
+    scalar = getattr(dtype, "_wp_scalar_type_", dtype)
+    try:
+        return np.dtype(wp.dtype_to_numpy(scalar)), tuple(getattr(dtype, "_shape_", ()))
+    except Exception as e:
+        raise Unsupported(f"value type {dtype!r}") from e
 
 
 def kernel_params(kernel: Any) -> list[Param]:
     """The parameters of a `wp.Kernel`, from its Python function's annotations."""
+    signature = inspect.signature(kernel.func, eval_str=True)
+    return [_param(name, p.annotation) for name, p in signature.parameters.items()]
+
+
+def _param(name: str, annotation: Any) -> Param:
     wp = _wp()
-    params = []
-    for name, p in inspect.signature(kernel.func, eval_str=True).parameters.items():
-        ann = p.annotation
-        if isinstance(ann, wp.array):
-            params.append(Param(name, ann.dtype, ann.ndim))
-        else:
-            params.append(Param(name, ann, 0))
-    return params
+    if isinstance(annotation, wp.array):
+        return Param(name, annotation.dtype, annotation.ndim)
+    if warp_private.is_struct(annotation):
+        fields = tuple(_param(f"{name}.{f}", t) for f, t in warp_private.struct_fields(annotation).items())
+        return Param(name, annotation, 0, fields, source_name(warp_private.struct_name(annotation)))
+    return Param(name, annotation, 0)
+
+
+def leaves(params: Iterable[Param]) -> Iterator[Param]:
+    """The arrays and scalars of `params`, struct fields included (recursively)."""
+    for p in params:
+        yield from leaves(p.fields) if p.is_struct else (p,)
+
+
+def tile_side(kernel: Any) -> int:
+    """The side of a tile kernel's square tiles (the `shape=` of its `wp.tile_load`s); 0 for other kernels.
+
+    A tile kernel is one calling any `wp.tile_*` (read from the source text Warp built it from).
+    """
+    tree = ast.parse(textwrap.dedent(warp_private.kernel_source(kernel)))
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+    if not any(c.func.attr.startswith("tile_") for c in calls):  # type: ignore[union-attr]
+        return 0
+    for c in calls:
+        shape = next((k.value for k in c.keywords if k.arg == "shape"), None)
+        if c.func.attr == "tile_load" and isinstance(shape, ast.Tuple):  # type: ignore[union-attr]
+            sides = {_constant(kernel, e) for e in shape.elts}
+            if len(sides) == 1 and None not in sides:
+                return sides.pop()  # type: ignore[return-value]
+    raise Unsupported("tile kernel without a square wp.tile_load of constant shape")
+
+
+def _constant(kernel: Any, node: ast.expr) -> int | None:
+    """An int literal, or a module-level name bound to an int (`wp.constant(8)` is 8)."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+    elif isinstance(node, ast.Name):
+        value = kernel.func.__globals__.get(node.id)
+    else:
+        return None
+    return value if isinstance(value, int) else None
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -123,60 +205,106 @@ def kernel_params(kernel: Any) -> list[Param]:
 
 @dataclass
 class Inputs:
-    """One launch's arguments: the launch shape and a value per parameter (numpy or scalar)."""
+    """One launch's arguments: the launch shape, a value per leaf parameter (numpy or scalar),
+    and the tile side of a tile kernel (0 otherwise)."""
 
     shape: tuple[int, ...]
     values: dict[str, Any]
+    tile: int = 0
+
+    def array_shape(self, p: Param) -> tuple[int, ...]:
+        """The shape of array `p` for this launch (see the module docstring)."""
+        if not self.tile:
+            return self.shape
+        if p.ndim == 2:
+            return tuple(n * self.tile for n in self.shape)
+        return (TILE_ACC_LENGTH,) * p.ndim
 
 
-def draw_inputs(params: Sequence[Param], seed: int) -> Inputs:
-    """Arguments drawn from `seed`: all arrays of the launch shape, values inside the contract."""
+def prepare(kernel: Any, seed: int) -> tuple[list[Param], Inputs]:
+    """A kernel's parameters and the arguments drawn from `seed`; raises `Unsupported`."""
+    params = kernel_params(kernel)
+    return params, draw_inputs(params, seed, tile_side(kernel))
+
+
+def draw_inputs(params: Sequence[Param], seed: int, tile: int = 0) -> Inputs:
+    """Arguments drawn from `seed`: arrays of the launch (or tile) shape, values inside the contract."""
     rng = np.random.default_rng(seed)
-    ndim = max((p.ndim for p in params if p.is_array), default=1)
-    shape = tuple(int(n) for n in rng.integers(1, EXEC_EXTENT + 1, size=ndim))
-    values: dict[str, Any] = {}
-    for p in params:
-        values[p.name] = _draw(rng, p, shape)
-    return Inputs(shape, values)
+    arrays = [p for p in leaves(params) if p.is_array]
+    ndim = 2 if tile else max((p.ndim for p in arrays), default=1)
+    extent = TILE_GRID if tile else min(EXEC_EXTENT, round(EXEC_THREADS ** (1 / ndim)))
+    inputs = Inputs(tuple(int(n) for n in rng.integers(1, extent + 1, size=ndim)), {}, tile)
+    for p in leaves(params):
+        inputs.values[p.name] = _draw(rng, p, inputs.array_shape(p) if p.is_array else ())
+    return inputs
 
 
 def _draw(rng: np.random.Generator, p: Param, shape: tuple[int, ...]) -> Any:
-    if not p.is_array:
-        if p.is_float:
-            value = rng.uniform(-FLOAT_RANGE, FLOAT_RANGE, size=p.element_shape).astype(p.numpy_dtype)
-            return value if p.element_shape else float(value)
-        return int(rng.integers(-INT_PARAM_RANGE, INT_PARAM_RANGE + 1))
-    full = shape + p.element_shape
-    if p.is_float:
-        return rng.uniform(-FLOAT_RANGE, FLOAT_RANGE, size=full).astype(p.numpy_dtype)
-    return rng.integers(-INT_ARRAY_RANGE, INT_ARRAY_RANGE + 1, size=full).astype(p.numpy_dtype)
+    """A value of `p` (an array of `shape`, or a scalar or vector when `shape` is ())."""
+    dtype, size = p.numpy_dtype, shape + p.element_shape
+    if dtype.kind == "f":
+        value = rng.uniform(-FLOAT_RANGE, FLOAT_RANGE, size=size).astype(dtype)
+    elif dtype.kind == "b":
+        value = rng.integers(0, 2, size=size).astype(dtype)
+    else:
+        info, bound = np.iinfo(dtype), INT_ARRAY_RANGE if p.is_array else INT_PARAM_RANGE
+        value = rng.integers(max(info.min, -bound), min(info.max, bound) + 1, size=size).astype(dtype)
+    return value if size else value.item()
 
 
 def warp_arguments(params: Sequence[Param], inputs: Inputs, device: str, requires_grad: bool = False) -> list:
-    """Fresh Warp arrays (and scalars) for one launch; float arrays track gradients if asked."""
+    """Fresh Warp arrays, struct instances and scalars for one launch.
+
+    Float arrays that are kernel parameters track gradients if asked (a struct's arrays never do).
+    """
+    return [_argument(p, inputs, device, requires_grad) for p in params]
+
+
+def _argument(p: Param, inputs: Inputs, device: str, requires_grad: bool) -> Any:
     wp = _wp()
-    args = []
-    for p in params:
-        value = inputs.values[p.name]
+    if p.is_struct:
+        instance = p.dtype()
+        for f in p.fields:
+            setattr(instance, f.field_name, _argument(f, inputs, device, False))
+        return instance
+    value = inputs.values[p.name]
+    if p.is_array:
+        grad = requires_grad and p.is_float
+        return wp.array(value, dtype=p.dtype, device=device, requires_grad=grad)
+    if p.element_shape:
+        return p.dtype(*np.asarray(value).flatten().tolist())
+    return value
+
+
+def held_arrays(params: Sequence[Param], args: Sequence[Any]) -> dict[str, Any]:
+    """Every Warp array of a launch by leaf name: parameters and arrays held in struct fields."""
+    found: dict[str, Any] = {}
+    for p, a in zip(params, args, strict=True):
         if p.is_array:
-            grad = requires_grad and p.is_float
-            args.append(wp.array(value, dtype=p.dtype, device=device, requires_grad=grad))
-        elif p.element_shape:
-            args.append(p.dtype(*np.asarray(value).flatten().tolist()))
-        else:
-            args.append(value)
-    return args
+            found[p.name] = a
+        elif p.is_struct:
+            found |= held_arrays(p.fields, [getattr(a, f.field_name) for f in p.fields])
+    return found
+
+
+def launch_kernel(kernel: Any, args: list, inputs: Inputs, device: str) -> None:
+    """`wp.launch`, or `wp.launch_tiled` for a tile kernel, over the launch shape of `inputs`."""
+    wp = _wp()
+    if inputs.tile:
+        wp.launch_tiled(kernel, dim=inputs.shape, inputs=args, device=device, block_dim=TILE_BLOCK_DIM)
+    else:
+        wp.launch(kernel, dim=inputs.shape, inputs=args, device=device)
 
 
 def launch(
     kernel: Any, params: Sequence[Param], inputs: Inputs, device: str = "cpu"
 ) -> dict[str, np.ndarray]:
-    """Launch once on fresh copies of `inputs`; every array's contents afterwards, by name."""
+    """Launch once on fresh copies of `inputs`; every array's contents afterwards, by leaf name."""
     wp = _wp()
     args = warp_arguments(params, inputs, device)
-    wp.launch(kernel, dim=inputs.shape, inputs=args, device=device)
+    launch_kernel(kernel, args, inputs, device)
     wp.synchronize_device(device)
-    return {p.name: a.numpy() for p, a in zip(params, args, strict=True) if p.is_array}
+    return {name: a.numpy() for name, a in held_arrays(params, args).items()}
 
 
 def same_bytes(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
@@ -216,6 +344,11 @@ def merge_modules(sources: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
         body += definitions
         names.append(top[kernel_name])
     return ast.unparse(ast.Module(body=body, type_ignores=[])) + "\n", names
+
+
+def source_name(name: str) -> str:
+    """A top-level name as its own module spells it (without the suffix `merge_modules` gave it)."""
+    return re.sub(r"_k\d+$", "", name)
 
 
 def _defined_names(stmt: ast.stmt) -> list[str]:

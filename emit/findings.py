@@ -12,14 +12,14 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from emit import tolerance
-from emit.execute import Inputs, Param
+from emit.execute import TILE_BLOCK_DIM, Inputs, Param, leaves
 from emit.gradcheck import float_arrays
 
 FINDINGS_DIR = "findings"
@@ -60,7 +60,7 @@ def write_finding(out: Path, finding: Finding) -> Path:
     script = folder / f"{finding.key}.py"
     if not script.exists():
         script.write_text(reproducer(finding))
-        line = {k: v for k, v in asdict(finding).items() if k not in ("inputs", "params")}
+        line = {k: v for k, v in vars(finding).items() if k not in ("inputs", "params")}
         line["reproducer"] = script.name
         with open(folder / INDEX, "a") as f:
             f.write(json.dumps(line, sort_keys=True) + "\n")
@@ -103,7 +103,6 @@ def reproducer(f: Finding) -> str:
         "",
         _arguments_code(f) if f.inputs is not None else "",
         _CHECKS[f.kind].format(
-            kernel=f.kernel_name,
             device=f.device,
             ins=[p.name for p in wrt],
             outs=[p.name for p in of],
@@ -126,27 +125,44 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
+_STRUCT_HELPER = """def struct(cls, **fields):
+    instance = cls()
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    return instance
+"""
+
+
 def _arguments_code(f: Finding) -> str:
     assert f.inputs is not None
     lines = [f"SHAPE = {f.inputs.shape!r}", "INPUTS = {"]
-    lines += [f"    {p.name!r}: {_literal(f.inputs.values[p.name])}," for p in f.params]
-    lines += ["}", f"ARRAYS = {[p.name for p in f.params if p.is_array]!r}"]
-    lines += ["", "", "def arguments(device, requires_grad=False, inputs=INPUTS):", "    return ["]
-    for p in f.params:
-        dtype = f"wp.{getattr(p.dtype, '__name__', 'float32')}"
-        value = f"inputs[{p.name!r}]"
-        if p.is_array:
-            grad = "requires_grad" if p.is_float else "False"
-            lines.append(f"        wp.array({value}, dtype={dtype}, device=device, requires_grad={grad}),")
-        elif p.element_shape:
-            lines.append(f"        {dtype}(*{value}.flatten().tolist()),")
-        else:
-            lines.append(f"        {value},")
-    lines += ["    ]", "", "", "def run(device, inputs=INPUTS):"]
-    lines += ["    args = arguments(device, inputs=inputs)"]
-    lines += [f"    wp.launch({f.kernel_name}, dim=SHAPE, inputs=args, device=device)"]
-    lines += ["    return [a.numpy() for a in args if isinstance(a, wp.array)]"]
+    lines += [f"    {p.name!r}: {_literal(f.inputs.values[p.name])}," for p in leaves(f.params)]
+    lines += ["}", f"NAMES = {[p.name for p in f.params]!r}"]
+    lines += [f"ARRAYS = {[p.name for p in f.params if p.is_array]!r}", "", ""]
+    lines += [_STRUCT_HELPER, ""] if any(p.is_struct for p in f.params) else []
+    lines += ["def arguments(device, requires_grad=False, inputs=INPUTS):", "    return ["]
+    lines += [f"        {_argument_code(p, 'requires_grad')}," for p in f.params]
+    lines += ["    ]", "", "", "def launch(args, device):"]
+    call = f"{f.kernel_name}, dim=SHAPE, inputs=args, device=device"
+    tiled = f"wp.launch_tiled({call}, block_dim={TILE_BLOCK_DIM!r})"
+    lines += [f"    {tiled if f.inputs.tile else f'wp.launch({call})'}"]
+    lines += ["", "", "def run(device, inputs=INPUTS):", "    args = arguments(device, inputs=inputs)"]
+    lines += ["    launch(args, device)", "    return [a.numpy() for a in args if isinstance(a, wp.array)]"]
     return "\n".join(lines)
+
+
+def _argument_code(p: Param, requires_grad: str) -> str:
+    """The reproducer's expression for argument `p` (a struct's arrays never track gradients)."""
+    if p.is_struct:
+        fields = ", ".join(f"{f.field_name}={_argument_code(f, 'False')}" for f in p.fields)
+        return f"struct({p.struct}, {fields})"
+    dtype, value = f"wp.{getattr(p.dtype, '__name__', 'float32')}", f"inputs[{p.name!r}]"
+    if p.is_array:
+        grad = requires_grad if p.is_float else "False"
+        return f"wp.array({value}, dtype={dtype}, device=device, requires_grad={grad})"
+    if p.element_shape:
+        return f"{dtype}(*{value}.flatten().tolist())"
+    return value
 
 
 _CHECKS = {
@@ -186,8 +202,8 @@ def reproduces(h=1e-2, rtol=2e-2):
     args = arguments("cpu", requires_grad=True)
     tape = wp.Tape()
     with tape:
-        wp.launch({kernel}, dim=SHAPE, inputs=args, device="cpu")
-    names, ins, outs = list(INPUTS), {ins!r}, {outs!r}
+        launch(args, "cpu")
+    names, ins, outs = NAMES, {ins!r}, {outs!r}
     weights = [rng.standard_normal(INPUTS[n].shape) for n in outs]
     direction = [rng.standard_normal(INPUTS[n].shape) for n in ins]
     by_name = dict(zip(names, args))
@@ -199,7 +215,7 @@ def reproduces(h=1e-2, rtol=2e-2):
         for n, d in zip(ins, direction):
             moved[n] = (INPUTS[n].astype(np.float64) + sign * h * d).astype(INPUTS[n].dtype)
         args = arguments("cpu", inputs=moved)
-        wp.launch({kernel}, dim=SHAPE, inputs=args, device="cpu")
+        launch(args, "cpu")
         by = dict(zip(names, args))
         losses.append(loss([by[n].numpy() for n in outs], weights))
     fd = (losses[0] - losses[1]) / (2 * h)

@@ -10,7 +10,7 @@
   per call, NVCC contracts `a * b + c` into FMAs and Warp may build with fast
   math, and generated kernels chain tens of operations that amplify those
   differences; 1e-3 is ~8000 float32 ULP, far below what a real miscompilation
-  (a wrong operation, a wrong branch) produces.  The absolute part covers
+  (a wrong operation, a wrong branch) produces; float16 gets ~10 half ULP.  The absolute part covers
   cancellation near zero, relative to the array's largest finite magnitude.
 - Accumulator arrays (float atomics): the GPU adds in another order, so the
   absolute part is multiplied by the number of threads that may contribute.
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-RTOL = {"float32": 1e-3, "float64": 1e-9}
-ATOL = {"float32": 1e-5, "float64": 1e-12}
+RTOL = {"float16": 1e-2, "float32": 1e-3, "float64": 1e-9}
+ATOL = {"float16": 1e-3, "float32": 1e-5, "float64": 1e-12}
 
 
 def close(cpu: np.ndarray, gpu: np.ndarray, contributors: int = 1) -> bool:

@@ -12,6 +12,8 @@ What it offers, in plain data:
   under a stable, machine-independent file name, lowered with Warp's own
   `ModuleBuilder`, and released afterwards so memory stays flat.
 - `compile_source()`: Warp's own CPU compiler (clang) and NVRTC on C++ text.
+- `is_struct()`, `struct_fields()`, `struct_name()`: what a `@wp.struct` class holds
+  (Warp has no public struct reflection); `kernel_source()`: a kernel's source text.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ _PRIVATE_NAMES = {
         "codegen_module",
         "codegen_func",
         "codegen_struct",
+        "Struct",
         *_BACKWARD_TEMPLATES,
     ),
     "warp._src.build": ("build_cpu", "build_cuda"),
@@ -218,11 +221,47 @@ def builtin_groups() -> dict[str, str]:
     return {name: func.group for name, func in builtin_functions.items()}
 
 
+def nondifferentiable_builtins(group: str) -> frozenset[str]:
+    """Builtins of a documentation group ("Tile Primitives" ...) with an overload not differentiated."""
+    from warp._src.context import builtin_functions
+
+    return frozenset(
+        name
+        for name, func in builtin_functions.items()
+        if func.group == group and not all(o.is_differentiable for o in func.overloads or [func])
+    )
+
+
 def builtin_names() -> list[str]:
     """Every builtin key in Warp's registry (for coverage reports)."""
     from warp._src.context import builtin_functions
 
     return sorted(builtin_functions)
+
+
+# --------------------------------------------------------------------------- structs
+
+
+def is_struct(t: object) -> bool:
+    """Whether `t` is a `@wp.struct` class (Warp's `Struct`, callable to make an instance)."""
+    from warp._src.codegen import Struct
+
+    return isinstance(t, Struct)
+
+
+def struct_fields(struct: Any) -> dict[str, Any]:
+    """A struct's fields in declaration order: name to Warp type (`wp.array` instances for arrays)."""
+    return {name: var.type for name, var in struct.vars.items()}
+
+
+def struct_name(struct: Any) -> str:
+    """The name a struct class was declared under."""
+    return struct.key
+
+
+def kernel_source(kernel: Any) -> str:
+    """A kernel's Python source, as Warp captured it (kept after its module is released)."""
+    return kernel.adj.source
 
 
 # --------------------------------------------------------------------------- lowering

@@ -245,6 +245,7 @@ SAFETY: dict[str, tuple[str | None, ...]] = {
     "rshift": (None, "shift"),
     "lshift": (None, "shift"),
     "poisson": (None, "small"),
+    "curlnoise": (None, None, "count"),  # octaves: the noise loops that many times
 }
 
 IntRange = Callable[..., int]

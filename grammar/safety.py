@@ -134,10 +134,15 @@ def guard(kind: str | None, node: ast.expr, ty: WType, bound: int) -> tuple[ast.
         if is_unsigned(ty):
             return call("wp.max", node, number(ty, 1)), bound
         return call("wp.max", call("wp.abs", node), number(ty, 1)), max(bound, 1)
+    if kind == "count" and is_unsigned(ty):
+        return call("wp.min", node, number(ty, MAX_COUNT)), MAX_COUNT
     if kind == "shift" and ty.kind == "int":
         return call("wp.clamp", node, number(ty, 0), number(ty, min(31, int_bits(ty) - 1))), 31
     return None
 
+
+#: Largest loop count a builtin is given (`curlnoise` octaves): its run time is linear in it.
+MAX_COUNT = 8
 
 #: Magnitudes an int value is narrowed to, when it must be (round numbers read naturally).
 NARROW_TARGETS = (255, 1000, 1024, 4096, 65536)

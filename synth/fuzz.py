@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ import numpy as np
 
 from emit import execute, tolerance, warp_private
 from emit.compile import failing
-from emit.execute import Inputs, LoadFailed, Param
+from emit.execute import Inputs, LoadFailed, Param, Unsupported
 from emit.findings import Finding, write_finding
 from emit.gradcheck import check_gradient
 from emit.lower import lower
@@ -39,6 +40,9 @@ from synth.pipeline import candidate_seed
 
 #: Kernels merged into one Warp module for execution (one compile each).
 GROUP = 25
+#: Seconds a group's child process may go without starting the next kernel's checks
+#: (loading the group's merged module included) before it is killed.
+STALL_SECONDS = 300
 #: Compile-check batch size (records' code, as in `--verify compile`).
 COMPILE_BATCH = 16
 
@@ -92,7 +96,8 @@ def run_fuzz(args: argparse.Namespace, check_writable: Callable[[Path], None]) -
     summary = _summary(reports, gpu, time.perf_counter() - start)
     _write_results(args.out, reports, summary)
     print(
-        f"synth fuzz: {summary['kernels']} kernels, gradients {summary['gradcheck']}, "
+        f"synth fuzz: {summary['kernels']} kernels, execution {summary['execution']}, "
+        f"gradients {summary['gradcheck']}, "
         f"{summary['findings']} finding(s) -> {args.out}",
         file=sys.stderr,
     )
@@ -119,31 +124,76 @@ def fuzz(
     return checked
 
 
-def execute_group(group: list[Report], gpu: bool) -> list[Report]:
-    """Load the group's kernels (merged, per device) and run the execution checks on each."""
+def execute_group(group: list[Report], gpu: bool, mark: Path | None = None) -> list[Report]:
+    """Load the group's kernels (merged, per device) and run the execution checks on each.
+
+    With `mark`, the index of the kernel being checked is written there first (see `execute_isolated`).
+    """
     sources = [(r.source, r.kernel_name) for r in group]
     cuda_kernels = dict(execute.load_kernels(sources, "cuda")) if gpu else {}
     for n, kernel in execute.load_kernels(sources, "cpu"):
+        if mark is not None:
+            mark.write_text(str(n))
         check_execution(group[n], kernel, cuda_kernels.get(n))
     return group
+
+
+class Stalled(Exception):
+    """The child made no progress for STALL_SECONDS; `index`: the kernel it was checking, if known."""
+
+    def __init__(self, index: int | None):
+        super().__init__(index)
+        self.index = index
 
 
 def execute_isolated(group: list[Report], gpu: bool) -> list[Report]:
     """`execute_group` in a child process; if it dies (a segfault), halve the group to the kernel at fault.
 
-    A kernel that kills the process is a `crash` finding, and the fuzzer goes on.
+    A kernel that kills the process is a `crash` finding, and the fuzzer goes on.  A kernel
+    whose checks run longer than STALL_SECONDS is killed with its process and labelled
+    unsupported (no generated kernel should run that long: the grammar bounds its loops);
+    the others are checked again.
     """
     try:
-        with ProcessPoolExecutor(
-            1, mp_context=get_context("spawn"), initializer=warp_private.init_warp
-        ) as pool:
-            return pool.submit(execute_group, group, gpu).result()
+        return _in_child(group, gpu)
     except BrokenProcessPool:
         if len(group) == 1:
             group[0].failures.append(("crash", "the process died while checking the kernel (signal)"))
             return group
-        mid = len(group) // 2
-        return execute_isolated(group[:mid], gpu) + execute_isolated(group[mid:], gpu)
+        return _halves(group, gpu)
+    except Stalled as e:
+        if e.index is None and len(group) > 1:  # stalled while loading
+            return _halves(group, gpu)
+        n = e.index or 0
+        group[n].metadata["execution"] = f"unsupported: checks ran longer than {STALL_SECONDS} s"
+        return [*execute_isolated(group[:n], gpu), group[n], *execute_isolated(group[n + 1 :], gpu)]
+
+
+def _halves(group: list[Report], gpu: bool) -> list[Report]:
+    mid = len(group) // 2
+    return execute_isolated(group[:mid], gpu) + execute_isolated(group[mid:], gpu)
+
+
+def _in_child(group: list[Report], gpu: bool) -> list[Report]:
+    """`execute_group` in a fresh process, killed (raising `Stalled`) once it stops making progress."""
+    if not group:
+        return group
+    with tempfile.TemporaryDirectory() as folder:
+        mark = Path(folder) / "current"
+        with ProcessPoolExecutor(
+            1, mp_context=get_context("spawn"), initializer=warp_private.init_warp
+        ) as pool:
+            future = pool.submit(execute_group, group, gpu, mark)
+            start = time.time()
+            while True:
+                try:
+                    return future.result(timeout=1)
+                except TimeoutError:
+                    last = mark.stat().st_mtime if mark.exists() else start
+                    if time.time() - last > STALL_SECONDS:
+                        for process in pool._processes.values():  # no public kill before Python 3.14
+                            process.kill()
+                        raise Stalled(int(mark.read_text()) if mark.exists() else None) from None
 
 
 def _check_compiles(reports: list[Report], device: str) -> None:
@@ -159,9 +209,13 @@ def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> Non
     if isinstance(kernel, LoadFailed):
         report.failures.append(("compile", str(kernel)))
         return
-    params = execute.kernel_params(kernel)
-    inputs = execute.draw_inputs(params, report.seed)
+    try:
+        params, inputs = execute.prepare(kernel, report.seed)
+    except Unsupported as e:
+        report.metadata["execution"] = f"unsupported: {e}"
+        return
     report.params, report.inputs = params, inputs
+    report.metadata["execution"] = "executed"
     try:
         cpu = execute.launch(kernel, params, inputs)
         same = execute.same_bytes(cpu, execute.launch(kernel, params, inputs))
@@ -186,7 +240,7 @@ def compare_devices(report: Report, other: Any, cpu: dict, device: str = "cuda")
     assert report.inputs is not None
     gpu = execute.launch(other, report.params, report.inputs, device)
     again = execute.launch(other, report.params, report.inputs, device)
-    threads = int(np.prod(report.inputs.shape))
+    threads = int(np.prod(report.inputs.shape)) * max(1, report.inputs.tile**2)
     accumulators = {p.name for p in report.params if p.role == "accumulator"}
     differing = tolerance.mismatches(cpu, gpu, accumulators, threads)
     unstable = tolerance.run_to_run_differences(gpu, again, accumulators, threads)
@@ -233,8 +287,10 @@ def _summary(reports: list[Report], gpu: bool, seconds: float) -> dict[str, Any]
         r.metadata["gradcheck"]["measured"] for r in reports if "measured" in r.metadata.get("gradcheck", {})
     )
     kinds = Counter(kind for r in reports for kind, _ in r.failures)
+    execution = Counter(r.metadata.get("execution", "not_run").partition(":")[0] for r in reports)
     return {
         "kernels": len(reports),
+        "execution": dict(sorted(execution.items())),
         "gpu": gpu,
         "gradcheck": dict(sorted(grads.items())),
         "outside_contract_measured": dict(sorted(outside.items())),

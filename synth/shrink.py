@@ -136,6 +136,7 @@ def shrink_failure(finding: Finding, fails: Fails, focus: str | None = None) -> 
     if finding.inputs is None:
         return shrunk
     for _, kernel in execute.load_kernels([(small.source, small.kernel_name)]):
-        params = execute.kernel_params(kernel)
-        return replace(shrunk, params=params, inputs=execute.draw_inputs(params, finding.seed or 0))
+        with contextlib.suppress(execute.Unsupported):
+            params, inputs = execute.prepare(kernel, finding.seed or 0)
+            return replace(shrunk, params=params, inputs=inputs)
     return finding

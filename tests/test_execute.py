@@ -24,25 +24,68 @@ def test_merged_module_renames_every_top_level_name():
     assert len(defs) == len(set(defs)) and names[0] != names[1] and set(names) <= set(defs)
 
 
-def test_kernels_launch_deterministically_within_the_contract():
-    sources = _sources(SEEDS)
-    loaded = dict(execute.load_kernels(sources))
-    assert sorted(loaded) == list(range(len(SEEDS)))
+#: Seeds of kernels of the widened grammar (checked below to be what they are said to be).
+WIDENED = {"struct": 12884901890, "tile": 12884901907, "narrow_int": 12884901888, "float16": 12884901896}
+
+
+def _is(kind, params, inputs):
+    dtypes = {p.numpy_dtype for p in execute.leaves(params)}
+    return {
+        "struct": any(p.is_struct for p in params),
+        "tile": inputs.tile > 0,
+        "narrow_int": any(d.kind in "iu" and d.itemsize < 4 for d in dtypes),
+        "float16": np.dtype(np.float16) in dtypes,
+    }[kind]
+
+
+def _check_within_contract(params, inputs):
+    assert all(1 <= d <= safety.MAX_EXTENT for d in inputs.shape)
+    for p in execute.leaves(params):
+        value = inputs.values[p.name]
+        if p.is_array:
+            assert value.shape == inputs.array_shape(p) + p.element_shape
+            assert all(1 <= d <= safety.MAX_EXTENT for d in value.shape)
+        if p.numpy_dtype.kind in "iu":
+            bound = safety.ARRAY_INT_BOUND if p.is_array else safety.MAX_EXTENT
+            assert np.abs(np.asarray(value)).max() <= bound
+
+
+def _launches_deterministically(seeds):
+    loaded = dict(execute.load_kernels(_sources(seeds)))
+    assert sorted(loaded) == list(range(len(seeds)))
     for n, kernel in loaded.items():
-        params = execute.kernel_params(kernel)
-        inputs = execute.draw_inputs(params, SEEDS[n])
-        assert all(1 <= d <= safety.MAX_EXTENT for d in inputs.shape)
-        for p in params:
-            value = inputs.values[p.name]
-            if p.is_array:
-                assert value.shape[: len(inputs.shape)] == inputs.shape
-                if not p.is_float:
-                    assert np.abs(value).max() <= safety.ARRAY_INT_BOUND
-            elif not p.is_float:
-                assert abs(value) <= safety.MAX_EXTENT
+        params, inputs = execute.prepare(kernel, seeds[n])
+        _check_within_contract(params, inputs)
         assert execute.deterministic(kernel, params, inputs)
         # inputs are a function of the seed
-        assert repr(execute.draw_inputs(params, SEEDS[n])) == repr(inputs)
+        assert repr(execute.prepare(kernel, seeds[n])) == repr((params, inputs))
+        yield params, inputs
+
+
+def test_kernels_launch_deterministically_within_the_contract():
+    assert len(list(_launches_deterministically(SEEDS))) == len(SEEDS)
+
+
+def test_widened_kernels_launch_deterministically():
+    kinds, seeds = zip(*WIDENED.items(), strict=True)
+    for kind, (params, inputs) in zip(kinds, _launches_deterministically(seeds), strict=True):
+        assert _is(kind, params, inputs), kind
+
+
+def test_struct_arrays_and_tile_shapes():
+    (params, inputs), *_ = _launches_deterministically((WIDENED["tile"],))
+    side = inputs.tile
+    assert side in (4, 8, 16) and len(inputs.shape) == 2
+    assert all(inputs.array_shape(p) == tuple(n * side for n in inputs.shape) for p in params if p.ndim == 2)
+    (params, inputs), *_ = _launches_deterministically((WIDENED["struct"],))
+    struct = next(p for p in params if p.is_struct)
+    held = {p.name for p in execute.leaves(struct.fields) if p.is_array}
+    assert held and held <= set(execute.launch(*_load_one(WIDENED["struct"]), params, inputs))
+
+
+def _load_one(seed):
+    ((_, kernel),) = execute.load_kernels(_sources((seed,)))
+    return (kernel,)
 
 
 def test_a_module_that_fails_to_build_is_isolated():

@@ -127,3 +127,53 @@ def test_run_to_run_policy():
     b = {"out": np.array([1.0, one_ulp_more], np.float32), "hist": np.array([100.001], np.float32)}
     assert tolerance.run_to_run_differences(a, a, {"hist"}, 64) == []
     assert tolerance.run_to_run_differences(a, b, {"hist"}, 64) == ["out"]  # one ULP is a difference
+
+
+WIDENED = """import warp as wp
+TILE = wp.constant(4)
+
+@wp.struct
+class Gain:
+    scale: float
+    offset: wp.array(dtype=float)
+
+@wp.kernel
+def tiled(a: wp.array2d(dtype=float), out: wp.array2d(dtype=float), acc: wp.array(dtype=float)):
+    i, j = wp.tid()
+    t = wp.tile_load(a, shape=(TILE, TILE), offset=(i * TILE, j * TILE))
+    wp.tile_store(out, wp.tile_map(wp.sin, t), offset=(i * TILE, j * TILE))
+    wp.tile_atomic_add(acc, wp.tile_sum(t))
+
+@wp.kernel
+def tile_maxed(a: wp.array2d(dtype=float), out: wp.array2d(dtype=float), acc: wp.array(dtype=float)):
+    i, j = wp.tid()
+    t = wp.tile_load(a, shape=(TILE, TILE), offset=(i * TILE, j * TILE))
+    wp.tile_store(out, wp.tile_map(wp.floor, t), offset=(i * TILE, j * TILE))
+    wp.tile_atomic_add(acc, wp.tile_max(t))
+
+@wp.kernel
+def gained(a: wp.array(dtype=float), out: wp.array(dtype=float), g: Gain):
+    i = wp.tid()
+    out[i] = wp.sin(a[i]) * g.scale + g.offset[i]
+
+@wp.kernel
+def half(a: wp.array(dtype=wp.float16), out: wp.array(dtype=wp.float16)):
+    i = wp.tid()
+    out[i] = a[i] * a[i]
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [("tiled", "passed"), ("tile_maxed", "outside_contract"), ("gained", "passed"), ("half", "not_checked")],
+)
+def test_tile_struct_and_float16_kernels(name, status):
+    kernel, _ = _load(WIDENED, name)
+    params, inputs = execute.prepare(kernel, 1)
+    assert check_gradient(kernel, params, inputs, WIDENED, name).status == status
+
+
+def test_tile_reductions_and_mapped_functions_follow_warps_registry():
+    reasons = ["non_differentiable_builtin:floor", "non_differentiable_builtin:tile_max"]
+    assert contract_violations(WIDENED, "tile_maxed") == reasons
+    assert contract_violations(WIDENED, "tiled") == []
