@@ -751,6 +751,9 @@ class ModuleGenerator:
     def component_store(self) -> list[ast.stmt]:
         """`v[k] = s`, `M[r, c] = s`, `v.x = s` or `t.p = v` on a vector, matrix or transform variable."""
         candidates = [v for v in self.scope.variables(mutable=True) if not v.type.is_scalar]
+        # Warp 1.19 rejects `s.t.p = v` for a transform field of a struct ("assigning
+        # transform attribute p to an array element"): only transforms held in variables
+        candidates = [v for v in candidates if not ("." in v.name and v.type.family == "transform")]
         if not candidates:
             return self.declare()
         var = choice(self.ch, candidates)

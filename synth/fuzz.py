@@ -197,11 +197,22 @@ def _in_child(group: list[Report], gpu: bool) -> list[Report]:
 
 
 def _check_compiles(reports: list[Report], device: str) -> None:
+    """Lower every kernel (a codegen error is a compile failure too), compile the lowered in batches."""
     for begin in range(0, len(reports), COMPILE_BATCH):
         batch = reports[begin : begin + COMPILE_BATCH]
-        codes = [lower(r.source, r.kernel_name, device) for r in batch]
-        for n, message in failing(codes, device).items():
-            batch[n].failures.append(("compile", f"{device}: {message}"))
+        lowered = []
+        for report in batch:
+            try:
+                lowered.append((report, lower(report.source, report.kernel_name, device)))
+            except Exception as e:  # Warp's codegen rejected it: a finding, not the end of the run
+                report.failures.append(("compile", f"{device} codegen: {type(e).__name__}: {_last_line(e)}"))
+        for n, message in failing([code for _, code in lowered], device).items():
+            lowered[n][0].failures.append(("compile", f"{device}: {message}"))
+
+
+def _last_line(e: Exception) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> None:

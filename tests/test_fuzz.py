@@ -140,6 +140,27 @@ def test_a_kernel_that_kills_the_process_is_a_crash_finding():
     assert checked[1].failures == [] and checked[1].metadata["deterministic"]
 
 
+REJECTED_BY_CODEGEN = """import warp as wp
+
+@wp.kernel
+def rejected(out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = undefined_name
+"""
+
+
+def test_a_kernel_warp_cannot_lower_is_a_compile_failure_not_a_crash():
+    good = sample(3)
+    reports = [
+        Report(seed=1, kernel_name="rejected", kernel_type="", source=REJECTED_BY_CODEGEN),
+        Report(seed=3, kernel_name=good.kernel_name, kernel_type="", source=to_source(good.tree)),
+    ]
+    fuzz._check_compiles(reports, "cpu")
+    assert [kind for kind, _ in reports[0].failures] == ["compile"]
+    assert "codegen" in reports[0].failures[0][1]
+    assert reports[1].failures == []
+
+
 STRUCT_AND_TILE = (WIDENED["struct"], WIDENED["tile"])
 
 
