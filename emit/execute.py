@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from emit import warp_private
+from emit.lower import error_summary
 from grammar import productions, safety
 
 #: Largest extent per launch dimension used for execution (the contract allows MAX_EXTENT) ...
@@ -393,7 +394,7 @@ def load_kernels(sources: Sequence[tuple[str, str]], device: str = "cpu") -> Ite
             module = stack.enter_context(loaded(merged, device))
         except Exception as e:
             if len(indices) == 1:
-                yield indices[0], LoadFailed(_short(e))
+                yield indices[0], LoadFailed(error_summary(e))
             else:
                 yield from group(indices[: len(indices) // 2])
                 yield from group(indices[len(indices) // 2 :])
@@ -404,7 +405,3 @@ def load_kernels(sources: Sequence[tuple[str, str]], device: str = "cpu") -> Ite
 
     if sources:
         yield from group(list(range(len(sources))))
-
-
-def _short(e: BaseException) -> str:
-    return re.sub(r"\s+", " ", f"{type(e).__name__}: {e}")[-500:]

@@ -6,6 +6,8 @@ A record's code fields are exactly what `lower()` returns for its
 
 from __future__ import annotations
 
+import re
+
 from emit import warp_private
 from emit.warp_private import KernelCode
 
@@ -22,6 +24,11 @@ def lower(source: str, kernel_name: str, device: str) -> KernelCode:
         raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
     with warp_private.WarpModule(MODULE_NAME, source) as module:
         return module.kernel_code(kernel_name, device)
+
+
+def error_summary(e: BaseException) -> str:
+    """A Warp error on one line: its type and the end of its message (where Warp puts the cause)."""
+    return re.sub(r"\s+", " ", f"{type(e).__name__}: {e}")[-500:]
 
 
 def module_source(source: str, device: str) -> str:

@@ -32,7 +32,7 @@ from emit.compile import failing
 from emit.execute import Inputs, LoadFailed, Param, Unsupported
 from emit.findings import Finding, write_finding
 from emit.gradcheck import check_gradient
-from emit.lower import lower
+from emit.lower import error_summary, lower
 from emit.unparse import to_source
 from grammar.sample import sample
 from grammar.strategies import DrawnKernel
@@ -205,14 +205,9 @@ def _check_compiles(reports: list[Report], device: str) -> None:
             try:
                 lowered.append((report, lower(report.source, report.kernel_name, device)))
             except Exception as e:  # Warp's codegen rejected it: a finding, not the end of the run
-                report.failures.append(("compile", f"{device} codegen: {type(e).__name__}: {_last_line(e)}"))
+                report.failures.append(("compile", f"{device} codegen: {error_summary(e)}"))
         for n, message in failing([code for _, code in lowered], device).items():
             lowered[n][0].failures.append(("compile", f"{device}: {message}"))
-
-
-def _last_line(e: Exception) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[-1] if lines else ""
 
 
 def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> None:

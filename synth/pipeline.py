@@ -29,6 +29,7 @@ from typing import Any
 from emit import warp_private
 from emit.compile import failing, record_code
 from emit.findings import Finding, write_finding
+from emit.lower import error_summary
 from emit.records import build_record, encode
 from emit.writer import DatasetWriter, Progress
 from grammar.features import KERNEL_TYPES
@@ -93,7 +94,7 @@ def make_candidate(base_seed: int, index: int, device: str, types: tuple[str, ..
     try:
         record = build_record(s, device)
     except Exception as e:  # a generator bug or a Warp bug: counted, never fatal
-        return Outcome(index, "lowering_failed", error=f"{type(e).__name__}: {str(e).strip()[-300:]}")
+        return Outcome(index, "lowering_failed", error=error_summary(e))
     meta = record["metadata"]
     return Outcome(
         index,
