@@ -217,10 +217,6 @@ class Builtin:
             return self.name
         return CONVERSIONS.get(self.name, f"wp.{self.name}")
 
-    @property
-    def is_operator(self) -> bool:
-        return self.family == "Operators"
-
 
 # ----------------------------------------------------------------------------- safety
 
