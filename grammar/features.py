@@ -103,21 +103,17 @@ def _is_guard_clause(node: ast.If) -> bool:
 
 
 class _Collector(ast.NodeVisitor):
-    def __init__(self, math_builtins: frozenset[str]):
+    def __init__(self, math_builtins: frozenset[str], helpers: frozenset[str], arrays: frozenset[str]):
         self.f = Features()
         self.math_builtins = math_builtins
-        self.helpers: set[str] = set()
+        self.helpers = helpers  # collected up front, so calls are recognised wherever they appear
+        self.arrays = arrays
         self._depth = 0
         self._in_annotation = False
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        if any(_wp_name(d) == "func" for d in node.decorator_list):
-            self.helpers.add(node.name)
-        if any(_wp_name(d) == "kernel" for d in node.decorator_list):
-            for arg in node.args.args:
-                annotation = ast.unparse(arg.annotation) if arg.annotation else ""
-                if not annotation.startswith("wp.array"):
-                    self.f.scalar_param = True
+        if _is_decorated(node, "kernel") and not all(_is_array_arg(arg) for arg in node.args.args):
+            self.f.scalar_param = True
         self.generic_visit(node)
 
     def _nested(self, node: ast.AST) -> None:
@@ -173,7 +169,11 @@ class _Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        if isinstance(node.target, ast.Subscript) and _is_array_param(node.target.value, self._arrays):
+        if (
+            isinstance(node.target, ast.Subscript)
+            and isinstance(node.target.value, ast.Name)
+            and node.target.value.id in self.arrays
+        ):
             self.f.atomic = True  # arr[i] += v lowers to an atomic add
         self.generic_visit(node)
 
@@ -215,21 +215,14 @@ class _Collector(ast.NodeVisitor):
             self.f.helper_call = True
         self.generic_visit(node)
 
-    _arrays: frozenset[str] = frozenset()
+
+def _is_decorated(node: ast.FunctionDef, decorator: str) -> bool:
+    """`@wp.<decorator>` on `node`."""
+    return any(_wp_name(d) == decorator for d in node.decorator_list)
 
 
-def _is_array_param(node: ast.AST, arrays: frozenset[str]) -> bool:
-    return isinstance(node, ast.Name) and node.id in arrays
-
-
-def _array_params(tree: ast.Module) -> frozenset[str]:
-    names = set()
-    for fn in tree.body:
-        if isinstance(fn, ast.FunctionDef):
-            for arg in fn.args.args:
-                if arg.annotation is not None and ast.unparse(arg.annotation).startswith("wp.array"):
-                    names.add(arg.arg)
-    return frozenset(names)
+def _is_array_arg(arg: ast.arg) -> bool:
+    return arg.annotation is not None and ast.unparse(arg.annotation).startswith("wp.array")
 
 
 def extract_features(tree: ast.Module, math_builtins: frozenset[str] | None = None) -> Features:
@@ -238,12 +231,10 @@ def extract_features(tree: ast.Module, math_builtins: frozenset[str] | None = No
         from grammar.builtins import math_builtin_names
 
         math_builtins = math_builtin_names()
-    collector = _Collector(math_builtins)
-    collector._arrays = _array_params(tree)
-    # helpers first, so calls to them are recognised wherever they appear
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and any(_wp_name(d) == "func" for d in node.decorator_list):
-            collector.helpers.add(node.name)
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    helpers = frozenset(fn.name for fn in functions if _is_decorated(fn, "func"))
+    arrays = frozenset(arg.arg for fn in functions for arg in fn.args.args if _is_array_arg(arg))
+    collector = _Collector(math_builtins, helpers, arrays)
     collector.visit(tree)
     return collector.f
 
