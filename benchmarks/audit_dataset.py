@@ -16,11 +16,11 @@ import random
 import sys
 from pathlib import Path
 
-from emit.compile import compile_codes
+from check.compile import compile_codes
 from emit.lower import lower
-from emit.unparse import to_source
-from emit.warp_private import KernelCode, init_warp
 from grammar.sample import sample
+from grammar.unparse import to_source
+from warp_access import KernelCode, init_warp
 
 
 def read_records(path: Path) -> list[dict]:

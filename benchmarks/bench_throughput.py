@@ -26,18 +26,18 @@ import time
 from functools import partial
 from pathlib import Path
 
-from emit import warp_private
+import warp_access
 from emit.lower import MODULE_NAME
 from emit.records import build_record, encode
-from emit.unparse import to_source
 from grammar.sample import sample
+from grammar.unparse import to_source
 from synth.pipeline import Run, RunConfig, init_worker
 
 WARMUP_SEEDS = 5
 
 
 def warp_alone(source: str, device: str) -> None:
-    with warp_private.WarpModule(MODULE_NAME, source) as module:
+    with warp_access.WarpModule(MODULE_NAME, source) as module:
         module.module_source(device)
 
 
@@ -126,7 +126,7 @@ def main() -> None:
     if sys.flags.hash_randomization:
         sys.exit("run with PYTHONHASHSEED=0 (as the pipeline's workers do)")
     init_worker()  # this process times both (a) and (b) as a pipeline worker runs
-    print(f"warp {warp_private.warp_version()}, {os.cpu_count()} cores")
+    print(f"warp {warp_access.warp_version()}, {os.cpu_count()} cores")
     for device in args.devices.split(","):
         r = per_kernel(args.seeds, device)
         print(

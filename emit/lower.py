@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from emit import warp_private
-from emit.warp_private import KernelCode
+import warp_access
+from warp_access import KernelCode
 
 #: Every generated module is loaded under this one name, so Warp's `// file:line`
 #: comments are the same whichever process, machine or worker lowers it.
@@ -22,7 +22,7 @@ def lower(source: str, kernel_name: str, device: str) -> KernelCode:
     """Forward, backward and helper code Warp generates for `kernel_name` in `source`."""
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
-    with warp_private.WarpModule(MODULE_NAME, source) as module:
+    with warp_access.WarpModule(MODULE_NAME, source) as module:
         return module.kernel_code(kernel_name, device)
 
 
@@ -33,5 +33,5 @@ def error_summary(e: BaseException) -> str:
 
 def module_source(source: str, device: str) -> str:
     """The complete translation unit Warp would compile for `source` on `device`."""
-    with warp_private.WarpModule(MODULE_NAME, source) as module:
+    with warp_access.WarpModule(MODULE_NAME, source) as module:
         return module.module_source(device)

@@ -13,10 +13,10 @@ import hashlib
 import json
 from typing import Any
 
-from emit import warp_private
+import warp_access
 from emit.lower import MODULE_NAME, lower
-from emit.unparse import to_source
 from grammar.sample import Sample
+from grammar.unparse import to_source
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -35,9 +35,9 @@ def build_record(sample: Sample, device: str) -> dict[str, Any]:
         "kernel_type": sample.kernel_type,
         "metadata": {
             "seed": sample.seed,
-            "warp_version": warp_private.warp_version(),
+            "warp_version": warp_access.warp_version(),
             "generator_version": GENERATOR_VERSION,
-            "module_file": warp_private.source_file_name(MODULE_NAME),
+            "module_file": warp_access.source_file_name(MODULE_NAME),
             "features": sample.features.as_list(),
             "builtins": sorted(sample.features.builtins),
             "types": sorted(sample.features.types),

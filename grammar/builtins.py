@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from emit import warp_private
+import warp_access
 from grammar.types import BY_WARP_NAME, INT_BITS, SCALARS, VALUE_TYPES, WType
 
 #: Registry names never generated, and why.  Everything else whose types fit is.
@@ -331,7 +331,7 @@ def all_builtins() -> tuple[Builtin, ...]:
     """Every registry overload over the type universe, in registry order (multi-result ones too)."""
     table = []
     candidates = tuple(t.warp_name for t in VALUE_TYPES)
-    for o in warp_private.builtin_overloads(candidates):
+    for o in warp_access.builtin_overloads(candidates):
         if o.name in EXCLUDED or o.group in EXCLUDED_GROUPS:
             continue
         params = tuple(BY_WARP_NAME.get(t) for _, t in o.params)
@@ -365,15 +365,18 @@ def builtins_returning(name: str) -> tuple[Builtin, ...]:
 def exclusion_report() -> dict[str, str]:
     """Every registry builtin the grammar never emits, with the reason."""
     generated = {b.name for b in all_builtins()} | set(PRODUCTIONS)
-    groups = warp_private.builtin_groups()
+    groups = warp_access.builtin_groups()
     report = {}
-    for name in warp_private.builtin_names():
+    for name in warp_access.builtin_names():
         if name in generated:
             continue
         reason = EXCLUDED.get(name) or EXCLUDED_GROUPS.get(groups[name])
         report[name] = reason or "no overload whose parameter and result types are all in the type universe"
     return report
 
+
+#: Builtins that guards and index clamps use on their own; they do not make a kernel "math".
+BASIC_BUILTINS = frozenset({"min", "max", "clamp", "abs", "sign", "step", "float32", "float64", "int32"})
 
 #: Registry groups whose functions count as "math" for labels and policies.
 MATH_GROUPS = ("Scalar Math", "Utility", "Random")
@@ -382,8 +385,6 @@ MATH_GROUPS = ("Scalar Math", "Utility", "Random")
 @cache
 def math_builtin_names() -> frozenset[str]:
     """Generatable builtins that make a kernel "math" (not guards, casts or operators)."""
-    from grammar.features import BASIC_BUILTINS
-
     return frozenset(
         b.name
         for b in builtin_table()
@@ -392,7 +393,7 @@ def math_builtin_names() -> frozenset[str]:
 
 
 if __name__ == "__main__":  # python -m grammar.builtins: the exclusion report, as a Markdown table
-    warp_private.init_warp()
+    warp_access.init_warp()
     rows = sorted(exclusion_report().items(), key=lambda kv: (kv[1], kv[0]))
     generated = {b.name for b in all_builtins()} | set(PRODUCTIONS)
     print(f"{len(generated)} registry builtins generated; {len(rows)} not:\n")

@@ -11,10 +11,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from grammar.astnodes import decorated, wp_name
+from grammar.builtins import math_builtin_names
 from grammar.types import SPELLINGS
-
-#: Builtins that guards and index clamps use on their own; they do not make a kernel "math".
-BASIC_BUILTINS = frozenset({"min", "max", "clamp", "abs", "sign", "step", "float32", "float64", "int32"})
 
 #: `wp.` names (types and builtins) that make a kernel "matrix": checked before the vector prefixes.
 MATRIX_PREFIXES = (
@@ -84,13 +83,6 @@ class Features:
         return sorted(names)
 
 
-def _wp_name(node: ast.AST) -> str | None:
-    """`name` for an expression `wp.name`, else None."""
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "wp":
-        return node.attr
-    return None
-
-
 def _is_early_exit(node: ast.If) -> bool:
     """`if c: return`: a bounds guard in the prologue, not a conditional computation."""
     return not node.orelse and all(isinstance(s, ast.Return) for s in node.body)
@@ -112,7 +104,7 @@ class _Collector(ast.NodeVisitor):
         self._in_annotation = False
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        if _is_decorated(node, "kernel") and not all(_is_array_arg(arg) for arg in node.args.args):
+        if decorated(node, "kernel") and not all(_is_array_arg(arg) for arg in node.args.args):
             self.f.scalar_param = True
         self.generic_visit(node)
 
@@ -178,7 +170,7 @@ class _Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        name = _wp_name(node)
+        name = wp_name(node)
         if name is not None:
             if name.startswith(MATRIX_PREFIXES):
                 self.f.matrix = True
@@ -204,7 +196,7 @@ class _Collector(ast.NodeVisitor):
         self._in_annotation = False
 
     def visit_Call(self, node: ast.Call) -> None:
-        name = _wp_name(node.func)
+        name = wp_name(node.func)
         if name is not None and not self._in_annotation:  # wp.array(...) in a signature is no call
             self.f.builtins.add(name)
             if name.startswith("atomic_"):
@@ -216,11 +208,6 @@ class _Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _is_decorated(node: ast.FunctionDef, decorator: str) -> bool:
-    """`@wp.<decorator>` on `node`."""
-    return any(_wp_name(d) == decorator for d in node.decorator_list)
-
-
 def _is_array_arg(arg: ast.arg) -> bool:
     return arg.annotation is not None and ast.unparse(arg.annotation).startswith("wp.array")
 
@@ -228,11 +215,9 @@ def _is_array_arg(arg: ast.arg) -> bool:
 def extract_features(tree: ast.Module, math_builtins: frozenset[str] | None = None) -> Features:
     """Features of a module holding one `@wp.kernel` and its `@wp.func` helpers."""
     if math_builtins is None:
-        from grammar.builtins import math_builtin_names
-
         math_builtins = math_builtin_names()
     functions = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
-    helpers = frozenset(fn.name for fn in functions if _is_decorated(fn, "func"))
+    helpers = frozenset(fn.name for fn in functions if decorated(fn, "func"))
     arrays = frozenset(arg.arg for fn in functions for arg in fn.args.args if _is_array_arg(arg))
     collector = _Collector(math_builtins, helpers, arrays)
     collector.visit(tree)

@@ -25,6 +25,13 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from grammar import safety
+from grammar.astnodes import annotation as _annotation
+from grammar.astnodes import arguments as _arguments
+from grammar.astnodes import binop, call, number, wp_attr
+from grammar.astnodes import load as _load
+from grammar.astnodes import shape as _shape
+from grammar.astnodes import store as _store
+from grammar.astnodes import subscript as _subscript
 from grammar.builtins import (
     ATOMICS,
     BINARY_OPERATORS,
@@ -38,7 +45,6 @@ from grammar.builtins import (
 )
 from grammar.choices import Choices, choice
 from grammar.policy import Policy
-from grammar.safety import binop, call, number, wp_attr
 from grammar.types import (
     BOOL,
     BY_WARP_NAME,
@@ -1177,44 +1183,3 @@ def _spell(b: Builtin, args: list[ast.expr]) -> ast.expr:
     if b.name in UNARY_OPERATORS:
         return ast.UnaryOp(op=UNARY_OPERATORS[b.name](), operand=args[0])
     return call(b.spelling, *args)
-
-
-def _path(name: str, ctx: ast.expr_context) -> ast.expr:
-    """`name`, or an attribute chain for a dotted struct field path (`body.inner.mass`)."""
-    base, *attrs = name.split(".")
-    node: ast.expr = ast.Name(id=base, ctx=ast.Load() if attrs else ctx)
-    for k, attr in enumerate(attrs):
-        node = ast.Attribute(value=node, attr=attr, ctx=ctx if k == len(attrs) - 1 else ast.Load())
-    return node
-
-
-def _load(name: str) -> ast.expr:
-    return _path(name, ast.Load())
-
-
-def _store(name: str) -> ast.expr:
-    return _path(name, ast.Store())
-
-
-def _shape(array: str, dim: int) -> ast.expr:
-    shape = ast.Attribute(value=_load(array), attr="shape", ctx=ast.Load())
-    return ast.Subscript(value=shape, slice=ast.Constant(dim), ctx=ast.Load())
-
-
-def _subscript(name: str, index: list[ast.expr], ctx: ast.expr_context) -> ast.Subscript:
-    slice_ = index[0] if len(index) == 1 else ast.Tuple(elts=index, ctx=ast.Load())
-    return ast.Subscript(value=_load(name), slice=slice_, ctx=ctx)
-
-
-def _annotation(text: str) -> ast.expr:
-    return ast.parse(text, mode="eval").body
-
-
-def _arguments(params: list[tuple[str, str]]) -> ast.arguments:
-    return ast.arguments(
-        posonlyargs=[],
-        args=[ast.arg(arg=name, annotation=_annotation(annotation)) for name, annotation in params],
-        kwonlyargs=[],
-        kw_defaults=[],
-        defaults=[],
-    )

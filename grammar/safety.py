@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import ast
 
-from grammar.types import FLOAT32, INT32, WType, int_bits, is_unsigned
+from grammar.astnodes import binop, call, number
+from grammar.types import WType, int_bits, is_unsigned
 
 # ----------------------------------------------------------------------------- launch contract
 
@@ -80,33 +81,6 @@ def settle(ty: WType, raw: int) -> int:
     if is_unsigned(ty):
         return type_max(ty)
     return min(raw, type_max(ty))
-
-
-# ----------------------------------------------------------------------------- spelling helpers
-
-
-def wp_attr(name: str) -> ast.expr:
-    """`wp.name`."""
-    return ast.Attribute(value=ast.Name(id="wp", ctx=ast.Load()), attr=name, ctx=ast.Load())
-
-
-def call(func: str, *args: ast.expr, **keywords: ast.expr) -> ast.Call:
-    """`func(args)`; `func` may be dotted (`wp.sin`)."""
-    node = wp_attr(func[3:]) if func.startswith("wp.") else ast.Name(id=func, ctx=ast.Load())
-    kws = [ast.keyword(arg=k, value=v) for k, v in keywords.items()]
-    return ast.Call(func=node, args=list(args), keywords=kws)
-
-
-def number(ty: WType, value: float) -> ast.expr:
-    """A literal of scalar type `ty`: bare for float32 and int32, else its constructor (`wp.uint8(3)`)."""
-    const = ast.Constant(int(value) if ty.kind == "int" else float(value))
-    if ty in (FLOAT32, INT32):
-        return const
-    return call(f"wp.{ty.warp_name}", const)
-
-
-def binop(left: ast.expr, op: ast.operator, right: ast.expr) -> ast.BinOp:
-    return ast.BinOp(left=left, op=op, right=right)
 
 
 # ----------------------------------------------------------------------------- guards

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from emit.unparse import to_source
 from grammar.choices import HypothesisChoices, choice
 from grammar.features import KERNEL_TYPES, extract_features, kernel_type
 from grammar.sample import generate
+from grammar.unparse import to_source
 
 
 @dataclass(frozen=True)

@@ -8,45 +8,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
+from emit.lower import DEVICES
 from grammar.features import KERNEL_TYPES
+from synth.args import Parser, UsageError, check_writable, positive_int, seed
+from synth.pipeline import ENGINES
 
 DEFAULT_TARGET_BYTES = 213_476_688
-DEVICES = ("cpu", "cuda")
-ENGINES = ("local", "ray")
-
-
-class UsageError(Exception):
-    """A bad argument: reported in one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not 0 <= value < 2**31:
-        raise argparse.ArgumentTypeError(f"seed must be in [0, 2**31), got {text!r}")
-    return value
 
 
 def _types(text: str) -> tuple[str, ...]:
@@ -60,7 +30,7 @@ def _types(text: str) -> tuple[str, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="python -m synth",
         description="Generate a dataset of random Warp kernels paired with the C++/CUDA code "
         "Warp generates for them.",
@@ -74,14 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     size = parser.add_mutually_exclusive_group()
     size.add_argument(
         "--target-bytes",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help=f"write records until dataset.jsonl holds at least N bytes (default {DEFAULT_TARGET_BYTES})",
     )
     size.add_argument(
         "--count",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="write exactly N records instead of a byte target",
@@ -95,14 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--seed",
-        type=_seed,
+        type=seed,
         default=0,
         metavar="S",
         help="base seed of the run; the same seed gives a byte-identical dataset (default 0)",
     )
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         metavar="K",
         help="worker processes (default: all cores); output does not depend on K",
@@ -116,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--engine",
-        choices=ENGINES,
+        choices=tuple(ENGINES),
         default="local",
         help="where workers run: local processes, or a Ray cluster (pip install 'warp-synth[ray]'); "
         "output is the same. Default: local",
@@ -140,15 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out):
-            pass
-    except OSError as e:
-        raise UsageError(f"--out {out}: not a writable directory ({e.strerror or e})") from None
-
-
 def _check_engine(args: argparse.Namespace) -> None:
     if args.ray_address is not None and args.engine != "ray":
         raise UsageError("--ray-address needs --engine ray")
@@ -166,7 +127,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     out = args.out or Path("artifacts") / "datasets" / args.device
     _check_engine(args)
-    _check_writable(out)
+    check_writable(out)
     # --count and --target-bytes exclude each other; with neither, the main job's byte target
     target = None if args.count is not None else (args.target_bytes or DEFAULT_TARGET_BYTES)
     config = RunConfig(
@@ -198,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[:1] == ["fuzz"]:
             from synth.fuzz import build_fuzz_parser, run_fuzz
 
-            return run_fuzz(build_fuzz_parser(_Parser).parse_args(argv[1:]), _check_writable)
+            return run_fuzz(build_fuzz_parser().parse_args(argv[1:]))
         args = build_parser().parse_args(argv)
         return run_generate(args)
     except UsageError as e:

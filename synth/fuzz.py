@@ -3,10 +3,10 @@
 Per kernel (candidate seeds as in the main command): Warp's code for it
 compiles (CPU clang and CUDA NVRTC), it launches on CPU with inputs drawn from
 its seed, two launches give the same bytes, its backward matches finite
-differences (`emit.gradcheck`), and, with a CUDA GPU, its GPU results match the
-CPU's under the tolerance policy (`emit.tolerance`).  Without a GPU it says so
+differences (`check.gradcheck`), and, with a CUDA GPU, its GPU results match the
+CPU's under the tolerance policy (`check.tolerance`).  Without a GPU it says so
 in one line and runs the CPU checks.  Each failure is shrunk with Hypothesis
-(`synth.shrink`) and written to `OUT/findings/` as a plain-Warp reproducer.
+(`check.shrink`) and written to `OUT/findings/` as a plain-Warp reproducer.
 """
 
 from __future__ import annotations
@@ -27,15 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from emit import execute, tolerance, warp_private
-from emit.compile import failing
-from emit.execute import Inputs, LoadFailed, Param, Unsupported
-from emit.findings import Finding, write_finding
-from emit.gradcheck import check_gradient
-from emit.lower import error_summary, lower
-from emit.unparse import to_source
+import warp_access
+from check import execute, tolerance
+from check.compile import failing
+from check.execute import Inputs, LoadFailed, Param, Unsupported
+from check.findings import Finding, write_finding
+from check.gradcheck import check_gradient
+from emit.lower import DEVICES, error_summary, lower
 from grammar.sample import sample
 from grammar.strategies import DrawnKernel
+from grammar.unparse import to_source
+from synth.args import Parser, check_writable, positive_int, seed
 from synth.pipeline import candidate_seed
 
 #: Kernels merged into one Warp module for execution (one compile each).
@@ -61,23 +63,21 @@ class Report:
     inputs: Inputs | None = None
 
 
-def build_fuzz_parser(parser_cls: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    from synth.cli import _positive_int, _seed
-
-    parser = parser_cls(prog="python -m synth fuzz", description=__doc__.splitlines()[0])
+def build_fuzz_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m synth fuzz", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--device", choices=("cpu", "cuda"), default="cuda", help="cuda: also compare GPU results with CPU"
+        "--device", choices=DEVICES, default="cuda", help="cuda: also compare GPU results with CPU"
     )
-    parser.add_argument("--count", type=_positive_int, default=100, metavar="N", help="kernels to fuzz")
-    parser.add_argument("--seed", type=_seed, default=0, metavar="S", help="base seed (default 0)")
+    parser.add_argument("--count", type=positive_int, default=100, metavar="N", help="kernels to fuzz")
+    parser.add_argument("--seed", type=seed, default=0, metavar="S", help="base seed (default 0)")
     parser.add_argument("--out", type=Path, default=Path("artifacts") / "fuzz", metavar="DIR")
     parser.add_argument("--no-shrink", action="store_true", help="write findings unshrunk")
     return parser
 
 
-def run_fuzz(args: argparse.Namespace, check_writable: Callable[[Path], None]) -> int:
+def run_fuzz(args: argparse.Namespace) -> int:
     check_writable(args.out)
-    warp_private.init_warp()
+    warp_access.init_warp()
     import warp as wp
 
     gpu = args.device == "cuda" and wp.get_cuda_device_count() > 0
@@ -181,7 +181,7 @@ def _in_child(group: list[Report], gpu: bool) -> list[Report]:
     with tempfile.TemporaryDirectory() as folder:
         mark = Path(folder) / "current"
         with ProcessPoolExecutor(
-            1, mp_context=get_context("spawn"), initializer=warp_private.init_warp
+            1, mp_context=get_context("spawn"), initializer=warp_access.init_warp
         ) as pool:
             future = pool.submit(execute_group, group, gpu, mark)
             start = time.time()
@@ -280,7 +280,7 @@ def fails_like(kind: str, device: str, seed: int, gpu: bool) -> Callable[[DrawnK
 
 
 def _finding(r: Report, kind: str, message: str, gpu: bool, shrink: bool) -> Finding:
-    from synth.shrink import shrink_failure
+    from check.shrink import shrink_failure
 
     device = "cuda" if kind == "cpu_gpu_mismatch" or message.startswith("cuda:") else "cpu"
     finding = Finding(kind, device, r.kernel_name, r.source, message, r.seed, False, r.inputs, r.params)

@@ -26,9 +26,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from emit import warp_private
-from emit.compile import failing, record_code
-from emit.findings import Finding, write_finding
+import warp_access
+from check.compile import failing, record_code
+from check.findings import Finding, write_finding
 from emit.lower import error_summary
 from emit.records import build_record, encode
 from emit.writer import DatasetWriter, Progress
@@ -157,7 +157,7 @@ def init_worker() -> None:
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     if sys.flags.hash_randomization:
         raise RuntimeError("worker started without PYTHONHASHSEED=0: Warp's code would vary by process")
-    warp_private.init_warp()
+    warp_access.init_warp()
     gc.freeze()  # Warp's registry and modules live forever: keep them out of every collection
     gc.set_threshold(*WORKER_GC_THRESHOLD)
     _worker_ready = True
@@ -244,11 +244,13 @@ class RayEngine:
 
 def _packages() -> list[Any]:
     """The packages a worker imports to make a chunk (shipped to Ray workers)."""
+    import check
     import emit
     import grammar
     import synth
+    import warp_access
 
-    return [emit, grammar, synth]
+    return [warp_access, grammar, emit, check, synth]
 
 
 ENGINES = {"local": LocalEngine, "ray": RayEngine}
@@ -363,7 +365,7 @@ class Run:
             "seconds": round(p.seconds, 3),
             "records_per_s": round(p.records / seconds, 2),
             "mb_per_s": round(p.bytes / seconds / 1e6, 3),
-            "warp_version": warp_private.warp_version(),
+            "warp_version": warp_access.warp_version(),
             "verified": self.config.verify == "compile",
             "verified_records_per_s": round(p.records / seconds, 2) if self.config.verify else 0,
             "compile_failed": p.counters.get("compile_failed", 0),

@@ -3,7 +3,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from emit.warp_private import init_warp
+from warp_access import init_warp
 
 # Generating and lowering a kernel takes milliseconds, compiling a batch seconds:
 # no deadline, and few, large examples.  CI derandomizes so a red build reproduces.

@@ -4,10 +4,10 @@ import ast
 
 import numpy as np
 
-from emit import execute
-from emit.unparse import to_source
+from check import execute
 from grammar import safety
 from grammar.sample import sample
+from grammar.unparse import to_source
 
 SEEDS = (0, 1, 2, 3, 4, 5, 6, 7)
 

@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 
-from emit import execute
-from emit.findings import Finding, read_findings, write_finding
-from emit.unparse import to_source
+from check import execute
+from check.findings import Finding, read_findings, write_finding
+from check.shrink import reduce, shrink
 from grammar.sample import sample
+from grammar.unparse import to_source
 from synth import fuzz
 from synth.fuzz import Report, check_execution, compare_devices, execute_isolated
-from synth.shrink import reduce, shrink
 from tests.test_cli import synth
 from tests.test_execute import WIDENED
 from tests.test_gradcheck import SQUARE, WRONG_GRAD

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from emit import execute, tolerance
-from emit.gradcheck import check_gradient, contract_violations, measure_gradient
+from check import execute, tolerance
+from check.gradcheck import check_gradient, contract_violations, measure_gradient
 
 SQUARE = """import warp as wp
 

@@ -4,10 +4,10 @@ import contextlib
 
 import pytest
 
-from emit import warp_private
+import warp_access
 from emit.lower import DEVICES, lower
-from emit.unparse import to_source
 from grammar.sample import sample
+from grammar.unparse import to_source
 
 SEEDS = range(40, 70)
 
@@ -16,11 +16,11 @@ SEEDS = range(40, 70)
 def test_memoized_lowering_equals_plain_warp(device, monkeypatch):
     kernels = [(to_source(s.tree), s.kernel_name) for s in map(sample, SEEDS)]
     memoized = [lower(source, name, device) for source, name in kernels]  # memo warm from here on
-    monkeypatch.setattr(warp_private, "_builtin_overloads_memoized", contextlib.nullcontext)
+    monkeypatch.setattr(warp_access, "_builtin_overloads_memoized", contextlib.nullcontext)
     assert [lower(source, name, device) for source, name in kernels] == memoized
 
 
 def test_memo_stays_bounded():
     for seed in range(20):
         lower(to_source(sample(seed).tree), sample(seed).kernel_name, "cpu")
-    assert 0 < len(warp_private._resolved) <= warp_private._RESOLVED_MAX
+    assert 0 < len(warp_access._resolved) <= warp_access._RESOLVED_MAX

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emit.compile import compile_codes
+from check.compile import compile_codes
 from emit.lower import DEVICES, lower
 from grammar.features import KERNEL_TYPES, label_source
 from grammar.strategies import kernels
@@ -54,8 +54,8 @@ CONSTRUCTS = {
 
 
 def test_every_construct_lowers_and_compiles_on_both_backends():
-    from emit.unparse import to_source
     from grammar.sample import sample
+    from grammar.unparse import to_source
 
     found = {}
     for seed in range(600):

@@ -5,14 +5,14 @@ from dataclasses import replace
 
 import pytest
 
-from emit.compile import failing, record_code
-from emit.findings import read_findings
+from check.compile import failing, record_code
+from check.findings import read_findings
 from emit.lower import DEVICES
 from emit.records import build_record, encode
-from emit.warp_private import KernelCode
 from grammar.sample import sample
 from synth.pipeline import Outcome, Run, RunConfig, verify_compile
 from tests.test_fuzz import _plain_warp
+from warp_access import KernelCode
 
 BROKEN = KernelCode(forward="static void broken( { this is not C++ }\n", backward=None, helpers="")
 

@@ -1,4 +1,7 @@
-"""Every use of Warp's private API (`warp._src`) lives here, and nowhere else.
+"""The bottom layer: every use of Warp's private API (`warp._src`) lives here, and nowhere else.
+
+Every other package imports Warp through this module (or plain public `warp`);
+this module imports nothing of warp-synth's.
 
 Warp has no public "give me the generated C++ for this kernel" call, nor a
 public builtin registry, so this module reaches into `warp._src`.  It is kept
@@ -13,7 +16,8 @@ What it offers, in plain data:
   `ModuleBuilder`, and released afterwards so memory stays flat.
 - `compile_source()`: Warp's own CPU compiler (clang) and NVRTC on C++ text.
 - `is_struct()`, `struct_fields()`, `struct_name()`: what a `@wp.struct` class holds
-  (Warp has no public struct reflection); `kernel_source()`: a kernel's source text.
+  (Warp has no public struct reflection); `kernel_source()`: a kernel's source text;
+  `value_layout()`: the scalar type and shape of a vector or matrix type.
 """
 
 from __future__ import annotations
@@ -55,12 +59,19 @@ _PRIVATE_NAMES = {
     "warp._src.codegen": (
         "codegen_kernel",
         "codegen_module",
-        "codegen_func",
         "codegen_struct",
         "Struct",
+        "Adjoint",
         *_BACKWARD_TEMPLATES,
     ),
     "warp._src.build": ("build_cpu", "build_cuda"),
+}
+
+
+#: Private attributes of Warp classes this module relies on, checked by `check_warp()`.
+_PRIVATE_ATTRIBUTES = {
+    "warp._src.context.ModuleBuilder": ("codegen", "_codegen_functions"),
+    "warp._src.codegen.Adjoint": ("resolve_func",),
 }
 
 
@@ -68,7 +79,8 @@ class WarpChanged(RuntimeError):
     """The installed Warp is not the one this generator was written against."""
 
 
-def _warp():
+def warp() -> Any:
+    """The `warp` module, imported on first use (importing it costs a second)."""
     import warp
 
     return warp
@@ -80,7 +92,7 @@ def init_warp() -> None:
     Its banner, and the native "no CUDA driver" warning written straight to
     file descriptor 2 on GPU-less machines, would repeat once per worker.
     """
-    wp = _warp()
+    wp = warp()
     wp.config.quiet = True
     with contextlib.redirect_stdout(io.StringIO()), native_output_silenced(2):
         wp.init()
@@ -112,7 +124,7 @@ def native_output_silenced(*fds: int, into: list[str] | None = None) -> Iterator
 
 
 def warp_version() -> str:
-    return _warp().__version__
+    return warp().__version__
 
 
 def check_warp() -> None:
@@ -127,10 +139,12 @@ def check_warp() -> None:
         missing = [n for n in names if not hasattr(module, n)]
         if missing:
             raise WarpChanged(f"{module_name} lacks {missing}: Warp's private API changed")
-    builder = importlib.import_module("warp._src.context").ModuleBuilder
-    for method in ("codegen", "build_kernel"):
-        if not hasattr(builder, method):
-            raise WarpChanged(f"ModuleBuilder.{method} is gone: Warp's private API changed")
+    for owner, attributes in _PRIVATE_ATTRIBUTES.items():
+        module_name, _, class_name = owner.rpartition(".")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        missing = [a for a in attributes if not hasattr(cls, a)]
+        if missing:
+            raise WarpChanged(f"{owner} lacks {missing}: Warp's private API changed")
 
 
 # --------------------------------------------------------------------------- registry
@@ -149,7 +163,7 @@ class Overload:
 
 def _type_name(t: object) -> str | None:
     """The registry's name of a concrete Warp type, or None for generic or array types."""
-    wp = _warp()
+    wp = warp()
     if t is float:
         return "float32"
     if t is int:
@@ -177,7 +191,7 @@ def _resolve(
     Its parameters are concrete, or `typing.Any`: every `Any` parameter then takes the
     same candidate type (as in `where(cond, a, b)`).
     """
-    wp = _warp()
+    wp = warp()
     inputs = overload.input_types  # type: ignore[attr-defined]
     fixed = {p: _type_name(t) for p, t in inputs.items() if t is not Any}
     if None in fixed.values():
@@ -259,6 +273,11 @@ def struct_name(struct: Any) -> str:
     return struct.key
 
 
+def value_layout(dtype: Any) -> tuple[Any, tuple[int, ...]]:
+    """The scalar type and component shape of a Warp value type (`vec3f` -> (float32, (3,)))."""
+    return getattr(dtype, "_wp_scalar_type_", dtype), tuple(getattr(dtype, "_shape_", ()))
+
+
 def kernel_source(kernel: Any) -> str:
     """A kernel's Python source, as Warp captured it (kept after its module is released)."""
     return kernel.adj.source
@@ -332,7 +351,7 @@ class WarpModule:
             context.function_key_counts.pop(key, None)
 
     def _options(self, device: str) -> dict:
-        wp = _warp()
+        wp = warp()
         options = self.warp_module.resolve_options(wp.config)
         return options | {"output_arch": None if device == "cpu" else CUDA_ARCH}
 
@@ -375,7 +394,7 @@ class WarpModule:
 def _stable_paths(code: str) -> str:
     """Code with Warp's install directory spelled `warp`: builtins Warp defines in Python
     (`wp.norm_l2` ...) are emitted under a `// <path>/warp/_src/math.py` comment."""
-    install_dir = os.path.dirname(_warp().__file__)
+    install_dir = os.path.dirname(warp().__file__)
     return code.replace(install_dir, "warp")
 
 

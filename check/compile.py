@@ -15,9 +15,9 @@ import tempfile
 from collections.abc import Sequence
 from functools import cache
 
-from emit import warp_private
+import warp_access
 from emit.lower import lower, module_source
-from emit.warp_private import KernelCode
+from warp_access import KernelCode
 
 #: A kernel whose preamble defines the translation unit's headers and macros.
 _PREAMBLE_PROBE = """import warp as wp
@@ -80,7 +80,7 @@ def compile_codes(codes: Sequence[KernelCode], device: str, optimization_level: 
     for batch in _unit_batches(codes):
         with tempfile.TemporaryDirectory(prefix="warp_synth_") as work_dir:
             try:
-                warp_private.compile_source(
+                warp_access.compile_source(
                     translation_unit(batch, device), device, work_dir, optimization_level=optimization_level
                 )
             except Exception as e:
@@ -97,7 +97,7 @@ def failing(codes: Sequence[KernelCode], device: str) -> dict[int, str]:
     def search(indices: list[int]) -> dict[int, str]:
         printed: list[str] = []
         try:
-            with warp_private.native_output_silenced(1, 2, into=printed):
+            with warp_access.native_output_silenced(1, 2, into=printed):
                 compile_codes([codes[i] for i in indices], device)
             return {}
         except CompileError as e:

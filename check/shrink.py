@@ -20,8 +20,8 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from emit import execute
-from emit.findings import Finding
+from check import execute
+from check.findings import Finding
 from emit.lower import lower
 from grammar.strategies import DrawnKernel, kernels
 

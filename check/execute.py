@@ -10,7 +10,7 @@ accumulator one element.  Inputs here stay well inside the contract (small
 extents keep a CPU launch fast; floats in [-2, 2] keep guarded math finite;
 ints within the smaller of the draw range and their dtype's range; bools 0/1).
 
-Element types are read off Warp's type objects (`_wp_scalar_type_`, `_shape_`),
+Element types are read off Warp's type objects (`warp_access.value_layout`),
 so every scalar, vector, matrix, quaternion, transform and spatial type of
 the grammar is handled alike.  A kernel the executor cannot run raises
 `Unsupported` (a labelled status, never a finding).
@@ -21,7 +21,7 @@ compiles them together; a merged module that fails to build is split and
 retried, so one bad kernel costs only its own group.  Kernels are found and
 launched through public Warp (`wp.Kernel`, `wp.launch`, `wp.launch_tiled`,
 `wp.array`); loading from source text and reading a struct's fields go through
-`emit.warp_private`.
+`warp_access`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from emit import warp_private
+import warp_access
 from emit.lower import error_summary
 from grammar import productions, safety
 
@@ -65,12 +65,6 @@ assert INT_PARAM_RANGE <= safety.MAX_EXTENT
 #: Prefix of the Python module names execution loads kernels under (not the records' module name).
 EXEC_MODULE = "exec_module"
 _LOADS = itertools.count()
-
-
-def _wp():
-    import warp
-
-    return warp
 
 
 class Unsupported(Exception):
@@ -141,11 +135,11 @@ class Param:
 
 def _layout(dtype: Any) -> tuple[np.dtype, tuple[int, ...]]:
     """numpy dtype and per-element shape of a Warp value type (scalar, vector, matrix, quat ...)."""
-    wp = _wp()
+    wp = warp_access.warp()
     dtype = {float: wp.float32, int: wp.int32, bool: wp.bool}.get(dtype, dtype)
-    scalar = getattr(dtype, "_wp_scalar_type_", dtype)
+    scalar, shape = warp_access.value_layout(dtype)
     try:
-        return np.dtype(wp.dtype_to_numpy(scalar)), tuple(getattr(dtype, "_shape_", ()))
+        return np.dtype(wp.dtype_to_numpy(scalar)), shape
     except Exception as e:
         raise Unsupported(f"value type {dtype!r}") from e
 
@@ -157,12 +151,12 @@ def kernel_params(kernel: Any) -> list[Param]:
 
 
 def _param(name: str, annotation: Any) -> Param:
-    wp = _wp()
+    wp = warp_access.warp()
     if isinstance(annotation, wp.array):
         return Param(name, annotation.dtype, annotation.ndim)
-    if warp_private.is_struct(annotation):
-        fields = tuple(_param(f"{name}.{f}", t) for f, t in warp_private.struct_fields(annotation).items())
-        return Param(name, annotation, 0, fields, source_name(warp_private.struct_name(annotation)))
+    if warp_access.is_struct(annotation):
+        fields = tuple(_param(f"{name}.{f}", t) for f, t in warp_access.struct_fields(annotation).items())
+        return Param(name, annotation, 0, fields, source_name(warp_access.struct_name(annotation)))
     return Param(name, annotation, 0)
 
 
@@ -177,7 +171,7 @@ def tile_side(kernel: Any) -> int:
 
     A tile kernel is one calling any `wp.tile_*` (read from the source text Warp built it from).
     """
-    tree = ast.parse(textwrap.dedent(warp_private.kernel_source(kernel)))
+    tree = ast.parse(textwrap.dedent(warp_access.kernel_source(kernel)))
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
     if not any(c.func.attr.startswith("tile_") for c in calls):  # type: ignore[union-attr]
         return 0
@@ -262,7 +256,7 @@ def warp_arguments(params: Sequence[Param], inputs: Inputs, device: str, require
 
 
 def _argument(p: Param, inputs: Inputs, device: str, requires_grad: bool) -> Any:
-    wp = _wp()
+    wp = warp_access.warp()
     if p.is_struct:
         instance = p.dtype()
         for f in p.fields:
@@ -290,7 +284,7 @@ def held_arrays(params: Sequence[Param], args: Sequence[Any]) -> dict[str, Any]:
 
 def launch_kernel(kernel: Any, args: list, inputs: Inputs, device: str) -> None:
     """`wp.launch`, or `wp.launch_tiled` for a tile kernel, over the launch shape of `inputs`."""
-    wp = _wp()
+    wp = warp_access.warp()
     if inputs.tile:
         wp.launch_tiled(kernel, dim=inputs.shape, inputs=args, device=device, block_dim=TILE_BLOCK_DIM)
     else:
@@ -301,7 +295,7 @@ def launch(
     kernel: Any, params: Sequence[Param], inputs: Inputs, device: str = "cpu"
 ) -> dict[str, np.ndarray]:
     """Launch once on fresh copies of `inputs`; every array's contents afterwards, by leaf name."""
-    wp = _wp()
+    wp = warp_access.warp()
     args = warp_arguments(params, inputs, device)
     launch_kernel(kernel, args, inputs, device)
     wp.synchronize_device(device)
@@ -369,10 +363,10 @@ def loaded(source: str, device: str = "cpu") -> Iterator[Any]:
     by name when it is garbage-collected, so a later load of the same source
     under the same name would lose its code (stale symbols, a crash).
     """
-    wp = _wp()
+    wp = warp_access.warp()
     name = f"{EXEC_MODULE}_{next(_LOADS)}_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
-    with warp_private.WarpModule(name, source) as module:
-        with warp_private.native_output_silenced(1, 2):
+    with warp_access.WarpModule(name, source) as module:
+        with warp_access.native_output_silenced(1, 2):
             wp.load_module(module.py_module, device=device)
         yield module.py_module
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from emit import tolerance
-from emit.execute import TILE_BLOCK_DIM, Inputs, Param, leaves
-from emit.gradcheck import float_arrays
+from check import tolerance
+from check.execute import TILE_BLOCK_DIM, Inputs, Param, leaves
+from check.gradcheck import float_arrays
 
 FINDINGS_DIR = "findings"
 INDEX = "findings.jsonl"
@@ -231,7 +231,7 @@ def reproduces(h=1e-2, rtol=2e-2):
             if a.tobytes() != b.tobytes():
                 return True
         else:
-            # the tolerance policy of warp-synth's emit/tolerance.py
+            # the tolerance policy of warp-synth's check/tolerance.py
             r, t = rtol[a.dtype.name], atol[a.dtype.name] * max(1.0, float(np.nanmax(np.abs(a), initial=0.0)))
             if not np.allclose(a, b, rtol=r, atol=t, equal_nan=True):
                 print("max difference", np.nanmax(np.abs(a - b)))

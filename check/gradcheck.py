@@ -42,9 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from emit import warp_private
-from emit.execute import Inputs, Param, launch_kernel, warp_arguments
+import warp_access
+from check.execute import Inputs, Param, launch_kernel, warp_arguments
 from emit.lower import lower
+from grammar.astnodes import wp_name
 from grammar.builtins import builtin_table
 
 #: Relative tolerance per float type involved (float32 when any float32 array takes part).
@@ -155,20 +156,14 @@ def contract_violations(source: str, kernel_name: str) -> list[str]:
     return sorted(reasons)
 
 
-def _wp_name(node: ast.expr) -> str | None:
-    """`X` of `wp.X`."""
-    is_wp = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "wp"
-    return node.attr if is_wp else None  # type: ignore[union-attr]
-
-
 def _tile_violations(kernel: ast.FunctionDef) -> set[str]:
     """Non-differentiable tile builtins, and non-differentiable functions given to `wp.tile_map`."""
-    names = _nondifferentiable_on_floats() | warp_private.nondifferentiable_builtins("Tile Primitives")
+    names = _nondifferentiable_on_floats() | warp_access.nondifferentiable_builtins("Tile Primitives")
     found = set()
     for node in ast.walk(kernel):
-        name = _wp_name(node.func) if isinstance(node, ast.Call) else None
+        name = wp_name(node.func) if isinstance(node, ast.Call) else None
         if name and name.startswith("tile_"):
-            mapped = [_wp_name(node.args[0])] if name == "tile_map" and node.args else []  # type: ignore[attr-defined]
+            mapped = [wp_name(node.args[0])] if name == "tile_map" and node.args else []  # type: ignore[attr-defined]
             found |= {f"non_differentiable_builtin:{n}" for n in (name, *mapped) if n in names}
     return found
 
