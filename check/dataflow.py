@@ -187,8 +187,9 @@ class _Graph:
 
     def call_statement(self, call: ast.Call) -> None:
         name = wp_name(call.func)
-        arg_roots = {_root(a) for a in call.args}
-        written = sorted(r for r in arg_roots if r in self.arrays)
+        # an array passed whole (`wp.atomic_add(acc, i, v)`), not one of its elements (`a[i]`)
+        whole = {_root(a) for a in call.args if isinstance(a, ast.Name | ast.Attribute)}
+        written = sorted(r for r in whole if r in self.arrays)
         if written or name in EFFECT_CALLS:
             reads = _all_reads(call)
             for array in written or ["<effect>"]:

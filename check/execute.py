@@ -41,7 +41,7 @@ import numpy as np
 
 import warp_access
 from emit.lower import error_summary
-from grammar import productions, safety
+from grammar import names, safety
 
 #: Largest extent per launch dimension used for execution (the contract allows MAX_EXTENT) ...
 EXEC_EXTENT = 8
@@ -114,9 +114,9 @@ class Param:
         if not self.is_array:
             return "scalar"
         base = self.name.rstrip("0123456789")
-        if base in productions.OUTPUT_NAMES:
+        if base in names.OUTPUT_NAMES:
             return "output"
-        if base in productions.ACC_NAMES:
+        if base in names.ACC_NAMES:
             return "accumulator"
         return "input"
 

@@ -18,7 +18,7 @@ from emit.lower import MODULE_NAME, lower
 from grammar.sample import Sample
 from grammar.unparse import to_source
 
-GENERATOR_VERSION = "0.1.0"
+GENERATOR_VERSION = "0.2.0"
 
 
 def build_record(sample: Sample, device: str) -> dict[str, Any]:

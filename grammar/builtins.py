@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import warp_access
+from grammar.choices import Choices
 from grammar.types import BY_WARP_NAME, INT_BITS, SCALARS, VALUE_TYPES, WType
 
 #: Registry names never generated, and why.  Everything else whose types fit is.
@@ -45,8 +46,6 @@ EXCLUDED: dict[str, str] = {
     "closest_point_edge_edge": "geometry query with degenerate parallel-edge cases",
     "nonzero": "identical to step's negation; kept out to keep labels readable",
     "load": "internal: loads through a pointer",
-    "quat_from_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
-    "quat_to_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
     "tile_matmul": "its CUDA code calls MathDx functions built apart: a record would not compile alone",
     "transform_set_rotation": "in-place update returning nothing; attribute stores (t.q = ...) cover it",
     "transform_set_translation": "in-place update returning nothing; attribute stores (t.p = ...) cover it",
@@ -242,6 +241,29 @@ SAFETY: dict[str, tuple[str | None, ...]] = {
     "lshift": (None, "shift"),
     "poisson": (None, "small"),
     "curlnoise": (None, None, "count"),  # octaves: the noise loops that many times
+    "pnoise": (None, None, "period", "period", "period", "period"),  # x % period inside the noise
+}
+
+
+@dataclass(frozen=True)
+class NarrowArguments:
+    """Literal values for some argument positions, drawn together: a joint constraint."""
+
+    positions: tuple[int, ...]
+    draw: Callable[[Choices], tuple[int, ...]]  # one value per position
+
+
+def _distinct_axes(ch: Choices) -> tuple[int, ...]:
+    """Three distinct axes of {0, 1, 2} (an Euler angle convention)."""
+    axes = [0, 1, 2]
+    return tuple(axes.pop(ch.integer(0, len(axes) - 1)) for _ in range(3))
+
+
+#: Per-builtin argument strategies for constraints no single guard expresses (the
+#: `NARROW_ARGUMENTS` of hypothesmith).  A new family with such a constraint is one row.
+ARGUMENTS: dict[str, NarrowArguments] = {
+    "quat_from_euler": NarrowArguments((1, 2, 3), _distinct_axes),
+    "quat_to_euler": NarrowArguments((1, 2, 3), _distinct_axes),
 }
 
 IntRange = Callable[..., int]
@@ -375,8 +397,10 @@ def exclusion_report() -> dict[str, str]:
     return report
 
 
-#: Builtins that guards and index clamps use on their own; they do not make a kernel "math".
-BASIC_BUILTINS = frozenset({"min", "max", "clamp", "abs", "sign", "step", "float32", "float64", "int32"})
+#: Builtins that guards, index clamps and selections use on their own; they do not make a kernel "math".
+BASIC_BUILTINS = frozenset(
+    {"min", "max", "clamp", "abs", "sign", "step", "where", "float32", "float64", "int32"}
+)
 
 #: Registry groups whose functions count as "math" for labels and policies.
 MATH_GROUPS = ("Scalar Math", "Utility", "Random")

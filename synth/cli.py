@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emit.lower import DEVICES
-from grammar.features import KERNEL_TYPES
+from grammar.labels import KERNEL_TYPES
 from synth.args import Parser, UsageError, check_writable, positive_int, seed
 from synth.pipeline import ENGINES
 

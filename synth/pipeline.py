@@ -32,7 +32,7 @@ from check.findings import Finding, write_finding
 from emit.lower import error_summary
 from emit.records import build_record, encode
 from emit.writer import DatasetWriter, Progress
-from grammar.features import KERNEL_TYPES
+from grammar.labels import KERNEL_TYPES
 from grammar.sample import focus_of, sample
 
 #: Candidates per task sent to a worker.
