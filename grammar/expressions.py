@@ -75,7 +75,7 @@ def expression(g: Gen, ty: WType, depth: int, live: bool = False) -> Expr:
     if ty.is_scalar and component_vars(g, ty):
         options.append((1.0, lambda: component(g, ty)))
     if depth > 0:
-        options.append((5.0, lambda: builtin_call(g, ty, depth)))
+        options.append((5.0 if ty.is_scalar else 8.0, lambda: builtin_call(g, ty, depth)))
         if any(h.returns is ty for h in g.helpers):
             options.append((1.5, lambda: helper_call(g, ty, depth)))
         if constructible(ty):
@@ -422,18 +422,17 @@ def compare(g: Gen, left: Expr) -> Expr:
 # ----------------------------------------------------------------------------- data flow
 
 
-def bridges(g: Gen, source: WType, target: WType) -> list[tuple[Builtin, int]]:
-    """Allowed builtins returning `target` with a parameter of type `source`, and its position."""
+def bridges(g: Gen, source: WType, target: WType) -> list[list[tuple[Builtin, int]]]:
+    """Allowed builtins returning `target` with a parameter of type `source`, and its position,
+    grouped by name (so each builtin is as likely, whatever its number of overloads)."""
     key = ("bridge", source, target)
     found = g.memo.get(key)
     if found is None:
-        found = g.memo[key] = [  # type: ignore[assignment]
-            (b, k)
+        found = [
+            [(b, k) for b in group for k in _free_positions(b) if b.params[k] is source]
             for group in candidates(g, target)
-            for b in group
-            for k in _free_positions(b)
-            if b.params[k] is source
         ]
+        found = g.memo[key] = [group for group in found if group]  # type: ignore[assignment]
     return found  # type: ignore[return-value]
 
 
@@ -450,13 +449,13 @@ def flow(g: Gen, source: Expr, ty: WType, hops: int = 2) -> Expr | None:
     routes: list[tuple[float, Callable[[], Expr | None]]] = []
     direct = bridges(g, source.type, ty)
     if direct:
-        routes.append((3.0, lambda: _through(g, choice(g.ch, direct), source)))
+        routes.append((3.0, lambda: _through(g, choice(g.ch, choice(g.ch, direct)), source)))
     if source.type.is_scalar and constructible(ty) and ty.scalar == source.type.warp_name:
         routes.append((1.5, lambda: constructor(g, ty, 1, fixed=source)))
     if not source.type.is_scalar and hops > 0:
         routes.append((1.0, lambda: _via_component(g, source, ty, hops)))
-    if source.type.is_scalar and source.type is not BOOL:
-        routes.append((0.5, lambda: select(g, compare(g, source), ty)))
+    if source.type.is_scalar and source.type is not BOOL and hops > 0:  # through a test: `int(x > 0.5)`
+        routes.append((0.7, lambda: flow(g, compare(g, source), ty, hops - 1)))
     for _ in range(3):
         if not routes:
             return None
@@ -474,12 +473,6 @@ def _through(g: Gen, bridge: tuple[Builtin, int], source: Expr) -> Expr | None:
 def _via_component(g: Gen, source: Expr, ty: WType, hops: int) -> Expr | None:
     part = component_of(g, source, ast.Load())
     return flow(g, part, ty, hops - 1)
-
-
-def select(g: Gen, test: Expr, ty: WType) -> Expr | None:
-    """`wp.where(test, a, b)`: a value of any type chosen by a condition."""
-    where = _where(g, ty)
-    return None if where is None else apply(g, where, 1, fixed={0: test})
 
 
 def _where(g: Gen, ty: WType) -> Builtin | None:

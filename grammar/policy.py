@@ -177,10 +177,12 @@ def draw_types(ch: Choices, switches: frozenset[str], differentiable: bool) -> t
     shaped: list[WType] = []
     if "vectors" in switches or "matrices" in switches:
         vectors = tuple(t for t in (*VECTORS, *SHAPED) if t.kind == "vector" and t.scalar in names)
-        shaped += _sample(ch, vectors, 1, 2)
+        shaped += _sample(ch, vectors, 1, 3)
     if "matrices" in switches:
         matrices = tuple(t for t in (*MATRICES, *SHAPED) if t.kind == "matrix" and t.scalar in names)
-        shaped.append(ch.weighted(matrices, [1 / t.length for t in matrices]))  # 6x6 matrices: rarely
+        for _ in range(ch.integer(1, 2)):  # a 6x6 matrix rarely: its code is large
+            picked = ch.weighted(matrices, [1 / t.length for t in matrices])
+            shaped += [picked] if picked not in shaped else []
     if "random" in switches and shaped:  # what sample_unit_disk, sample_unit_sphere ... return
         shaped += [t for t in (BY_WARP_NAME["vec2f"], BY_WARP_NAME["vec3f"]) if t not in shaped]
     for t in list(shaped):  # companions, so the family's builtins (mat * vec, quat_rotate ...) apply
