@@ -7,6 +7,8 @@ is unique within its module: nothing is ever shadowed.
 
 from __future__ import annotations
 
+import builtins
+
 from grammar.choices import Choices, choice
 
 KERNEL_VERBS = (
@@ -25,7 +27,7 @@ HELPER_NAMES = (
 VAR_NAMES: dict[str, tuple[str, ...]] = {
     "float": ("acc", "s", "t", "val", "x", "y", "w", "h", "r", "tmp", "total", "alpha", "beta", "e", "d"),
     "int": ("n", "idx", "cnt", "m", "c", "bits", "off", "code", "b"),
-    "vector": ("v", "p", "dir", "vel", "pos", "u", "nrm", "g"),
+    "vector": ("v", "p", "axis", "vel", "pos", "u", "nrm", "g"),
     "matrix": ("M", "R", "A", "rot", "basis", "H"),
 }
 ARRAY_NAMES = ("a", "b", "x", "y", "data", "src", "vals", "pos", "field", "weights", "inp", "coef")
@@ -42,7 +44,8 @@ RNG_NAMES = ("rng", "state", "seed_state")
 COUNTER_NAMES = ("w", "iters", "tries", "count")
 TILE_NAMES = ("t", "tile", "blk", "tt")
 TILE_SIZE_NAMES = ("TILE", "TILE_SIZE", "BLOCK")
-RESERVED = frozenset({"wp", "float", "int", "range", "len", "min", "max", "abs", "sum", "print", "id"})
+#: Never generated: `wp`, and Python's builtins (Warp resolves a name it cannot type as a global).
+RESERVED = frozenset({"wp", *dir(builtins)})
 
 
 class Names:
