@@ -122,9 +122,9 @@ class Size:
 #: Kernel sizes, weighted after Warp's own 2,709 kernels (`benchmarks/dataflow.py`: kernel
 #: source median 220 bytes, p90 644, p99 2,098): mostly a few statements, a tail of larger ones.
 SIZES: tuple[Size, ...] = (
-    Size("small", 0.60, (1, 1), (1, 1), (1, 1)),
-    Size("medium", 0.30, (2, 3), (1, 2), (1, 1)),
-    Size("large", 0.10, (3, 6), (2, 3), (1, 2)),
+    Size("small", 0.65, (0, 1), (1, 1), (1, 1)),
+    Size("medium", 0.28, (2, 3), (1, 2), (1, 1)),
+    Size("large", 0.07, (3, 6), (2, 3), (1, 2)),
 )
 
 
@@ -151,12 +151,14 @@ class Policy:
         return switch in self.switches
 
 
-def _sample(ch: Choices, pool: tuple[WType, ...], lo: int, hi: int) -> list[WType]:
-    """Between lo and hi distinct members of `pool`, in pool order (deterministic)."""
+def _sample(ch: Choices, pool: tuple[WType, ...], lo: int, hi: int, by_size: bool = False) -> list[WType]:
+    """Between lo and hi distinct members of `pool`, in pool order (deterministic); `by_size`:
+    small types likelier (a spatial matrix's code is ten times a 2-vector's)."""
     k = min(len(pool), ch.integer(lo, hi))
+    weights = [1 / t.length if by_size else 1.0 for t in pool]
     picked: list[WType] = []
     while len(picked) < k:
-        t = choice(ch, pool)
+        t = ch.weighted(pool, weights)
         if t not in picked:
             picked.append(t)
     return [t for t in pool if t in picked]
@@ -177,12 +179,10 @@ def draw_types(ch: Choices, switches: frozenset[str], differentiable: bool) -> t
     shaped: list[WType] = []
     if "vectors" in switches or "matrices" in switches:
         vectors = tuple(t for t in (*VECTORS, *SHAPED) if t.kind == "vector" and t.scalar in names)
-        shaped += _sample(ch, vectors, 1, 3)
+        shaped += _sample(ch, vectors, 1, 3, by_size=True)
     if "matrices" in switches:
         matrices = tuple(t for t in (*MATRICES, *SHAPED) if t.kind == "matrix" and t.scalar in names)
-        for _ in range(ch.integer(1, 2)):  # a 6x6 matrix rarely: its code is large
-            picked = ch.weighted(matrices, [1 / t.length for t in matrices])
-            shaped += [picked] if picked not in shaped else []
+        shaped += _sample(ch, matrices, 1, 2, by_size=True)
     if "random" in switches and shaped:  # what sample_unit_disk, sample_unit_sphere ... return
         shaped += [t for t in (BY_WARP_NAME["vec2f"], BY_WARP_NAME["vec3f"]) if t not in shaped]
     for t in list(shaped):  # companions, so the family's builtins (mat * vec, quat_rotate ...) apply

@@ -190,7 +190,7 @@ BY_NAME = {k.name: k for k in KINDS}
 #: Blocks (bodies of if/elif/else, for, while) after which no further compound statement is drawn.
 MAX_COMPOUND_STATEMENTS = 4
 #: Relative weights of `range` arguments: a constant or `wp.static` range is unrolled (code size).
-LOOP_RANGES = {"const": 1.0, "static": 0.7, "param": 1.5, "shape": 1.5}
+LOOP_RANGES = {"const": 0.6, "static": 0.4, "param": 1.5, "shape": 1.5}
 #: Most copies of a statement that nested unrolled loops (constant or `wp.static` ranges) may make.
 MAX_UNROLLED = 8
 
@@ -242,13 +242,21 @@ def draw_kind(g: Gen, helper: bool) -> str:
         and not (helper and not BY_NAME[name].in_helpers)
         and not (BY_NAME[name].in_loops and not s.loop_depth)
     }
+    if s.block_depth and any(v.mutable for frame in s.frames[:-1] for v in frame):
+        for name in UPDATES:  # inside a block, updating an outer variable is how code carries values out
+            if name in weights:
+                weights[name] *= 3
     names = sorted(weights)
     return g.ch.weighted(names, [weights[n] for n in names])
 
 
+#: Kinds that update an existing variable (likelier inside blocks).
+UPDATES = ("assign", "augassign")
+
+
 def inner_block(g: Gen) -> list[ast.stmt]:
     """The body of a compound statement."""
-    return block(g, 1 + g.ch.boolean(0.15))
+    return block(g, 1 + g.ch.boolean(0.1))
 
 
 def nested(
