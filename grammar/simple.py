@@ -31,6 +31,7 @@ from grammar.expressions import (
     argument,
     array_index,
     array_read,
+    builtin_call,
     call_helper,
     candidates,
     combine,
@@ -99,10 +100,11 @@ def declare(g: Gen) -> list[ast.stmt]:
 
 def declare_typed(g: Gen, ty: WType) -> list[ast.stmt]:
     """A fresh variable computed from live values (not a bare copy of another variable)."""
-    for _ in range(3):
-        value = expression(g, ty, g.policy.max_expr_depth, live=True)
+    value = expression(g, ty, g.policy.max_expr_depth, live=True)
+    for _ in range(4):
         if not isinstance(value.node, ast.Name):
             break
+        value = builtin_call(g, ty, max(g.policy.max_expr_depth, 1)) or value
     return declare_value(g, value)
 
 

@@ -51,7 +51,7 @@ def tile_kernel(g: Gen, dtype: WType, size: str) -> tuple[list[tuple[str, str]],
     tiles = Tiles(g, dtype)
     for a in arrays:
         body.append(tiles.assign(call("wp.tile_load", load(a), shape=shape, offset=offset), reads=[]))
-    for _ in range(g.policy.statements):
+    for _ in range(max(1, g.policy.statements, len(g.helpers))):  # every helper is mapped over a tile
         body.append(tiles.operation())
     if acc:
         body.append(ast.Expr(value=call("wp.tile_atomic_add", load(acc), tiles.reduction())))
