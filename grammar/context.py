@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 
 from grammar import safety
 from grammar.astnodes import load
-from grammar.builtins import Builtin
 from grammar.choices import Choices
 from grammar.names import Names
 from grammar.policy import Policy
 from grammar.types import ArrayType, WType
+
+#: What decides which builtins a kernel may call: its types, differentiable policy, math switch.
+Allowance = tuple[frozenset[WType], bool, bool]
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ class Gen:
         self.rng: Var | None = None  # the kernel's random state (`wp.rand_init`), if any
         # declarations due before a compound statement, with the frame depth it is emitted at
         self.prelude: list[tuple[int, ast.stmt]] = []
-        self.memo: dict[tuple, list[list[Builtin]]] = {}  # per-kernel builtin candidates
+        self.allowance: Allowance = (self.type_set, policy.differentiable, policy.on("math"))
 
     def use(self, e: Expr) -> ast.expr:
         """`e` goes into the program: what it reads (and the helpers it calls) are no longer pending."""

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from functools import cache, lru_cache
 
 from grammar import safety
-from grammar.astnodes import binop, call, load, number, shape, subscript, wp_attr
+from grammar.astnodes import binop, call, load, number, same, shape, subscript, wp_attr
 from grammar.builtins import (
     ARGUMENTS,
     BINARY_OPERATORS,
@@ -35,7 +36,7 @@ from grammar.builtins import (
     math_builtin_names,
 )
 from grammar.choices import choice
-from grammar.context import Array, Expr, Gen, Helper, Var
+from grammar.context import Allowance, Array, Expr, Gen, Helper, Var
 from grammar.types import BOOL, BY_WARP_NAME, INT32, SUFFIX, UINT32, WType, is_unsigned
 
 #: Builtins for which a repeated argument means something (`x * x`, `wp.dot(v, v)`); any other
@@ -222,34 +223,36 @@ def component_of(g: Gen, whole: Expr, ctx: ast.expr_context) -> Expr:
 
 def allowed(g: Gen, b: Builtin) -> bool:
     """Whether the policy lets `b` appear: its types are the kernel's, its family is on."""
+    return _allowed(b, g.allowance)
+
+
+def _allowed(b: Builtin, allowance: Allowance) -> bool:
+    types, differentiable, math = allowance
     narrow = ARGUMENTS.get(b.name)
     drawn = [t for k, t in enumerate(b.params) if narrow is None or k not in narrow.positions]
-    if any(t not in g.type_set for t in drawn if t is not BOOL):
+    if any(t not in types for t in (*drawn, *b.results) if t is not BOOL):
         return False
-    if any(t not in g.type_set for t in b.results if t is not BOOL):
+    if differentiable and not b.differentiable:
         return False
-    if g.policy.differentiable and not b.differentiable:
-        return False
-    if b.name in math_builtin_names():
-        return g.policy.on("math")
-    return True
+    return math or b.name not in math_builtin_names()
 
 
-def candidates(g: Gen, ty: WType) -> list[list[Builtin]]:
-    """Allowed builtins returning `ty`, grouped by name in registry order (memoised per kernel).
+def candidates(g: Gen, ty: WType) -> tuple[tuple[Builtin, ...], ...]:
+    """Allowed builtins returning `ty`, grouped by name in registry order.
 
     Drawing a name first, then one of its overloads, gives every builtin the same chance
     whatever its number of overloads (`where` has hundreds).
     """
-    key = ("returning", ty)
-    found = g.memo.get(key)
-    if found is None:
-        groups: dict[str, list[Builtin]] = {}
-        for b in builtins_returning(ty.warp_name):
-            if allowed(g, b):
-                groups.setdefault(b.name, []).append(b)
-        found = g.memo[key] = list(groups.values())
-    return found
+    return _candidates(ty, g.allowance)
+
+
+@lru_cache(maxsize=4096)  # kernels share type universes: memoised across kernels
+def _candidates(ty: WType, allowance: Allowance) -> tuple[tuple[Builtin, ...], ...]:
+    groups: dict[str, list[Builtin]] = {}
+    for b in builtins_returning(ty.warp_name):
+        if _allowed(b, allowance):
+            groups.setdefault(b.name, []).append(b)
+    return tuple(tuple(group) for group in groups.values())
 
 
 def builtin_call(g: Gen, ty: WType, depth: int) -> Expr | None:
@@ -319,8 +322,7 @@ def _repeats(b: Builtin, args: list[Expr]) -> bool:
     """Two identical arguments where that cancels or is idempotent (`x - x`, `wp.where(c, 1, 1)`)."""
     if b.name in REPEAT_OK or len(args) < 2:
         return False
-    dumps = [ast.dump(a.node) for a in args]
-    return len(set(dumps)) < len(dumps)
+    return any(same(a.node, b.node) for k, a in enumerate(args) for b in args[k + 1 :])
 
 
 def _spell(b: Builtin, args: list[ast.expr]) -> ast.expr:
@@ -408,12 +410,12 @@ def compare(g: Gen, left: Expr) -> Expr:
         # chained: lo < x < hi.  Warp 1.19 rejects an array element (or struct field)
         # anywhere in a chain (docs/warp_findings), so none of the three is one.
         lo, hi = expression(g, ty, 0), expression(g, ty, 0)
-        distinct = len({ast.dump(e.node) for e in (lo, left, hi)}) == 3
+        distinct = not (same(lo.node, left.node) or same(left.node, hi.node) or same(lo.node, hi.node))
         if distinct and not any(isinstance(e.node, ast.Subscript | ast.Attribute) for e in (lo, left, hi)):
             node = ast.Compare(left=lo.node, ops=[ast.Lt(), ast.Lt()], comparators=[left.node, hi.node])
             return Expr.of(node, BOOL, [lo, left, hi])
     right = expression(g, ty, 0)
-    if ast.dump(right.node) == ast.dump(left.node):
+    if same(right.node, left.node):
         right = literal(g, ty)
     node = ast.Compare(left=left.node, ops=[choice(g.ch, ops)()], comparators=[right.node])
     return Expr.of(node, BOOL, [left, right])
@@ -422,24 +424,32 @@ def compare(g: Gen, left: Expr) -> Expr:
 # ----------------------------------------------------------------------------- data flow
 
 
-def bridges(g: Gen, source: WType, target: WType) -> list[list[tuple[Builtin, int]]]:
+#: A builtin and the position of its argument a value flows through.
+Bridge = tuple[Builtin, int]
+
+
+def bridges(g: Gen, source: WType, target: WType) -> tuple[tuple[Bridge, ...], ...]:
     """Allowed builtins returning `target` with a parameter of type `source`, and its position,
     grouped by name (so each builtin is as likely, whatever its number of overloads)."""
-    key = ("bridge", source, target)
-    found = g.memo.get(key)
-    if found is None:
-        found = [
-            [(b, k) for b in group for k in _free_positions(b) if b.params[k] is source]
-            for group in candidates(g, target)
-        ]
-        found = g.memo[key] = [group for group in found if group]  # type: ignore[assignment]
-    return found  # type: ignore[return-value]
+    return _bridges(source, target, g.allowance)
 
 
-def _free_positions(b: Builtin) -> list[int]:
+@lru_cache(maxsize=8192)
+def _bridges(
+    source: WType, target: WType, allowance: Allowance
+) -> tuple[tuple[tuple[Builtin, int], ...], ...]:
+    found = (
+        tuple((b, k) for b in group for k in _free_positions(b) if b.params[k] is source)
+        for group in _candidates(target, allowance)
+    )
+    return tuple(group for group in found if group)
+
+
+@cache
+def _free_positions(b: Builtin) -> tuple[int, ...]:
     """Argument positions a value may take (not those a `NarrowArguments` rule fixes)."""
     narrow = ARGUMENTS.get(b.name)
-    return [k for k in range(len(b.params)) if narrow is None or k not in narrow.positions]
+    return tuple(k for k in range(len(b.params)) if narrow is None or k not in narrow.positions)
 
 
 def flow(g: Gen, source: Expr, ty: WType, hops: int = 2) -> Expr | None:

@@ -106,6 +106,8 @@ class _Collector(ast.NodeVisitor):
             self.f.conditional = True
         if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):
             self.f.elif_chain = True
+        if _is_early_exit(node):  # a bounds guard: its test (`i >= n or j >= m`) is not multi-condition logic
+            return
         if _is_guard_clause(node):
             self.generic_visit(node)
             return

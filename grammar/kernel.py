@@ -68,7 +68,7 @@ def generate_module(ch: Choices, policy: Policy) -> tuple[ast.Module, str]:
         type_params=[],
     )
     body.append(kernel)
-    return ast.fix_missing_locations(ast.Module(body=body, type_ignores=[])), name
+    return ast.Module(body=body, type_ignores=[]), name
 
 
 def thread_kernel(g: Gen) -> tuple[list[tuple[str, str]], list[ast.stmt]]:

@@ -54,7 +54,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "multi_cond",
         lambda f: f.elif_chain or f.compound_condition,
-        "an `elif` chain, `and`/`or`/`not`, or a chained comparison",
+        "an `elif` chain, `and`/`or`/`not`, or a chained comparison (not in the test of an early "
+        "`if ...: return`, the bounds guard)",
     ),
     Rule("control_flow", lambda f: f.while_loop or f.break_continue, "a `while` loop, `break` or `continue`"),
     Rule("loop", lambda f: f.loop, "a `for` loop"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from grammar import safety
-from grammar.astnodes import call, load, store, subscript
+from grammar.astnodes import call, load, same, store, subscript
 from grammar.builtins import (
     ATOMICS,
     BINARY_OPERATORS,
@@ -287,7 +287,7 @@ def select(g: Gen) -> list[ast.stmt]:
     test = condition(g, 1)
     a = expression(g, ty, g.policy.max_expr_depth - 1, live=True)
     b = expression(g, ty, g.policy.max_expr_depth - 1)
-    if ast.dump(a.node) == ast.dump(b.node):
+    if same(a.node, b.node):
         b = literal(g, ty)
     node = ast.IfExp(test=test.node, body=a.node, orelse=b.node)
     return declare_value(g, Expr.of(node, ty, [test, a, b], max(a.bound, b.bound)))
@@ -329,7 +329,7 @@ def atomic_update(g: Gen, arr: Array, value: Expr) -> list[ast.stmt]:
     values = [input_fed(g, value)]
     if op == "atomic_cas":  # compare, then the new value: two different ones
         new = expression(g, ty, 1, live=True)
-        values.append(new if ast.dump(new.node) != ast.dump(value.node) else literal(g, ty))
+        values.append(literal(g, ty) if same(new.node, value.node) else new)
     if ty.is_int_based and not safety.wraps(ty):
         limit = 1 if op in ("atomic_add", "atomic_sub") else safety.ARRAY_INT_BOUND
         values = [narrowed(g, v, limit) if v.bound > limit else v for v in values]

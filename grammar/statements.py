@@ -68,7 +68,7 @@ def if_statement(g: Gen) -> list[ast.stmt]:
     node = g.use(test)
     body = nested(g, lambda: inner_block(g), tainted=test.tainted)
     orelse: list[ast.stmt] = []
-    if g.policy.on("elifs") and g.compounds < MAX_COMPOUND_STATEMENTS and g.ch.boolean(0.5):
+    if g.policy.on("elifs") and g.compounds < MAX_COMPOUND_STATEMENTS and g.ch.boolean(0.8):
         orelse = nested(g, lambda: if_statement(g), tainted=test.tainted)
     elif g.ch.boolean(0.35):
         orelse = nested(g, lambda: inner_block(g), tainted=test.tainted)
