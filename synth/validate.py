@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -186,6 +187,7 @@ def _compiled(
 
 
 def _first_error(message: str) -> str:
-    """The compiler's first error line (its message is pages long)."""
+    """The compiler's first diagnostic (`...: error: ...`), else the first line: its message is pages long."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    return next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")[:200]
+    diagnostic = next((line for line in lines if "error:" in line), lines[0] if lines else "")
+    return re.sub(r"^\S*[/\\]", "", diagnostic)[:200]  # no temporary directory in the message
