@@ -142,8 +142,14 @@ def run(args: argparse.Namespace) -> int:
     from synth.plots import draw
 
     dataset = open_dataset(args.dir)
+    created = not args.out.exists()
     check_writable(args.out)
-    summary = export(dataset, args.out, args.shard_bytes, args.split)
+    try:
+        summary = export(dataset, args.out, args.shard_bytes, args.split)
+    except BaseException:  # a bad line found late, an interrupt: leave no empty PDIR behind
+        if created:
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
     ratios_text = ",".join(f"{r:g}" for r in args.split)
     command = (
         f"python -m synth export DIR --format parquet --out PDIR --shard-bytes {args.shard_bytes} "

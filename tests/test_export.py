@@ -119,6 +119,7 @@ def test_shard_size_is_settable_and_a_new_export_replaces_the_old_shards(small_d
         ["export", "{missing}", "--out", "{tmp}/p"],
         ["export", "{file}", "--out", "{tmp}/p"],
         ["export", "{other_warp}", "--out", "{tmp}/p"],
+        ["export", "{truncated}", "--out", "{tmp}/p"],
         ["export", "{dataset}", "--out", "{tmp}/p", "--split", "0.9,0.2,0.1"],
         ["export", "{dataset}", "--out", "{tmp}/p", "--format", "csv"],
         ["export", "{dataset}"],
@@ -138,10 +139,14 @@ def test_bad_input_is_one_line(args, small_dataset, synth, tmp_path):
     )
     (other / "dataset.jsonl").write_text(lines)
     (tmp_path / "notes.txt").write_text("no dataset here\n")
+    truncated = tmp_path / "truncated"
+    shutil.copytree(small_dataset, truncated)
+    (truncated / "dataset.jsonl").write_bytes((small_dataset / "dataset.jsonl").read_bytes()[:-100])
     names = {
         "missing": tmp_path / "missing",
         "file": tmp_path / "notes.txt",
         "other_warp": other,
+        "truncated": truncated,
         "dataset": small_dataset,
         "tmp": tmp_path,
     }
