@@ -117,10 +117,20 @@ def stats_problems(dataset: Dataset, summary: Summary) -> list[str]:
         "seed": next(iter(seeds)) if len(seeds) == 1 else sorted(seeds),
     }
     return [
-        f"{key} is {_short(stats.get(key))}, the file has {_short(value)}"
-        for key, value in actual.items()
-        if stats.get(key) != value
+        _disagreement(key, stats.get(key), value) for key, value in actual.items() if stats.get(key) != value
     ]
+
+
+def _disagreement(key: str, stated: Any, actual: Any) -> str:
+    """One line: what stats.json says of `key` against the file; of counts, the first few that differ."""
+    if not (isinstance(stated, dict) and isinstance(actual, dict)):
+        return f"{key} is {_short(stated)}, the file has {_short(actual)}"
+    names = sorted(k for k in stated.keys() | actual.keys() if stated.get(k) != actual.get(k))
+    more = f" (and {len(names) - 3} more)" if len(names) > 3 else ""
+    return (
+        "; ".join(f"{key}[{k}] is {stated.get(k, 0)}, the file has {actual.get(k, 0)}" for k in names[:3])
+        + more
+    )
 
 
 def _short(value: Any) -> str:
