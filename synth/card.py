@@ -42,7 +42,11 @@ LIMITS = (
     "One label per kernel (`kernel_type`), the first matching rule of `grammar/features.py`; "
     "`metadata.features` holds every feature.",
     "Splits keep kernels of one AST shape together; structurally close kernels may still straddle them.",
+    "Unless the run compiled every record (`--verify compile`, above), the code was generated, not "
+    "compiled; `python -m synth validate DIR --compile` compiles it.",
 )
+#: What each device's code is written in.
+LANGUAGES = {"cpu": "C++", "cuda": "CUDA C++"}
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,11 @@ def write_card(
 def render(dataset: Dataset, summary: Summary, layout: Layout, plots: list[tuple[str, str]]) -> str:
     provenance = [json.loads(p) for p in summary.provenance]
     warp = ", ".join(sorted({p["warp_version"] for p in provenance}))
-    devices = ", ".join(sorted(summary.devices))
+    languages = " and ".join(LANGUAGES[d] for d in sorted(summary.devices))
     parts = [
         "---\n" + "\n".join(_yaml(front_matter(summary, layout))) + "\n---\n",
-        f"# warp-synth: {summary.records:,} random NVIDIA Warp kernels with their generated {devices} code\n",
+        f"# warp-synth: {summary.records:,} random NVIDIA Warp kernels and the {languages} code Warp "
+        "generates for them\n",
         "Each record pairs a random `@wp.kernel` Python module with the code warp-lang "
         f"{warp} generates for it (forward, backward/adjoint, helpers). Records are **true** "
         "(re-lowering `python_source` gives exactly the code fields) and **reproducible** (the seed "
@@ -260,10 +265,12 @@ def _plots(plots: list[tuple[str, str]]) -> str:
 
 def _limits(warp: str) -> str:
     lines = ["## Known limits\n", *(f"- {limit.format(warp=warp)}" for limit in LIMITS)]
+    findings = warp_findings()  # none where only the installed packages are, without docs/
     lines.append(
-        f"- Warp {warp} bugs the generator found and steers around (reproducers in {REPOSITORY_FINDINGS}):"
+        f"- Warp {warp} bugs the generator found and steers around (reproducers in {REPOSITORY_FINDINGS})"
+        + (":" if findings else ".")
     )
-    lines += [f"  - `{name}`: {text}" for name, text in warp_findings()]
+    lines += [f"  - `{name}`: {text}" for name, text in findings]
     return "\n".join(lines) + "\n"
 
 
@@ -308,4 +315,7 @@ def _scalar(v: Any) -> str:
     if isinstance(v, int):
         return str(v)
     text = str(v)
-    return text if re.fullmatch(r"[A-Za-z0-9][\w.<>/*+-]*", text) else json.dumps(text)
+    plain = re.fullmatch(r"[A-Za-z0-9][\w.<>/*+-]*", text) and not re.fullmatch(
+        r"[-+.\d_]+|true|false|null|yes|no|on|off|y|n", text, re.I
+    )  # a plain scalar YAML would read as a number, bool or null is quoted
+    return text if plain else json.dumps(text)
