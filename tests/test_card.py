@@ -1,7 +1,10 @@
 """The dataset card: written at the end of a run and by export, Hugging Face conventions, true figures."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,7 @@ from synth.card import CARD, warp_findings
 from synth.schema import arrow_schema
 
 datasets = pytest.importorskip("datasets")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _front_matter(card: str) -> dict:
@@ -114,3 +118,18 @@ def test_export_card_links_readable_plots(small_dataset, synth, tmp_path):
     for _, path in links:
         image = matplotlib.image.imread(out / path)
         assert image.shape[0] > 200 and image.shape[1] > 200 and image.std() > 0.01
+
+
+def test_the_main_job_writes_its_card_without_the_export_extra(tmp_path):
+    # pyarrow, matplotlib and datasets made unimportable: the main job and its card need none
+    script = (
+        "import sys; sys.modules.update(pyarrow=None, matplotlib=None, datasets=None)\n"
+        "from synth.cli import main\n"
+        "sys.exit(main(['--count', '3', '--workers', '1', '--out', sys.argv[1]]))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED="0")
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3 random NVIDIA Warp kernels" in (tmp_path / CARD).read_text()
