@@ -27,7 +27,9 @@ CARD = "README.md"
 #: warp-lang's license: its code generator and templates wrote the code fields.
 LICENSE = "apache-2.0"
 TAGS = ("code", "cuda", "cpp", "nvidia-warp", "synthetic", "compilers")
-FINDINGS = Path(__file__).resolve().parents[1] / "docs" / "warp_findings"
+#: The repository checkout this runs from, if any (an installed warp-synth has no docs/).
+REPOSITORY = Path(__file__).resolve().parents[1]
+FINDINGS = REPOSITORY / "docs" / "warp_findings"
 REPOSITORY_FINDINGS = "`docs/warp_findings/` of the warp-synth repository"
 
 #: Known limits besides the Warp findings.
@@ -277,6 +279,8 @@ def _limits(warp: str) -> str:
 def warp_findings() -> list[tuple[str, str]]:
     """(file name, first docstring line) of each Warp finding, from the repository's docs/."""
     found = []
+    if not (REPOSITORY / "pyproject.toml").is_file():
+        return found
     for path in sorted(FINDINGS.glob("*.py")):
         doc = ast.get_docstring(ast.parse(path.read_text())) or ""
         found.append((path.name, re.sub(r"^Warp [\d.]+: ", "", doc.splitlines()[0] if doc else "")))
