@@ -6,6 +6,7 @@ Bad input is one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,15 @@ from synth.args import Parser, UsageError, check_writable, positive_int, seed
 from synth.pipeline import ENGINES
 
 DEFAULT_TARGET_BYTES = 213_476_688
+
+#: Subcommands: name -> (module, its parser builder, its runner); imported only when named.
+SUBCOMMANDS = {
+    "fuzz": ("synth.fuzz", "build_fuzz_parser", "run_fuzz"),
+    "export": ("synth.export", "build_parser", "run"),
+    "stats": ("synth.inspect", "build_stats_parser", "run_stats"),
+    "show": ("synth.inspect", "build_show_parser", "run_show"),
+    "validate": ("synth.validate", "build_parser", "run"),
+}
 
 
 def _types(text: str) -> tuple[str, ...]:
@@ -150,16 +160,19 @@ def run_generate(args: argparse.Namespace) -> int:
             raise UsageError(str(e)) from None
         stats = run.execute()
         reporter.finish(stats, out)
+    from synth.card import write_jsonl_card
+
+    write_jsonl_card(out)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv[:1] == ["fuzz"]:
-            from synth.fuzz import build_fuzz_parser, run_fuzz
-
-            return run_fuzz(build_fuzz_parser().parse_args(argv[1:]))
+        if argv[:1] and argv[0] in SUBCOMMANDS:
+            module, build, run = SUBCOMMANDS[argv[0]]
+            command = importlib.import_module(module)
+            return getattr(command, run)(getattr(command, build)().parse_args(argv[1:]))
         args = build_parser().parse_args(argv)
         return run_generate(args)
     except UsageError as e:
