@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from synth.args import Parser, seed
+from synth.args import Parser, non_negative_int, seed
 from synth.card import figure_tables, generation_command
 from synth.dataset import DEFAULT_RATIOS, DatasetError, open_dataset, ratios
 from synth.summary import summarize
@@ -60,7 +60,7 @@ def build_show_parser() -> argparse.ArgumentParser:
     parser.add_argument("dir", type=Path, metavar="DIR", help="dataset directory (holding dataset.jsonl)")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--seed", type=seed_of_record, metavar="S", help="the record whose metadata.seed is S")
-    which.add_argument("--index", type=index, metavar="I", help="the I-th record (from 0)")
+    which.add_argument("--index", type=non_negative_int, metavar="I", help="the I-th record (from 0)")
     parser.add_argument(
         "--field", choices=CODE_FIELDS, default="code_forward", help="code field (default code_forward)"
     )
@@ -69,18 +69,8 @@ def build_show_parser() -> argparse.ArgumentParser:
 
 def seed_of_record(text: str) -> int:
     """A record's seed: a base seed times 2**32 plus a candidate index."""
-    value = index(text)
+    value = non_negative_int(text)
     seed(str(value >> 32))  # the base seed part is in range
-    return value
-
-
-def index(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
     return value
 
 
