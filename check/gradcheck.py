@@ -37,7 +37,6 @@ import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -46,7 +45,7 @@ import warp_access
 from check.execute import Inputs, Param, launch_kernel, warp_arguments
 from emit.lower import lower
 from grammar.astnodes import wp_name
-from grammar.builtins import builtin_table
+from grammar.builtins import nondifferentiable_on_floats
 
 #: Relative tolerance per float type involved (float32 when any float32 array takes part).
 RTOL = {"float32": 2e-2, "float64": 1e-6}
@@ -76,15 +75,6 @@ class GradResult:
 # ----------------------------------------------------------------------------- the contract
 
 
-@cache
-def _nondifferentiable_on_floats() -> frozenset[str]:
-    """Builtins (operators included: `mod`, `floordiv`) with a non-differentiable float overload."""
-    names = {
-        b.name for b in builtin_table() if not b.differentiable and any(p.is_float_based for p in b.params)
-    }
-    return frozenset(names | {"atomic_min", "atomic_max"})
-
-
 #: A declaration or parameter in Warp's C++: `wp::float32 var_3;`, `wp::vec_t<3, wp::float32>* var_8`.
 _DECLARATION = re.compile(r"(wp::\w+(?:<[^;()]*?>)?|bool)\s*\*?\s+(var_\w+)\s*[;=,)]")
 _CALL = re.compile(r"\bwp::(\w+)\(([^()]*)\)")
@@ -100,7 +90,7 @@ def float_nondifferentiable_calls(code: str) -> set[str]:
     types: dict[str, set[str]] = {}
     for ctype, var in _DECLARATION.findall(code):
         types.setdefault(var, set()).add(ctype)
-    names = _nondifferentiable_on_floats()
+    names = nondifferentiable_on_floats()
     return {
         name
         for name, args in _CALL.findall(code)
@@ -109,14 +99,19 @@ def float_nondifferentiable_calls(code: str) -> set[str]:
 
 
 def _is_dynamic(loop: ast.stmt) -> bool:
-    """Warp 1.19 unrolls `for` over constant ranges (<= max_unroll, no break); anything else loops."""
+    """Warp 1.19 unrolls `for` over constant ranges (<= max_unroll, no break), `wp.static(...)`
+    bounds included (evaluated at code generation); anything else loops."""
     if isinstance(loop, ast.While):
         return True
     assert isinstance(loop, ast.For)
     args = loop.iter.args if isinstance(loop.iter, ast.Call) else []
-    constant = bool(args) and all(isinstance(a, ast.Constant) for a in args)
+    constant = bool(args) and all(isinstance(a, ast.Constant) or wp_name(_func(a)) == "static" for a in args)
     has_break = any(isinstance(n, ast.Break) for s in loop.body for n in ast.walk(s))
     return not constant or has_break
+
+
+def _func(node: ast.expr) -> ast.expr | None:
+    return node.func if isinstance(node, ast.Call) else None
 
 
 def _assigned(node: ast.AST) -> set[str]:
@@ -158,7 +153,7 @@ def contract_violations(source: str, kernel_name: str) -> list[str]:
 
 def _tile_violations(kernel: ast.FunctionDef) -> set[str]:
     """Non-differentiable tile builtins, and non-differentiable functions given to `wp.tile_map`."""
-    names = _nondifferentiable_on_floats() | warp_access.nondifferentiable_builtins("Tile Primitives")
+    names = nondifferentiable_on_floats() | warp_access.nondifferentiable_builtins("Tile Primitives")
     found = set()
     for node in ast.walk(kernel):
         name = wp_name(node.func) if isinstance(node, ast.Call) else None

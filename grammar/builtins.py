@@ -384,6 +384,15 @@ def builtins_returning(name: str) -> tuple[Builtin, ...]:
     return tuple(b for b in builtin_table() if b.returns.warp_name == name)
 
 
+@cache
+def nondifferentiable_on_floats() -> frozenset[str]:
+    """Builtins (operators included: `mod`, `floordiv`) with a float overload Warp does not
+    differentiate, and the float atomics outside the autodiff contract (`atomic_min`/`max`)."""
+    floats = (b for b in builtin_table() if any(t.is_float_based for t in b.params))
+    names = {b.name for b in floats if not b.differentiable}
+    return frozenset(names) | {"atomic_min", "atomic_max"}
+
+
 def exclusion_report() -> dict[str, str]:
     """Every registry builtin the grammar never emits, with the reason."""
     generated = {b.name for b in all_builtins()} | set(PRODUCTIONS)

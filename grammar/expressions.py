@@ -34,6 +34,7 @@ from grammar.builtins import (
     Builtin,
     builtins_returning,
     math_builtin_names,
+    nondifferentiable_on_floats,
 )
 from grammar.choices import choice
 from grammar.context import Allowance, Array, Expr, Gen, Helper, Var
@@ -232,7 +233,7 @@ def _allowed(b: Builtin, allowance: Allowance) -> bool:
     drawn = [t for k, t in enumerate(b.params) if narrow is None or k not in narrow.positions]
     if any(t not in types for t in (*drawn, *b.results) if t is not BOOL):
         return False
-    if differentiable and not b.differentiable:
+    if differentiable and (not b.differentiable or b.name in nondifferentiable_on_floats()):
         return False
     return math or b.name not in math_builtin_names()
 
