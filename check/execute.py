@@ -364,8 +364,9 @@ def _defined_names(stmt: ast.stmt) -> list[str]:
 
 
 @contextmanager
-def loaded(source: str, device: str = "cpu") -> Iterator[Any]:
-    """The Python module of `source`, built by Warp for `device`; released on exit.
+def loaded(source: str, device: str = "cpu", mode: str = "release") -> Iterator[Any]:
+    """The Python module of `source`, built by Warp for `device` in `mode` (release, or debug:
+    array-bounds assertions, no optimisation); released on exit.
 
     Every load gets a name of its own: Warp unloads a released module's binary
     by name when it is garbage-collected, so a later load of the same source
@@ -374,6 +375,7 @@ def loaded(source: str, device: str = "cpu") -> Iterator[Any]:
     wp = warp_access.warp()
     name = f"{EXEC_MODULE}_{next(_LOADS)}_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
     with warp_access.WarpModule(name, source) as module:
+        wp.set_module_options({"mode": mode}, module.warp_module)
         with warp_access.native_output_silenced(1, 2):
             wp.load_module(module.py_module, device=device)
         yield module.py_module
@@ -383,8 +385,11 @@ class LoadFailed(Exception):
     """Warp could not build a kernel's module."""
 
 
-def load_kernels(sources: Sequence[tuple[str, str]], device: str = "cpu") -> Iterator[tuple[int, Any]]:
-    """(index, wp.Kernel or LoadFailed) for each (source, kernel name), compiled in merged groups.
+def load_kernels(
+    sources: Sequence[tuple[str, str]], device: str = "cpu", mode: str = "release"
+) -> Iterator[tuple[int, Any]]:
+    """(index, wp.Kernel or LoadFailed) for each (source, kernel name), compiled in merged groups
+    (`mode`: see `loaded`).
 
     A group that fails to build is split in halves until the failing kernels are alone.
     """
@@ -393,7 +398,7 @@ def load_kernels(sources: Sequence[tuple[str, str]], device: str = "cpu") -> Ite
         merged, names = merge_modules([sources[i] for i in indices])
         stack = ExitStack()
         try:
-            module = stack.enter_context(loaded(merged, device))
+            module = stack.enter_context(loaded(merged, device, mode))
         except Exception as e:
             if len(indices) == 1:
                 yield indices[0], LoadFailed(error_summary(e))

@@ -1,4 +1,7 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -22,3 +25,43 @@ settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHES
 @pytest.fixture(scope="session", autouse=True)
 def warp_ready():
     init_warp()
+
+
+# ----------------------------------------------------------------------------- shared helpers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def synth(*args: str, cwd: Path = ROOT, hash_seed: str = "random") -> subprocess.CompletedProcess:
+    """`python -m synth ARGS` in a real process, as a user runs it (it pins the hash seed itself)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED=hash_seed)
+    return subprocess.run(
+        [sys.executable, "-m", "synth", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+    )
+
+
+def start_synth(*args: str) -> subprocess.Popen:
+    """`python -m synth ARGS` started in a session of its own (its process group stands for a
+    terminal's foreground group: signal it with os.killpg), stdout and stderr captured as text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "synth", *args],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def plain_warp(script: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """Run a reproducer with plain Warp: no warp-synth on the path."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def load_one(source: str, name: str):
+    """The `wp.Kernel` `name` of module `source`, loaded for CPU execution."""
+    from check import execute
+
+    ((_, kernel),) = execute.load_kernels([(source, name)])
+    return kernel
