@@ -61,6 +61,30 @@ def test_device_cpu_does_not_talk_about_a_gpu(whole):
     assert f"{whole} holds 4 kernels already (--count 4): nothing to check" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args", [["--count", "0"], ["--group", "0"], ["--device", "tpu"], ["--seed", "x"], ["--out", "/proc/no"]]
+)
+def test_bad_input_is_one_line_and_exit_2(args, tmp_path):
+    result = synth("fuzz", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("synth: error:"), result.stderr
+
+
+def test_help_shows_defaults_and_exit_statuses():
+    shown = synth("fuzz", "--help").stdout
+    for default in (
+        "(default: cuda)",
+        "(default: 100)",
+        "(default: 0)",
+        "(default: artifacts/fuzz)",
+        "(default: 25)",
+    ):
+        assert default in shown
+    for status in ("0  no new findings", "1  new Warp findings or generator defects", "2  bad arguments"):
+        assert status in shown
+
+
 def _first_line_within(proc: subprocess.Popen, seconds: float) -> str:
     ready, _, _ = select.select([proc.stderr], [], [], seconds)
     assert ready, f"nothing on stderr for {seconds} s"
