@@ -56,11 +56,14 @@ class Finding:
 
 
 def write_finding(out: Path, finding: Finding) -> Path:
-    """Write the reproducer and the JSON line (once per kind and source); return the script's path."""
+    """Write the reproducer and the JSON line (once per kind and source); return the script's path.
+
+    The index decides what is written: a script a killed run left without its line is written again.
+    """
     folder = out / FINDINGS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / f"{finding.key}.py"
-    if not script.exists():
+    if script.name not in {f["reproducer"] for f in read_findings(folder)}:
         script.write_text(reproducer(finding))
         line = {k: v for k, v in vars(finding).items() if k not in ("inputs", "params")}
         line["reproducer"] = script.name

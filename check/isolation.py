@@ -79,12 +79,12 @@ def execute_isolated(group: list[Report], gpu: bool, watch: Watch | None = None)
     try:
         return _in_child(group, gpu, watch)
     except Died as e:
-        if e.index is None and len(group) > 1:
-            return _halves(group, gpu, watch)
-        n = e.index or 0
-        if e.index is None:
-            group[n].failures.append(("crash", f"the process died while loading the kernel ({e.how})"))
+        if e.index is None:  # while loading: a compiler's crash, narrowed down to one kernel
+            if len(group) > 1:
+                return _halves(group, gpu, watch)
+            group[0].failures.append(("crash", f"the process died while loading the kernel ({e.how})"))
             return group
+        n = e.index
         kind = "generator_defect" if e.phase == "debug" else "crash"
         group[n].failures.append((kind, f"{e.phase} build: the process died checking the kernel ({e.how})"))
         group[n].metadata["execution"] = f"{kind}: {e.phase} build"
@@ -158,7 +158,8 @@ def _child_environment() -> dict[str, str]:
 
 def _how(status: int, folder: Path) -> str:
     """How the child ended: the signal, or the exit status; and the last line it printed about it."""
-    how = f"{signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
+    signals = {s.value: s.name for s in signal.Signals}
+    how = signals.get(-status, f"signal {-status}") if status < 0 else f"exit status {status}"
     lines = (folder / _OUTPUT).read_text(errors="replace").strip().splitlines()
     said = [line for line in lines if line.startswith("Assertion failed")] or lines[-1:]
     return f"{how}: {said[-1].strip()[:300]}" if said else how
