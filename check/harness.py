@@ -59,8 +59,11 @@ def check_compiles(reports: list[Report], device: str) -> None:
             lowered[n][0].failures.append(("compile", f"{device}: {message}"))
 
 
-def execute_group(group: list[Report], gpu: bool, mark: Mark | None = None) -> list[Report]:
-    """Load the group's kernels (merged, per build) and run the debug, then the release checks on each.
+def execute_group(
+    group: list[Report], gpu: bool, mark: Mark | None = None, debug: bool = True
+) -> list[Report]:
+    """Load the group's kernels (merged, per build) and run the debug (unless not `debug`: a process
+    that must survive them), then the release checks on each.
 
     `mark` hears each phase and kernel before it starts (see `check.isolation`).
     """
@@ -69,7 +72,7 @@ def execute_group(group: list[Report], gpu: bool, mark: Mark | None = None) -> l
     # the mark's index is None between kernels: a merged module that fails to build is split and its
     # halves are built lazily as the loop goes on, so a death there is the loading's, not a kernel's
     mark("debug", None, None)
-    for n, kernel in execute.load_kernels(sources, "cpu", mode="debug"):
+    for n, kernel in execute.load_kernels(sources, "cpu", mode="debug") if debug else ():
         check_debug(group[n], kernel, lambda report, n=n: mark("debug", n, report))
         mark("debug", None, None)
     mark("release", None, None)

@@ -99,7 +99,7 @@ def run_fuzz(args: argparse.Namespace) -> int:
                 results.append_group(lines, earlier + time.perf_counter() - session_start)
                 progress.group_done(results.progress.records, results.progress.counters)
     except ChildFailed as e:
-        print(f"synth fuzz: {e}", file=sys.stderr)
+        print(f"synth fuzz: error: {e}", file=sys.stderr)
         return EXIT_HARNESS
     finally:
         results.close()
@@ -152,8 +152,8 @@ def fails_like(kind: str, device: str, seed: int, gpu: bool) -> Callable[[DrawnK
                 check_compiles([report], device)
             elif kind == "crash":  # only a crash needs a process of its own per try
                 report = execute_isolated([report], gpu)[0]
-            else:
-                execute_group([report], gpu)
+            else:  # in this process: no debug build (its assertions end the process that meets them)
+                execute_group([report], gpu, debug=False)
         except Exception:  # a drawn kernel that breaks the harness is not the failure being shrunk
             return False
         return any(found == kind for found, _ in report.failures)

@@ -94,7 +94,7 @@ def summary_table(summary: dict[str, Any], device: str, out: str) -> Table:
     table.add_row("debug build (CPU)", f"{summary['debug_passed']} of {n} ran without assertion or signal")
     table.add_row("determinism (CPU)", f"{summary['deterministic']} of {n} gave identical bytes twice")
     table.add_row("gradient checks", _counts(summary["gradcheck"]))
-    share = f"{summary['gradcheck_nontrivial']} of {n} ({100 * summary['gradcheck_nontrivial_share']:.0f}%)"
+    share = f"{summary['gradcheck_nontrivial']} of {n} ({100 * summary['gradcheck_nontrivial_share']:.1f}%)"
     table.add_row("non-trivial gradients", f"{share} compared a non-zero derivative")
     table.add_row("CPU/GPU", _cpu_gpu(summary, device))
     new = summary["new_findings"]

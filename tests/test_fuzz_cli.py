@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from check import isolation
 from check.findings import read_findings
 from grammar.sample import Sample
 from synth import cli, fuzz
@@ -280,3 +281,12 @@ def test_gradient_share_counts_only_compared_derivatives():
     summary = summarize(lines, gpu=False, seconds=1.0)
     assert summary["gradcheck_nontrivial"] == 2 and summary["gradcheck_nontrivial_share"] == 0.5
     assert summary["gradcheck"]["trivial"] == 1 and summary["gradcheck"]["passed"] == 1
+
+
+def test_a_checker_that_fails_is_one_line_and_exit_3(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(isolation, "_CHILD", "import sys; print('cannot start'); sys.exit(1)")
+    status = cli.main(["fuzz", "--device", "cpu", "--count", "1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 3, err
+    assert "synth fuzz: error: the checking process failed (exit status 1: cannot start)" in err.splitlines()
+    assert "Traceback" not in err and not (tmp_path / "results.jsonl").read_bytes()
