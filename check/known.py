@@ -38,14 +38,14 @@ def _unused_tile_transpose(tree: ast.Module) -> bool:
 
 
 def _component_store_into_local(tree: ast.Module) -> bool:
-    """`v[2] = ...`, `M[i, j] = ...` or `v.x = ...` on a local variable, not a parameter
-    (vector_component_store_gradient.py)."""
+    """`v[2] = ...` or `v.x = ...` on a local variable, not a parameter (vector_component_store_gradient.py;
+    a matrix element store `M[i, j] = ...` is not what the reproducer shows)."""
     for func in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
         params = {a.arg for a in func.args.args}
         for node in ast.walk(func):
             targets = node.targets if isinstance(node, ast.Assign) else []
             for t in targets:
-                component = isinstance(t, ast.Subscript) or (
+                component = (isinstance(t, ast.Subscript) and not isinstance(t.slice, ast.Tuple)) or (
                     isinstance(t, ast.Attribute) and t.attr in _COMPONENTS
                 )
                 if component and isinstance(t.value, ast.Name) and t.value.id not in params:
