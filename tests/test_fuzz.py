@@ -1,5 +1,7 @@
 """Fuzzing: failures shrink to small plain-Warp reproducers; kernels that end the process are isolated."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -14,10 +16,15 @@ from tests.conftest import plain_warp
 from tests.test_execute import WIDENED
 from tests.test_gradcheck import SQUARE, WRONG_GRAD
 
+#: The injected "bug": a kernel calling a trigonometric function.  A family, not one builtin: which
+#: builtins 100 draws meet varies (the draws differ with the process's import history, measured:
+#: `import check.compile` before the search changed the 5th draw on), one of six is met either way.
+TRIGONOMETRIC = re.compile(r"wp\.a?(sin|cos|tan)\(")
+
 
 def test_injected_failure_shrinks_to_a_small_reproducer(tmp_path):
-    def fails(k):  # the injected "bug": any kernel calling wp.sin
-        return "wp.sin(" in k.source
+    def fails(k):
+        return TRIGONOMETRIC.search(k.source) is not None
 
     found = shrink(fails, max_examples=100, seconds=5, focus="math")
     assert found is not None and fails(found)
@@ -32,19 +39,19 @@ def test_injected_failure_shrinks_to_a_small_reproducer(tmp_path):
         "cpu",
         small.kernel_name,
         small.source,
-        "injected: calls wp.sin",
+        "injected: calls a trigonometric function",
         shrunk=True,
         inputs=execute.draw_inputs(params, 0),
         params=params,
     )
     script = write_finding(tmp_path, finding)
-    assert "wp.sin(" in script.read_text()
+    assert TRIGONOMETRIC.search(script.read_text())
     result = plain_warp(script, tmp_path)
     assert result.returncode == 0, result.stderr  # runs with plain Warp; the injected bug is not real
     assert read_findings(tmp_path / "findings")[0]["shrunk"] is True
 
 
-def test_gradient_reproducer_reproduces_withplain_warp(tmp_path):
+def test_gradient_reproducer_reproduces_with_plain_warp(tmp_path):
     source = SQUARE.replace("GRAD", WRONG_GRAD)
     ((_, kernel),) = execute.load_kernels([(source, "apply_square")])
     params = execute.kernel_params(kernel)
