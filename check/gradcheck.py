@@ -13,7 +13,9 @@ passes if it agrees with any of them (a kink, `wp.min(x, 0.0)` at x = 0.003,
 spoils the larger steps that straddle it, measured on a generated kernel); if it
 agrees with none and they disagree among themselves by the same tolerance, the
 point sits on a kink or jump (a clamp, an `if` on a float) and the result is
-`inconclusive`, not a mismatch.
+`inconclusive`, not a mismatch.  When the adjoint and every finite difference are
+exactly zero (no output depends on the inputs) nothing was compared: `trivial`,
+never `passed`.
 
 Kernels outside Warp's documented autodiff contract are labelled
 `outside_contract` with the reasons (`contract_violations`), never reported as
@@ -36,7 +38,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -61,7 +63,7 @@ ROUNDING_ULPS = 8.0
 class GradResult:
     """The outcome of one gradient check (goes into a kernel's metadata)."""
 
-    status: str  # passed, mismatch, inconclusive, outside_contract, not_differentiable, not_checked
+    status: str  # passed, trivial, mismatch, inconclusive, outside_contract, not_differentiable, not_checked
     reasons: list[str] = field(default_factory=list)
     measured: str | None = None  # outside the contract: what the check would have said (information)
     adjoint: float | None = None
@@ -192,28 +194,44 @@ def check_gradient(
 def measure_gradient(kernel: Any, params: Sequence[Param], inputs: Inputs) -> GradResult:
     """Adjoint against finite differences, whatever the contract says (see `check_gradient`)."""
     wrt, of = float_arrays(params)
-    precision = "float32" if any(p.numpy_dtype == np.float32 for p in (*wrt, *of)) else "float64"
+    precision = gradient_precision(wrt, of)
     rng = np.random.default_rng(0)
     weights = {p.name: rng.standard_normal(inputs.values[p.name].shape) for p in of}
     direction = {p.name: rng.standard_normal(inputs.values[p.name].shape) for p in wrt}
     ad = _adjoint(kernel, params, inputs, weights, direction)
-    steps = [STEP[precision] * s for s in STEPS]
-    differences = [_finite_difference(kernel, params, inputs, weights, direction, h) for h in steps]
+    differences = [
+        _finite_difference(kernel, params, inputs, weights, direction, STEP[precision] * s) for s in STEPS
+    ]
     fds, scales = [fd for fd, _ in differences], [scale for _, scale in differences]
-    eps = float(np.finfo(precision).eps)
-    rounding = ROUNDING_ULPS * eps * max(scales) / min(steps)
+    status, reason, closest, tol = judge(ad, fds, scales, precision)
+    reasons = [reason] if reason else []
+    return GradResult(status, reasons, adjoint=ad, finite_difference=closest, tolerance=tol)
+
+
+def gradient_precision(wrt: Sequence[Param], of: Sequence[Param]) -> str:
+    """The float type whose step and tolerance apply: float32 when any float32 array takes part."""
+    return "float32" if any(p.numpy_dtype == np.float32 for p in (*wrt, *of)) else "float64"
+
+
+def judge(ad: float, fds: list[float], scales: list[float], precision: str) -> tuple[str, str, float, float]:
+    """(status, reason, the finite difference closest to the adjoint, the tolerance) for adjoint `ad`
+    and the finite differences `fds` at the STEPS (`scales`: the sum|w * out| of each).
+
+    Standalone (numpy and this module's constants only): findings' reproducers carry its source.
+    """
+    steps = [STEP[precision] * s for s in STEPS]
+    rounding = ROUNDING_ULPS * float(np.finfo(precision).eps) * max(scales) / min(steps)
     tol = RTOL[precision] * max(abs(ad), *map(abs, fds)) + rounding
     closest = min(fds, key=lambda fd: abs(ad - fd))
-    result = GradResult("passed", adjoint=ad, finite_difference=closest, tolerance=tol)
+    if ad == 0 and all(fd == 0 for fd in fds):
+        return "trivial", "adjoint and finite differences all zero: no derivative compared", closest, tol
     if not all(np.isfinite([ad, *fds, tol])):
-        result.status, result.reasons = "inconclusive", ["non-finite values"]
-    elif abs(ad - closest) <= tol:
-        pass
-    elif max(fds) - min(fds) > tol:
-        result.status, result.reasons = "inconclusive", ["finite differences unstable (kink or jump)"]
-    else:
-        result.status = "mismatch"
-    return result
+        return "inconclusive", "non-finite values", closest, tol
+    if abs(ad - closest) <= tol:
+        return "passed", "", closest, tol
+    if max(fds) - min(fds) > tol:
+        return "inconclusive", "finite differences unstable (kink or jump)", closest, tol
+    return "mismatch", "", closest, tol
 
 
 def _loss(params: Sequence[Param], args: list, weights: dict[str, np.ndarray]) -> tuple[float, float]:
@@ -255,6 +273,6 @@ def _finite_difference(
         for name, d in direction.items():
             x = inputs.values[name]
             moved[name] = (x.astype(np.float64) + sign * h * d).astype(x.dtype)
-        losses.append(_loss(params, _launch(kernel, params, Inputs(inputs.shape, moved)), weights))
+        losses.append(_loss(params, _launch(kernel, params, replace(inputs, values=moved)), weights))
     (up, s_up), (down, s_down) = losses
     return (up - down) / (2 * h), max(s_up, s_down)

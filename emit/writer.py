@@ -54,13 +54,17 @@ def _write_atomic(path: Path, text: str) -> None:
 class DatasetWriter:
     """Appends record batches to `out/dataset.jsonl`, checkpointing after each."""
 
+    #: The appended file, the stats file, and what messages call the content (a subclass with
+    #: other names checkpoints other JSONL the same way: `synth.fuzz_results`).
+    DATA_FILE, STATS_FILE, CONTENT = DATASET, STATS, "a dataset"
+
     def __init__(self, out: Path, run: dict[str, Any], fresh: bool = False):
         self.out = out
-        self.dataset = out / DATASET
+        self.dataset = out / self.DATA_FILE
         self.progress_path = out / PROGRESS
         out.mkdir(parents=True, exist_ok=True)
         if fresh:
-            for name in (DATASET, PROGRESS, STATS):
+            for name in (self.DATA_FILE, PROGRESS, self.STATS_FILE):
                 (out / name).unlink(missing_ok=True)
         self.progress = self._load(run)
         self._truncate_to_checkpoint()
@@ -79,7 +83,7 @@ class DatasetWriter:
                 k for k in run.keys() | progress.run.keys() if run.get(k) != progress.run.get(k)
             )
             raise DatasetMismatch(
-                f"{self.out} holds a dataset made with other {', '.join(differing)}; "
+                f"{self.out} holds {self.CONTENT} made with other {', '.join(differing)}; "
                 "use --fresh or another --out"
             )
         return progress
@@ -112,7 +116,7 @@ class DatasetWriter:
         return sources, shapes
 
     def write_stats(self, stats: dict[str, Any]) -> None:
-        _write_atomic(self.out / STATS, json.dumps(stats, indent=2, sort_keys=True) + "\n")
+        _write_atomic(self.out / self.STATS_FILE, json.dumps(stats, indent=2, sort_keys=True) + "\n")
 
     def close(self) -> None:
         self._file.close()

@@ -39,6 +39,7 @@ from grammar.simple import atomic_ops, atomic_update, struct_fields, unpack_call
 from grammar.statements import block, draw_weights, required_kinds
 from grammar.tiles import TILE_DTYPES, tile_kernel, tile_size
 from grammar.types import BOOL, INT32, UINT32, ArrayType
+from grammar.unparse import number_statements
 
 
 def generate_module(ch: Choices, policy: Policy) -> tuple[ast.Module, str]:
@@ -68,6 +69,7 @@ def generate_module(ch: Choices, policy: Policy) -> tuple[ast.Module, str]:
         type_params=[],
     )
     body.append(kernel)
+    number_statements(body)  # `ast.unparse` reads statements' line numbers
     return ast.Module(body=body, type_ignores=[]), name
 
 

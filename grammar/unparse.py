@@ -7,11 +7,11 @@ import ast
 
 def to_source(tree: ast.Module) -> str:
     """Source text of a generated module (standard library `ast.unparse`, newline-terminated)."""
-    _number_statements(tree.body)
+    number_statements(tree.body)
     return ast.unparse(tree) + "\n"
 
 
-def _number_statements(body: list[ast.stmt]) -> None:
+def number_statements(body: list[ast.stmt]) -> None:
     """Give statements the line number `ast.unparse` reads (expressions need none; cheaper than
     `ast.fix_missing_locations`, which visits every node)."""
     for stmt in body:
@@ -20,4 +20,4 @@ def _number_statements(body: list[ast.stmt]) -> None:
         for field in ("body", "orelse"):
             nested = getattr(stmt, field, None)
             if isinstance(nested, list):
-                _number_statements(nested)
+                number_statements(nested)

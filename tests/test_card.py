@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import synth
 
 from emit.records import GENERATOR_VERSION
 from synth.card import CARD, warp_findings
@@ -50,7 +51,7 @@ def test_run_writes_a_hugging_face_card(small_dataset):
     assert DatasetCard.load(small_dataset / CARD).data.to_dict()["license"] == meta["license"]
 
 
-def test_card_states_how_it_was_made_and_the_command_reproduces_the_bytes(small_dataset, synth, tmp_path):
+def test_card_states_how_it_was_made_and_the_command_reproduces_the_bytes(small_dataset, tmp_path):
     card = (small_dataset / CARD).read_text()
     command = re.search(r"- Command: `python -m synth (.*?)`", card).group(1)
     assert command == "--device cpu --seed 3 --count 48"
@@ -97,7 +98,7 @@ def test_card_lists_the_warp_findings(small_dataset):
         assert f"`{name}`: {text}" in card
 
 
-def test_export_card_links_readable_plots(small_dataset, synth, tmp_path):
+def test_export_card_links_readable_plots(small_dataset, tmp_path):
     import matplotlib.image
 
     out = tmp_path / "p"

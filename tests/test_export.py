@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import synth
 
 from synth.dataset import split_of
 from synth.schema import arrow_schema
@@ -23,7 +24,7 @@ def _by_sha(rows) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def exported(small_dataset, synth, tmp_path_factory) -> Path:
+def exported(small_dataset, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("parquet")
     result = synth(
         "export", str(small_dataset), "--format", "parquet", "--out", str(out), "--split", "0.5,0.25,0.25"
@@ -71,7 +72,7 @@ def test_splits_follow_the_structural_hash(small_dataset, exported):
             assert split_of(row["metadata"]["ast_shape_sha1"], (0.5, 0.25, 0.25)) == name
 
 
-def test_splits_are_stable_whatever_the_order_and_shapes_never_straddle(small_dataset, synth, tmp_path):
+def test_splits_are_stable_whatever_the_order_and_shapes_never_straddle(small_dataset, tmp_path):
     # a copy read in another order, holding one kernel twice under another name (the same AST shape)
     shuffled = tmp_path / "shuffled"
     shutil.copytree(small_dataset, shuffled)
@@ -99,7 +100,7 @@ def test_splits_are_stable_whatever_the_order_and_shapes_never_straddle(small_da
     assert len(set(splits[small_dataset].values())) == 3
 
 
-def test_shard_size_is_settable_and_a_new_export_replaces_the_old_shards(small_dataset, synth, tmp_path):
+def test_shard_size_is_settable_and_a_new_export_replaces_the_old_shards(small_dataset, tmp_path):
     out = tmp_path / "p"
     assert synth("export", str(small_dataset), "--out", str(out), "--shard-bytes", "300000").returncode == 0
     train = sorted(p.name for p in (out / "data").glob("train-*.parquet"))
@@ -131,7 +132,7 @@ def test_shard_size_is_settable_and_a_new_export_replaces_the_old_shards(small_d
         ["validate", "{tmp}"],
     ],
 )
-def test_bad_input_is_one_line(args, small_dataset, synth, tmp_path):
+def test_bad_input_is_one_line(args, small_dataset, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(small_dataset, other)
     lines = (

@@ -3,12 +3,14 @@
 import json
 import re
 
+from conftest import synth
+
 
 def _records(directory):
     return [json.loads(line) for line in (directory / "dataset.jsonl").read_text().splitlines()]
 
 
-def test_stats_prints_the_cards_figures(small_dataset, synth):
+def test_stats_prints_the_cards_figures(small_dataset):
     result = synth("stats", str(small_dataset), COLUMNS="200")
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -22,7 +24,7 @@ def test_stats_prints_the_cards_figures(small_dataset, synth):
     assert [kernel_type, str(count)] in rows
 
 
-def test_show_prints_a_record_by_index_or_seed(small_dataset, synth):
+def test_show_prints_a_record_by_index_or_seed(small_dataset):
     record = _records(small_dataset)[7]
     by_index = synth("show", str(small_dataset), "--index", "7")
     by_seed = synth("show", str(small_dataset), "--seed", str(record["metadata"]["seed"]))
@@ -33,7 +35,7 @@ def test_show_prints_a_record_by_index_or_seed(small_dataset, synth):
     assert record["code_backward"] in backward and record["code_forward"] not in backward
 
 
-def test_show_highlights_on_a_terminal(small_dataset, synth):
+def test_show_highlights_on_a_terminal(small_dataset):
     result = synth("show", str(small_dataset), "--index", "0", FORCE_COLOR="1", COLUMNS="200")
     assert result.returncode == 0
     source = result.stdout.split("python_source")[1].split("code_forward")[0]

@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+from conftest import synth
 
 
 @pytest.fixture
@@ -13,14 +14,14 @@ def copy(small_dataset, tmp_path):
     return out
 
 
-def test_a_written_dataset_validates(small_dataset, synth):
+def test_a_written_dataset_validates(small_dataset):
     result = synth("validate", str(small_dataset))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
     assert "48 records; 48 regenerated, re-lowered; 0 problem(s)" in result.stderr
 
 
-def test_a_code_field_altered_by_one_character_is_caught(copy, synth):
+def test_a_code_field_altered_by_one_character_is_caught(copy):
     lines = (copy / "dataset.jsonl").read_text().splitlines(keepends=True)
     record = json.loads(lines[20])
     at = record["code_forward"].index("var_")
@@ -36,7 +37,7 @@ def test_a_code_field_altered_by_one_character_is_caught(copy, synth):
     ]
 
 
-def test_a_truncated_last_line_is_caught(copy, synth):
+def test_a_truncated_last_line_is_caught(copy):
     data = (copy / "dataset.jsonl").read_bytes()
     (copy / "dataset.jsonl").write_bytes(data[:-500])
     result = synth("validate", str(copy), "--sample", "3")
@@ -48,7 +49,7 @@ def test_a_truncated_last_line_is_caught(copy, synth):
     assert any(line.startswith(f"{copy}/stats.json: bytes is ") for line in lines)
 
 
-def test_a_line_of_another_schema_and_regenerated_source_are_checked(copy, synth):
+def test_a_line_of_another_schema_and_regenerated_source_are_checked(copy):
     lines = (copy / "dataset.jsonl").read_text().splitlines(keepends=True)
     bad_schema = json.loads(lines[3])
     del bad_schema["metadata"]["codegen"]
@@ -66,7 +67,7 @@ def test_a_line_of_another_schema_and_regenerated_source_are_checked(copy, synth
     assert len(out) == 2
 
 
-def test_compile_compiles_quietly(small_dataset, synth):
+def test_compile_compiles_quietly(small_dataset):
     result = synth("validate", str(small_dataset), "--sample", "4", "--compile")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
@@ -76,7 +77,7 @@ def test_compile_compiles_quietly(small_dataset, synth):
     ]
 
 
-def test_compile_reports_code_that_does_not_compile(copy, synth):
+def test_compile_reports_code_that_does_not_compile(copy):
     lines = (copy / "dataset.jsonl").read_text().splitlines(keepends=True)[:3]
     record = json.loads(lines[0])
     body = "    // argument vars"  # inside the forward kernel's body
