@@ -71,10 +71,15 @@ def build_fuzz_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Of every DIFFERENTIABLE_EVERY candidates, the first is drawn under the dataset's policy (so
+#: fuzz meets every construct) and the others under the differentiable one (float data flow
+#: through differentiable operations: gradient checks that compare real derivatives).
+DIFFERENTIABLE_EVERY = 3
+
+
 def candidate_kernel(base_seed: int, index: int) -> Sample:
-    """The kernel fuzzed as candidate `index` of a run: the one place that picks it (a policy
-    routing some candidates to other generation policies goes here)."""
-    return sample(candidate_seed(base_seed, index))
+    """The kernel fuzzed as candidate `index` of a run: the one place that picks it."""
+    return sample(candidate_seed(base_seed, index), differentiable=index % DIFFERENTIABLE_EVERY != 0)
 
 
 def run_fuzz(args: argparse.Namespace) -> int:
@@ -136,7 +141,8 @@ def check_group(base_seed: int, indices: range, gpu: bool, watch: Watch | None =
     reports = []
     for k in indices:
         s = candidate_kernel(base_seed, k)
-        reports.append(Report(s.seed, s.kernel_name, s.kernel_type, to_source(s.tree)))
+        policy = {"policy": "differentiable" if s.policy and s.policy.differentiable else "dataset"}
+        reports.append(Report(s.seed, s.kernel_name, s.kernel_type, to_source(s.tree), metadata=policy))
     check_compiles(reports, "cpu")
     check_compiles(reports, "cuda")
     return execute_isolated(reports, gpu, watch)
