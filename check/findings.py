@@ -173,7 +173,7 @@ def _argument_code(p: Param, requires_grad: str) -> str:
     if p.is_struct:
         fields = ", ".join(f"{f.field_name}={_argument_code(f, 'False')}" for f in p.fields)
         return f"struct({p.struct}, {fields})"
-    dtype, value = f"wp.{getattr(p.dtype, '__name__', 'float32')}", f"inputs[{p.name!r}]"
+    dtype, value = f"wp.{p.dtype_name}", f"inputs[{p.name!r}]"
     if p.is_array:
         grad = requires_grad if p.is_float else "False"
         return f"wp.array({value}, dtype={dtype}, device=device, requires_grad={grad})"
@@ -189,7 +189,8 @@ def _policy_code(f: Finding) -> str:
         wrt, of = gradcheck.float_arrays(f.params)
         values = {"INS": [p.name for p in wrt], "OUTS": [p.name for p in of]}
         values["PRECISION"] = gradcheck.gradient_precision(wrt, of)
-        return _copied(gradcheck, ("RTOL", "STEP", "STEPS", "ROUNDING_ULPS"), (gradcheck.judge,), values)
+        functions = (gradcheck.tolerance, gradcheck.judge)
+        return _copied(gradcheck, ("RTOL", "STEP", "STEPS", "ROUNDING_ULPS"), functions, values)
     if f.kind in ("cpu_gpu_mismatch", "nondeterministic") and f.inputs is not None:
         accumulators = sorted(p.name for p in leaves(f.params) if p.role == "accumulator")
         values = {"ACCUMULATORS": accumulators, "THREADS": f.inputs.threads}

@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 
 import warp_access
-from check.execute import Inputs, Param, launch_kernel, warp_arguments
+from check import runner
+from check.execute import Inputs, Param, held_arrays, launch_kernel, warp_arguments
 from emit.lower import lower
 from grammar.astnodes import wp_name
 from grammar.builtins import nondifferentiable_on_floats
@@ -179,33 +180,62 @@ def check_gradient(
     kernel: Any, params: Sequence[Param], inputs: Inputs, source: str, kernel_name: str
 ) -> GradResult:
     """Check `kernel` (`kernel_name` in `source`) on CPU at `inputs`; contract violations first."""
+    early, reasons = gradient_contract(params, source, kernel_name)
+    if early is not None:
+        return early
+    return judged(*_measure(kernel, params, inputs), gradient_precision(*float_arrays(params)), reasons)
+
+
+def gradient_contract(
+    params: Sequence[Param], source: str, kernel_name: str
+) -> tuple[GradResult | None, list[str]]:
+    """(the result of a kernel whose gradient is not measured, or None), and why the kernel is outside
+    Warp's autodiff contract (empty: inside).  Shared by every executor of the check."""
     wrt, of = float_arrays(params)
     if not wrt or not of:
-        return GradResult("not_differentiable", ["no float input or output array"])
+        return GradResult("not_differentiable", ["no float input or output array"]), []
     if any(p.numpy_dtype == np.float16 for p in (*wrt, *of)):
-        return GradResult("not_checked", ["float16 arrays: finite differences below half precision"])
-    reasons = contract_violations(source, kernel_name)
+        return GradResult("not_checked", ["float16 arrays: finite differences below half precision"]), []
+    return None, contract_violations(source, kernel_name)
+
+
+def judged(
+    ad: float, fds: list[float], scales: list[float], precision: str, reasons: list[str]
+) -> GradResult:
+    """The result for measured numbers: `judge`'s, or, outside the contract (`reasons`), its status kept
+    as `measured` only."""
+    status, reason, closest, tol = judge(ad, fds, scales, precision)
     if reasons:
-        measured = measure_gradient(kernel, params, inputs).status
-        return GradResult("outside_contract", reasons, measured=measured)
-    return measure_gradient(kernel, params, inputs)
+        return GradResult("outside_contract", reasons, measured=status)
+    why = [reason] if reason else []
+    return GradResult(status, why, adjoint=ad, finite_difference=closest, tolerance=tol)
 
 
 def measure_gradient(kernel: Any, params: Sequence[Param], inputs: Inputs) -> GradResult:
     """Adjoint against finite differences, whatever the contract says (see `check_gradient`)."""
+    return judged(*_measure(kernel, params, inputs), gradient_precision(*float_arrays(params)), [])
+
+
+def draws(params: Sequence[Param], inputs: Inputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The check's random weights on the float outputs and direction on the float inputs."""
     wrt, of = float_arrays(params)
-    precision = gradient_precision(wrt, of)
     rng = np.random.default_rng(0)
     weights = {p.name: rng.standard_normal(inputs.values[p.name].shape) for p in of}
     direction = {p.name: rng.standard_normal(inputs.values[p.name].shape) for p in wrt}
-    ad = _adjoint(kernel, params, inputs, weights, direction)
-    differences = [
-        _finite_difference(kernel, params, inputs, weights, direction, STEP[precision] * s) for s in STEPS
-    ]
-    fds, scales = [fd for fd, _ in differences], [scale for _, scale in differences]
-    status, reason, closest, tol = judge(ad, fds, scales, precision)
-    reasons = [reason] if reason else []
-    return GradResult(status, reasons, adjoint=ad, finite_difference=closest, tolerance=tol)
+    return weights, direction
+
+
+def steps(params: Sequence[Param]) -> list[float]:
+    """The finite-difference steps for `params`' precision."""
+    return [STEP[gradient_precision(*float_arrays(params))] * s for s in STEPS]
+
+
+def _measure(kernel: Any, params: Sequence[Param], inputs: Inputs) -> tuple[float, list[float], list[float]]:
+    """(adjoint, finite differences, their loss scales) of `kernel` on CPU at `inputs`."""
+    weights, direction = draws(params, inputs)
+    launch = _launcher(kernel, params, inputs)
+    fds, scales = runner.finite_differences(launch, inputs.values, weights, direction, steps(params))
+    return runner.adjoint(launch, inputs.values, weights, direction), fds, scales
 
 
 def gradient_precision(wrt: Sequence[Param], of: Sequence[Param]) -> str:
@@ -219,9 +249,7 @@ def judge(ad: float, fds: list[float], scales: list[float], precision: str) -> t
 
     Standalone (numpy and this module's constants only): findings' reproducers carry its source.
     """
-    steps = [STEP[precision] * s for s in STEPS]
-    rounding = ROUNDING_ULPS * float(np.finfo(precision).eps) * max(scales) / min(steps)
-    tol = RTOL[precision] * max(abs(ad), *map(abs, fds)) + rounding
+    tol = tolerance([ad, *fds], scales, precision)
     closest = min(fds, key=lambda fd: abs(ad - fd))
     if ad == 0 and all(fd == 0 for fd in fds):
         return "trivial", "adjoint and finite differences all zero: no derivative compared", closest, tol
@@ -234,45 +262,20 @@ def judge(ad: float, fds: list[float], scales: list[float], precision: str) -> t
     return "mismatch", "", closest, tol
 
 
-def _loss(params: Sequence[Param], args: list, weights: dict[str, np.ndarray]) -> tuple[float, float]:
-    """sum(w * out) in float64, and sum|w * out| (the scale of its rounding error)."""
-    total = scale = 0.0
-    for p, a in zip(params, args, strict=True):
-        if p.name in weights:
-            terms = weights[p.name] * a.numpy().astype(np.float64)
-            total += float(terms.sum())
-            scale += float(np.abs(terms).sum())
-    return total, scale
+def tolerance(values: Sequence[float], scales: Sequence[float], precision: str) -> float:
+    """How far apart derivative estimates `values` may be: relative to the largest, plus the rounding of
+    the differenced losses (`scales`: their sum|w * out|) at the smallest step.  Standalone, as `judge`."""
+    rounding = ROUNDING_ULPS * float(np.finfo(precision).eps) * max(scales) / (STEP[precision] * min(STEPS))
+    return RTOL[precision] * max(map(abs, values)) + rounding
 
 
-def _launch(kernel: Any, params: Sequence[Param], inputs: Inputs, requires_grad: bool = False) -> list:
-    args = warp_arguments(params, inputs, "cpu", requires_grad=requires_grad)
-    launch_kernel(kernel, args, inputs, "cpu")
-    return args
+def _launcher(kernel: Any, params: Sequence[Param], inputs: Inputs) -> runner.Launch:
+    """Launches of `kernel` on CPU with `params` taking the values given (see `check.runner.Launch`)."""
 
+    def launch(values: dict[str, Any], requires_grad: bool) -> dict[str, Any]:
+        moved = replace(inputs, values=values)
+        args = warp_arguments(params, moved, "cpu", requires_grad=requires_grad)
+        launch_kernel(kernel, args, moved, "cpu")
+        return held_arrays(params, args)
 
-def _adjoint(kernel: Any, params: Sequence[Param], inputs: Inputs, weights: dict, direction: dict) -> float:
-    import warp as wp
-
-    tape = wp.Tape()
-    with tape:
-        args = _launch(kernel, params, inputs, requires_grad=True)
-    by_name = dict(zip((p.name for p in params), args, strict=True))
-    seeds = {by_name[n]: wp.array(w, dtype=by_name[n].dtype, device="cpu") for n, w in weights.items()}
-    tape.backward(grads=seeds)
-    return float(sum((by_name[n].grad.numpy().astype(np.float64) * d).sum() for n, d in direction.items()))
-
-
-def _finite_difference(
-    kernel: Any, params: Sequence[Param], inputs: Inputs, weights: dict, direction: dict, h: float
-) -> tuple[float, float]:
-    """Central difference of the loss along `direction`, and the larger loss scale."""
-    losses = []
-    for sign in (1.0, -1.0):
-        moved = dict(inputs.values)
-        for name, d in direction.items():
-            x = inputs.values[name]
-            moved[name] = (x.astype(np.float64) + sign * h * d).astype(x.dtype)
-        losses.append(_loss(params, _launch(kernel, params, replace(inputs, values=moved)), weights))
-    (up, s_up), (down, s_down) = losses
-    return (up - down) / (2 * h), max(s_up, s_down)
+    return launch

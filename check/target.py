@@ -1,0 +1,464 @@
+"""Checks under another Warp installation: `fuzz --target-python PATH` and `fuzz --against PATH`.
+
+Kernels are synthesized, lowered and compiled with the pinned Warp, as always;
+their parameters and a launch's values are read and drawn here (no build needed).
+A child process under the installation's interpreter (`check.runner`, standalone:
+Warp's public API and numpy only) builds, runs and gradient-checks them, and this
+module judges its numbers with the fuzzer's own policies: determinism (identical
+bytes), the gradient check (`check.gradcheck`) and, between two installations, the
+tolerance policy (`check.tolerance`) on forward outputs and on gradients.
+
+**Unsupported or a finding.**  A kernel the pinned Warp compiles but the target
+does not build is `unsupported_by_target` when Warp's Python front end rejects it
+with one of the diagnostics it gives for a construct it does not know (`UNSUPPORTED`:
+a missing `wp.` name, no overload for the argument types, an unknown keyword or
+syntax): the construct is newer than the target's API, never a finding.  Any
+other build failure (the native compiler rejecting Warp's generated code, an
+internal error in the front end) is a `compile` finding of the target's version.
+
+**Which side is right.**  A disagreement between installations is a `differential`
+finding.  For gradients each side's own finite differences decide; for forward
+outputs the kernel's float64 twin (`check.precision`) is run under both: when the
+twins agree, the side whose float32 result matches them is right.  A float32
+gradient mismatch whose float64 twin passes the check is float32 rounding
+(`float32_rounding`, never a finding).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import warp_access
+from check import gradcheck, runner, tolerance
+from check.execute import Param, Unsupported, describe, leaves
+from check.gradcheck import GradResult
+from check.harness import Failure, Report
+from check.isolation import ChildFailed, Watch, execute_isolated, run_child
+from check.precision import float64_inputs, float64_twin
+
+#: Seconds an interpreter may take to import Warp and say its version.
+VERSION_SECONDS = 120
+
+#: Warp front-end diagnostics that mean "this Warp does not know the construct" (the target's API is
+#: older than the pinned one, which built the kernel): `unsupported_by_target`, never a finding.
+UNSUPPORTED = (
+    r"module 'warp' has no attribute",  # a builtin or type added later (`wp.quat_twist`)
+    r"has no attribute '\w+'",  # a newer attribute of a Warp object
+    r"is not an attribute of '<module 'warp'",  # a builtin mapped over a tile, added later
+    r"Couldn't find function overload",  # no overload for these argument types in this release
+    r"Could not find function",
+    r"unexpected keyword argument",  # a keyword added later (`wp.tile_load(..., shape=...)`)
+    r"[Mm]issing required argument",
+    r"got multiple values for argument",
+    r"is not supported",  # syntax the front end does not lower yet
+    r"[Nn]ot supported",
+    r"[Uu]nsupported",
+    r"Invalid external reference type",
+)
+#: The front end's error classes (a native compiler's failure is reported otherwise).
+FRONT_END_ERRORS = r"^(WarpCodegen\w*Error|AttributeError|TypeError|KeyError|RuntimeError|NameError)"
+
+
+class TargetError(Exception):
+    """An interpreter that cannot serve as an installation (one line says why)."""
+
+
+@dataclass(frozen=True)
+class Installation:
+    """A Python interpreter with some Warp installed, and that Warp's version."""
+
+    python: str
+    version: str
+    role: str  # "target" or "against": where its results go
+
+    @property
+    def label(self) -> str:
+        return f"warp {self.version}"
+
+
+def installation(python: str | None, role: str) -> Installation:
+    """The installation of interpreter `python` (None: this one, with the pinned Warp); `TargetError`."""
+    if python is None:
+        return Installation(sys.executable, warp_access.PINNED_WARP_VERSION, role)
+    found = shutil.which(python)
+    if found is None:
+        raise TargetError(f"{python}: no such interpreter")
+    with tempfile.TemporaryDirectory(prefix="synth_target_") as folder:
+        script = _copy_runner(Path(folder))
+        try:
+            done = subprocess.run(
+                [found, str(script), "--version"],
+                capture_output=True,
+                text=True,
+                timeout=VERSION_SECONDS,
+                env=_environment(),
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise TargetError(f"{python}: cannot run it ({e})") from None
+    said = (done.stdout + done.stderr).strip().splitlines()
+    if done.returncode != 0 or not said:
+        raise TargetError(f"{python}: cannot import warp ({said[-1] if said else 'no output'})")
+    return Installation(found, said[-1].strip(), role)
+
+
+def _copy_runner(folder: Path) -> Path:
+    """The runner script in `folder` (run from there: nothing of warp-synth's is importable)."""
+    script = folder / "runner.py"
+    shutil.copyfile(runner.__file__, script)
+    return script
+
+
+def _environment() -> dict[str, str]:
+    """This environment without warp-synth on the path (the runner needs none of it)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+def param_spec(p: Param) -> dict[str, Any]:
+    """A parameter as the runner reads it (plain data)."""
+    if p.is_struct:
+        return {
+            "name": p.name,
+            "kind": "struct",
+            "struct": p.struct,
+            "fields": [param_spec(f) for f in p.fields],
+        }
+    kind = "array" if p.is_array else "scalar"
+    return {"name": p.name, "kind": kind, "dtype": p.dtype_name, "float": p.is_float}
+
+
+def gradient_wanted(params: Sequence[Param]) -> bool:
+    """Whether the check measures a gradient (float inputs and outputs, no float16 among them)."""
+    wrt, of = gradcheck.float_arrays(params)
+    return bool(wrt and of) and not any(p.numpy_dtype == np.float16 for p in (*wrt, *of))
+
+
+def write_job(folder: Path, reports: Sequence[Report], debug: bool) -> None:
+    """`job.json` and `inputs.npz` for the reports' kernels (their params and inputs drawn already)."""
+    cases, arrays = [], {}
+    for n, r in enumerate(reports):
+        assert r.inputs is not None
+        gradient = gradient_wanted(r.params)
+        cases.append(
+            {
+                "source": r.source,
+                "kernel_name": r.kernel_name,
+                "params": [param_spec(p) for p in r.params],
+                "shape": list(r.inputs.shape),
+                "tile": r.inputs.tile,
+                "block_dim": None,
+                "gradient": {"steps": gradcheck.steps(r.params)} if gradient else None,
+            }
+        )
+        arrays |= {f"{n}/{p.name}": np.asarray(r.inputs.values[p.name]) for p in leaves(r.params)}
+        if gradient:
+            weights, direction = gradcheck.draws(r.params, r.inputs)
+            arrays |= {f"{n}/w/{k}": v for k, v in weights.items()}
+            arrays |= {f"{n}/d/{k}": v for k, v in direction.items()}
+    (folder / runner.JOB).write_text(json.dumps({"kernels": cases, "debug": debug, "device": "cpu"}))
+    np.savez(folder / runner.INPUTS, **arrays)
+
+
+def read_results(folder: Path, count: int) -> tuple[str, list[dict[str, Any]]]:
+    """The runner's version and per-kernel results, each with its first launch's arrays (`outputs`)."""
+    result = json.loads((folder / runner.RESULT).read_text())
+    kernels = result["kernels"]
+    with np.load(folder / runner.OUTPUTS) as outputs:
+        for key in outputs.files:
+            n, _, name = key.partition("/")
+            kernels[int(n)].setdefault("outputs", {})[name] = outputs[key]
+    assert len(kernels) == count
+    return result["warp"], kernels
+
+
+class RunUnder:
+    """Checks a group under `installation` (a `check.isolation.Child`): each report's `run` gets what
+    the runner measured; a kernel that ends the runner is handled by `execute_isolated`."""
+
+    def __init__(self, installation: Installation, debug: bool):
+        self.installation, self.debug = installation, debug
+
+    def __call__(self, group: list[Report], watch: Watch | None) -> list[Report]:
+        if not group:
+            return group
+        with tempfile.TemporaryDirectory(prefix="synth_target_") as name:
+            folder = Path(name)
+            script = _copy_runner(folder)
+            write_job(folder, group, self.debug)
+            command = [self.installation.python, str(script), str(folder), str(os.getpid())]
+            run_child(command, folder, watch, _environment())
+            version, results = read_results(folder, len(group))
+        if version != self.installation.version:
+            raise ChildFailed(
+                f"{self.installation.python} runs warp {version}, not {self.installation.version}"
+            )
+        for report, result in zip(group, results, strict=True):
+            report.run = result
+        return group
+
+
+def run_under(
+    installation: Installation, reports: list[Report], debug: bool, watch: Watch | None = None
+) -> None:
+    """Every report's kernel built, run and measured under `installation` (`report.run`), failures of
+    its own process (`crash`, `generator_defect`) recorded with its version."""
+    child = RunUnder(installation, debug)
+    execute_isolated(reports, False, watch, child, versions=(installation.version,))
+
+
+# ----------------------------------------------------------------------------- judging one side
+
+
+def unsupported(message: str) -> bool:
+    """Whether a build failure is an API-availability error (see the module docstring)."""
+    front_end = re.search(FRONT_END_ERRORS, message) is not None
+    return front_end and any(re.search(pattern, message) for pattern in UNSUPPORTED)
+
+
+def judge_run(report: Report, installation: Installation) -> None:
+    """Turn the runner's numbers (`report.run`) into the report's metadata and failures."""
+    run, versions = report.run, (installation.version,)
+    meta = report.metadata
+    if not run:  # the runner died on it: `execute_isolated` said how
+        return
+    if run["status"] == "build_failed":
+        if unsupported(run["message"]):
+            meta["execution"] = f"unsupported_by_target: {run['message']}"
+        else:
+            report.failures.append(Failure("compile", f"{installation.label}: {run['message']}", versions))
+        return
+    if run["status"] == "raised":
+        meta["execution"] = "executed"
+        report.failures.append(Failure("crash", f"{installation.label}: {run['message']}", versions))
+        return
+    meta["execution"] = "executed"
+    if run.get("debug"):
+        meta["debug"] = "passed"
+    meta["deterministic"] = run["deterministic"]
+    if not run["deterministic"]:
+        report.failures.append(
+            Failure("nondeterministic", f"{installation.label}: two CPU launches differ", versions)
+        )
+    grad = judge_gradient(report)
+    meta["gradcheck"] = grad.as_dict()
+    if grad.status == "mismatch":
+        report.failures.append(Failure("gradient", json.dumps(grad.as_dict()), versions))
+
+
+def judge_gradient(report: Report) -> GradResult:
+    """The gradient check's result from the runner's numbers."""
+    early, reasons = gradcheck.gradient_contract(report.params, report.source, report.kernel_name)
+    if early is not None:
+        return early
+    run = report.run
+    precision = gradcheck.gradient_precision(*gradcheck.float_arrays(report.params))
+    return gradcheck.judged(run["adjoint"], run["finite_differences"], run["scales"], precision, reasons)
+
+
+# ----------------------------------------------------------------------------- the checks
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """Kernels checked under `target`, and compared with `against` when given."""
+
+    target: Installation
+    against: Installation | None = None
+
+    @property
+    def versions(self) -> dict[str, str]:
+        sides = (self.target, self.against) if self.against else (self.target,)
+        return {s.role: s.version for s in sides}
+
+    def check(self, reports: list[Report], watch: Watch | None = None) -> list[Report]:
+        """Every check on `reports` (compiled by the pinned Warp already: those that failed stay so)."""
+        for r in reports:
+            r.metadata["warp"] = self.versions
+        ready = [r for r in reports if not r.failures and _described(r)]
+        run_under(self.target, ready, debug=True, watch=watch)
+        for r in ready:
+            judge_run(r, self.target)
+        rounding(self.target, [r for r in ready if _float32_mismatch(r)])
+        if self.against is not None:
+            self._compare([r for r in ready if r.run.get("status") == "ran"])
+        return reports
+
+    def _compare(self, reports: list[Report]) -> None:
+        assert self.against is not None
+        others = [fresh(r) for r in reports]
+        run_under(self.against, others, debug=False)
+        for r, other in zip(reports, others, strict=True):
+            judge_run(other, self.against)
+            r.failures += other.failures
+            r.metadata["against"] = other.metadata
+        rounding(self.against, [o for o in others if _float32_mismatch(o)])
+        for r, other in zip(reports, others, strict=True):
+            r.metadata["against"] = other.metadata  # after rounding was told apart
+        pairs = [(r, o) for r, o in zip(reports, others, strict=True) if o.run.get("status") == "ran"]
+        differing = [(r, o, d) for r, o in pairs if (d := disagreements(r, o))]
+        float64 = self._twins([(r, o) for r, o, d in differing if d.get("forward")])
+        for r, o, d in differing:
+            verdict = _verdict(r, o, d, float64.get(id(r)), self.target, self.against)
+            r.metadata["differential"] = verdict
+            affected = verdict["affected"] or [self.target.version, self.against.version]
+            r.failures.append(Failure("differential", json.dumps(verdict, sort_keys=True), affected))
+
+    def _twins(self, reports: list[Report]) -> dict[int, tuple[dict, dict]]:
+        """The float64 twins' outputs under (target, against), by id of the report, where both ran."""
+        assert self.against is not None
+        twins = {id(r): t for r in reports if (t := twin_report(r)) is not None}
+        outputs: dict[int, list[dict]] = {k: [] for k in twins}
+        for side in (self.target, self.against):
+            copies = {k: fresh(t) for k, t in twins.items()}
+            run_under(side, list(copies.values()), debug=False)
+            for k, c in copies.items():
+                outputs[k].append(c.run["outputs"] if c.run.get("status") == "ran" else None)
+        return {k: (ours, theirs) for k, (ours, theirs) in outputs.items() if ours and theirs}
+
+
+def fresh(report: Report) -> Report:
+    """A report of the same kernel and launch, nothing checked yet."""
+    return Report(
+        report.seed,
+        report.kernel_name,
+        report.kernel_type,
+        report.source,
+        params=report.params,
+        inputs=report.inputs,
+    )
+
+
+def _described(report: Report) -> bool:
+    """Draw the report's params and inputs with the pinned Warp (no build); label what cannot run."""
+    try:
+        report.params, report.inputs = describe(report.source, report.kernel_name, report.seed)
+    except Unsupported as e:
+        report.metadata["execution"] = f"unsupported: {e}"
+        return False
+    return True
+
+
+def _float32_mismatch(report: Report) -> bool:
+    grad = report.metadata.get("gradcheck", {})
+    return (
+        grad.get("status") == "mismatch"
+        and gradcheck.gradient_precision(*gradcheck.float_arrays(report.params)) == "float32"
+    )
+
+
+def twin_report(report: Report) -> Report | None:
+    """A report for the float64 twin of `report`'s kernel, on the same (widened) inputs, or None."""
+    twin = float64_twin(report.source, report.kernel_name)
+    if twin is None or report.inputs is None:
+        return None
+    try:
+        params, _ = describe(twin, report.kernel_name, report.seed)
+    except Unsupported:
+        return None
+    inputs = float64_inputs(params, report.inputs)
+    return Report(report.seed, report.kernel_name, report.kernel_type, twin, params=params, inputs=inputs)
+
+
+def rounding(installation: Installation, reports: list[Report]) -> None:
+    """Float32 gradient mismatches whose float64 twin passes the check are rounding, not findings."""
+    twins = {id(r): t for r in reports if (t := twin_report(r)) is not None}
+    if not twins:
+        return
+    run_under(installation, list(twins.values()), debug=False)
+    for r in reports:
+        t = twins.get(id(r))
+        if t is None or t.run.get("status") != "ran":
+            continue
+        grad64 = judge_gradient(t)
+        r.metadata["gradcheck"]["float64"] = grad64.as_dict()
+        if grad64.status in ("passed", "trivial"):
+            r.metadata["gradcheck"]["status"] = "float32_rounding"
+            r.failures[:] = [f for f in r.failures if f.kind != "gradient"]
+
+
+# ----------------------------------------------------------------------------- comparing two sides
+
+
+def disagreements(ours: Report, theirs: Report) -> dict[str, Any]:
+    """Where two installations' results for one kernel differ beyond the tolerance policy: the forward
+    arrays that differ, and the adjoints if they do (kernels inside the autodiff contract only)."""
+    assert ours.inputs is not None
+    a, b = ours.run["outputs"], theirs.run["outputs"]
+    accumulators = {p.name for p in leaves(ours.params) if p.role == "accumulator"}
+    found: dict[str, Any] = {}
+    differing = tolerance.mismatches(a, b, accumulators, ours.inputs.threads)
+    if differing:
+        found["forward"] = differing
+    grads = [r.metadata.get("gradcheck", {}) for r in (ours, theirs)]
+    if all("adjoint" in g for g in grads):  # measured inside the contract on both sides
+        ad, other = ours.run["adjoint"], theirs.run["adjoint"]
+        precision = gradcheck.gradient_precision(*gradcheck.float_arrays(ours.params))
+        scales = ours.run["scales"] + theirs.run["scales"]
+        tol = gradcheck.tolerance([ad, other], scales, precision)
+        if abs(ad - other) > tol:
+            found["gradient"] = {"adjoints": [ad, other], "tolerance": tol}
+    return found
+
+
+def _verdict(
+    ours: Report,
+    theirs: Report,
+    differing: dict[str, Any],
+    float64: tuple[dict, dict] | None,
+    target: Installation,
+    against: Installation,
+) -> dict[str, Any]:
+    """What differs, each side's values, and which side is right (`affected`: the wrong ones)."""
+    sides = {target.version: ours, against.version: theirs}
+    verdict: dict[str, Any] = {"versions": [target.version, against.version], "part": sorted(differing)}
+    right: list[str] = []
+    if "forward" in differing:
+        names = differing["forward"]
+        verdict["arrays"] = names
+        verdict["max_difference"] = {
+            n: float(np.nanmax(np.abs(ours.run["outputs"][n].astype(np.float64) - theirs.run["outputs"][n])))
+            for n in names
+        }
+        if float64 is None:
+            verdict["float64"] = "no float64 twin (or it did not run)"
+        elif tolerance.mismatches(*float64, set(), 1):
+            verdict["float64"] = "the float64 twins differ too: the versions compute different functions"
+        else:
+            verdict["float64"] = "the float64 twins agree"
+            reference = float64[0]
+            right = [
+                v
+                for v, r in sides.items()
+                if all(_close_to(reference[n], r.run["outputs"][n]) for n in names)
+            ]
+            verdict["agrees_with_float64"] = right
+    if "gradient" in differing:
+        verdict["adjoints"] = dict(zip(sides, differing["gradient"]["adjoints"], strict=True))
+        passed = [
+            v
+            for v, r in sides.items()
+            if r.metadata["gradcheck"].get("status") in ("passed", "float32_rounding")
+        ]
+        verdict["agrees_with_finite_differences"] = passed
+        right = passed if "forward" not in differing else [v for v in right if v in passed]
+    verdict["affected"] = [v for v in sides if v not in right] if right else []
+    return verdict
+
+
+def _close_to(reference: np.ndarray, value: np.ndarray) -> bool:
+    """A float32 (or integer) result matches a float64 reference under the tolerance policy of its type."""
+    return tolerance.close(reference.astype(value.dtype), value)
