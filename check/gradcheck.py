@@ -6,7 +6,7 @@ the float input arrays, the loss is `L(x) = sum(w * out(x))`; the adjoint gives
 `g . d`, finite differences give `(L(x + h d) - L(x - h d)) / 2h`.
 
 Tolerance (README, "Verification"): they agree when
-`|ad - fd| <= RTOL * max(|ad|, |fd|) + rounding`, where `rounding` bounds the
+`|ad - fd| <= GRADIENT_RTOL * max(|ad|, |fd|) + rounding`, where `rounding` bounds the
 float error of the differenced losses: `ROUNDING_ULPS * eps * sum|w * out| / h`.
 Finite differences are taken at `h`, `h / 2` and `h / 4` (STEPS): the adjoint
 passes if it agrees with any of them (a kink, `wp.min(x, 0.0)` at x = 0.003,
@@ -51,7 +51,7 @@ from grammar.astnodes import wp_name
 from grammar.builtins import nondifferentiable_on_floats
 
 #: Relative tolerance per float type involved (float32 when any float32 array takes part).
-RTOL = {"float32": 2e-2, "float64": 1e-6}
+GRADIENT_RTOL = {"float32": 2e-2, "float64": 1e-6}
 #: Finite-difference step per float type.
 STEP = {"float32": 1e-2, "float64": 1e-6}
 #: Fractions of the step at which finite differences are taken.
@@ -266,7 +266,7 @@ def tolerance(values: Sequence[float], scales: Sequence[float], precision: str) 
     """How far apart derivative estimates `values` may be: relative to the largest, plus the rounding of
     the differenced losses (`scales`: their sum|w * out|) at the smallest step.  Standalone, as `judge`."""
     rounding = ROUNDING_ULPS * float(np.finfo(precision).eps) * max(scales) / (STEP[precision] * min(STEPS))
-    return RTOL[precision] * max(map(abs, values)) + rounding
+    return GRADIENT_RTOL[precision] * max(map(abs, values)) + rounding
 
 
 def _launcher(kernel: Any, params: Sequence[Param], inputs: Inputs) -> runner.Launch:

@@ -310,7 +310,7 @@ class TargetCheck:
             r.metadata["against"] = other.metadata  # after rounding was told apart
         pairs = [(r, o) for r, o in zip(reports, others, strict=True) if o.run.get("status") == "ran"]
         differing = [(r, o, d) for r, o in pairs if (d := disagreements(r, o))]
-        float64 = self._twins([(r, o) for r, o, d in differing if d.get("forward")])
+        float64 = self._twins([r for r, _, d in differing if d.get("forward")])
         for r, o, d in differing:
             verdict = _verdict(r, o, d, float64.get(id(r)), self.target, self.against)
             r.metadata["differential"] = verdict
