@@ -12,7 +12,6 @@ import ast
 import hashlib
 import inspect
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import numpy as np
 
 from check import gradcheck, runner, tolerance
 from check.execute import TILE_BLOCK_DIM, Inputs, Param, leaves
+from check.signature import constructs
 
 FINDINGS_DIR = "findings"
 INDEX = "findings.jsonl"
@@ -143,20 +143,27 @@ def _issue(n: int, f: dict[str, Any], seeds: list[Any]) -> list[str]:
 
 
 def title(f: dict[str, Any]) -> str:
-    """A one-line title naming what fails, where, and the builtins the kernel needs."""
-    affected = ", ".join(f.get("versions", {}).get("affected", [])) or "Warp"
-    names = sorted({f"wp.{m}" for m in re.findall(r"\bwp\.(\w+)\(", f["source"])} - {"wp.tid", "wp.kernel"})
-    using = f" with {', '.join(names[:4])}" if names else ""
+    """A one-line title naming what fails, where, and what the kernel computes with."""
+    versions = f.get("versions", {})
+    affected = versions.get("affected") or []
+    where = f"Warp {', '.join(affected)}" if affected else f"Warp {' vs '.join(versions.get('tested', []))}"
+    used = [c for c in sorted(constructs(f["source"])) if c.startswith("wp.") and c not in ("wp.tid",)]
+    used += [phrase for c, phrase in _PHRASES.items() if c in constructs(f["source"])]
+    using = f" with {', '.join(used[:5])}" if used else ""
     what = {
         "compile": f"kernel{using} fails to build",
         "crash": f"launching a kernel{using} fails",
         "nondeterministic": f"two launches of a kernel{using} differ",
         "gradient": f"wrong gradient (wp.Tape) of a kernel{using}",
         "cpu_gpu_mismatch": f"CPU and CUDA results of a kernel{using} differ",
-        "differential": f"a kernel{using} gives other results than in other versions",
+        "differential": f"a kernel{using} gives {'wrong' if affected else 'different'} results",
         "generator_defect": f"(warp-synth) generated kernel{using} has undefined behaviour",
     }[f["kind"]]
-    return f"{affected}: {what}"
+    return f"{where}: {what}"
+
+
+#: Constructs a title names in words (beside the `wp.` builtins).
+_PHRASES = {"IfExp": "a conditional expression", "For": "a loop", "While": "a while loop"}
 
 
 def expected_and_actual(f: dict[str, Any]) -> list[str]:
@@ -170,17 +177,17 @@ def expected_and_actual(f: dict[str, Any]) -> list[str]:
         ]
     if kind == "differential":
         verdict = _json(message)
-        lines = [f"Differs: {' and '.join(verdict.get('part', []))}; {verdict.get('float64', '')}."]
+        float64 = verdict.get("float64", "forward results agree")
+        lines = [f"Differs: {' and '.join(verdict.get('part', []))}; {float64}."]
         recorded, expected = f.get("recorded", {}), f.get("expected") or {}
         for name in sorted(expected):
             lines.append(f"Expected (float64 re-execution): `{name}` = {_short(expected[name])}")
         for version, values in recorded.items():
             for name, value in sorted(values.items()):
                 lines.append(f"Warp {version}: `{name}` = {_short(value)}")
-        judged = verdict.get("agrees_with_finite_differences", verdict.get("agrees_with_float64"))
-        if judged is not None:
-            right = ", ".join(judged) or "neither"
-            lines.append(f"Right (agrees with finite differences or float64): {right}.")
+        if verdict.get("right"):
+            how = _DECIDED_BY[verdict["decided_by"]]
+            lines.append(f"Right: Warp {verdict['right'][0]} ({how}).")
         return [f"{line}  " for line in lines]
     unaffected = ", ".join(f.get("versions", {}).get("unaffected", []))
     expected = {
@@ -191,6 +198,14 @@ def expected_and_actual(f: dict[str, Any]) -> list[str]:
         "generator_defect": "no assertion or signal under Warp's debug mode",
     }[kind]
     return [f"Expected: {expected}.  ", f"Actual: {_comment(message)[:600]}"]
+
+
+#: How a differential's right side was told (`check.target`'s verdict).
+_DECIDED_BY = {
+    "float64": "its results match the float64 re-execution's, which both versions agree on",
+    "precision": "the other version's float64 results are these rounded to float32",
+    "finite_differences": "its adjoint matches finite differences, the other's does not",
+}
 
 
 def _json(message: str) -> dict[str, Any]:

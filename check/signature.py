@@ -90,9 +90,11 @@ _CONSTRUCTS = (ast.operator, ast.cmpop, ast.unaryop, ast.boolop, ast.stmt, ast.I
 
 
 def constructs(source: str) -> frozenset[str]:
-    """The builtins, operators and statement and expression kinds a module uses."""
+    """The builtins, operators and statement and expression kinds a module's functions compute with
+    (their bodies: parameter types are not constructs)."""
     found = set()
-    for node in ast.walk(ast.parse(source)):
+    functions = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)]
+    for node in (n for func in functions for statement in func.body for n in ast.walk(statement)):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "wp":
             found.add(f"wp.{node.attr}")
         elif isinstance(node, _CONSTRUCTS):

@@ -95,6 +95,7 @@ def installation(python: str | None, role: str) -> Installation:
     found = shutil.which(python)
     if found is None:
         raise TargetError(f"{python}: no such interpreter")
+    found = os.path.abspath(found)
     with tempfile.TemporaryDirectory(prefix="synth_target_") as folder:
         script = _copy_runner(Path(folder))
         try:
@@ -284,20 +285,21 @@ class TargetCheck:
         sides = (self.target, self.against) if self.against else (self.target,)
         return {s.role: s.version for s in sides}
 
-    def check(self, reports: list[Report], watch: Watch | None = None) -> list[Report]:
-        """Every check on `reports` (compiled by the pinned Warp already: those that failed stay so)."""
+    def check(self, reports: list[Report], watch: Watch | None = None, quick: bool = False) -> list[Report]:
+        """Every check on `reports` (compiled by the pinned Warp already: those that failed stay so);
+        `quick` (for shrinking): no debug build, and no float64 twins to say which side is right."""
         for r in reports:
             r.metadata["warp"] = self.versions
         ready = [r for r in reports if not r.failures and _described(r)]
-        run_under(self.target, ready, debug=True, watch=watch)
+        run_under(self.target, ready, debug=not quick, watch=watch)
         for r in ready:
             judge_run(r, self.target)
         rounding(self.target, [r for r in ready if _float32_mismatch(r)])
         if self.against is not None:
-            self._compare([r for r in ready if r.run.get("status") == "ran"])
+            self._compare([r for r in ready if r.run.get("status") == "ran"], twins=not quick)
         return reports
 
-    def _compare(self, reports: list[Report]) -> None:
+    def _compare(self, reports: list[Report], twins: bool) -> None:
         assert self.against is not None
         others = [fresh(r) for r in reports]
         run_under(self.against, others, debug=False)
@@ -310,9 +312,12 @@ class TargetCheck:
             r.metadata["against"] = other.metadata  # after rounding was told apart
         pairs = [(r, o) for r, o in zip(reports, others, strict=True) if o.run.get("status") == "ran"]
         differing = [(r, o, d) for r, o in pairs if (d := disagreements(r, o))]
-        float64 = self._twins([r for r, _, d in differing if d.get("forward")])
+        float64 = self._twins([r for r, _, d in differing if d.get("forward")]) if twins else {}
         for r, o, d in differing:
             verdict = _verdict(r, o, d, float64.get(id(r)), self.target, self.against)
+            r.run["against"] = o.run
+            if id(r) in float64:
+                r.run["float64"] = float64[id(r)][0]
             r.metadata["differential"] = verdict
             affected = verdict["affected"] or [self.target.version, self.against.version]
             r.failures.append(Failure("differential", json.dumps(verdict, sort_keys=True), affected))
@@ -414,6 +419,10 @@ def disagreements(ours: Report, theirs: Report) -> dict[str, Any]:
     return found
 
 
+#: Gradient-check outcomes in which the adjoint agrees with finite differences.
+AGREEING = ("passed", "float32_rounding", "trivial")
+
+
 def _verdict(
     ours: Report,
     theirs: Report,
@@ -422,12 +431,19 @@ def _verdict(
     target: Installation,
     against: Installation,
 ) -> dict[str, Any]:
-    """What differs, each side's values, and which side is right (`affected`: the wrong ones)."""
+    """What differs, and which side is right (`right`, by `decided_by`; `affected`: the wrong ones).
+
+    Differing forward results are decided by the float64 twins when they agree with each other (the
+    side matching them is right), or else, for float64 results, when one side's are the other's rounded
+    to float32 (it lost precision).  Differing gradients alone (the forward results agree) are decided
+    by each side's own finite differences.  Otherwise the verdict is open (`right` empty).
+    """
     sides = {target.version: ours, against.version: theirs}
     verdict: dict[str, Any] = {"versions": [target.version, against.version], "part": sorted(differing)}
     right: list[str] = []
     if "forward" in differing:
         names = differing["forward"]
+        outputs = {v: r.run["outputs"] for v, r in sides.items()}
         verdict["arrays"] = names
         verdict["max_difference"] = {
             n: float(np.nanmax(np.abs(ours.run["outputs"][n].astype(np.float64) - theirs.run["outputs"][n])))
@@ -439,24 +455,38 @@ def _verdict(
             verdict["float64"] = "the float64 twins differ too: the versions compute different functions"
         else:
             verdict["float64"] = "the float64 twins agree"
-            reference = float64[0]
-            right = [
-                v
-                for v, r in sides.items()
-                if all(_close_to(reference[n], r.run["outputs"][n]) for n in names)
-            ]
+            right = [v for v in sides if all(_close_to(float64[0][n], outputs[v][n]) for n in names)]
             verdict["agrees_with_float64"] = right
+            verdict["decided_by"] = "float64"
+        lost = [
+            v for v, w in (tuple(sides), tuple(sides)[::-1]) if _lost_precision(outputs[v], outputs[w], names)
+        ]
+        if not right and len(lost) == 1:
+            right = [v for v in sides if v not in lost]
+            verdict["decided_by"] = "precision"
+            verdict["precision"] = (
+                f"Warp {lost[0]}'s float64 results are Warp {right[0]}'s rounded to float32"
+            )
     if "gradient" in differing:
         verdict["adjoints"] = dict(zip(sides, differing["gradient"]["adjoints"], strict=True))
-        passed = [
-            v
-            for v, r in sides.items()
-            if r.metadata["gradcheck"].get("status") in ("passed", "float32_rounding")
-        ]
+        passed = [v for v, r in sides.items() if r.metadata["gradcheck"].get("status") in AGREEING]
         verdict["agrees_with_finite_differences"] = passed
-        right = passed if "forward" not in differing else [v for v in right if v in passed]
+        if "forward" not in differing:  # else each side's differences are of its own forward results
+            right = passed
+            verdict["decided_by"] = "finite_differences"
+    right = right if len(right) == 1 else []
+    verdict["right"] = right
     verdict["affected"] = [v for v in sides if v not in right] if right else []
     return verdict
+
+
+def _lost_precision(mine: dict[str, np.ndarray], theirs: dict[str, np.ndarray], names: list[str]) -> bool:
+    """Whether every differing array is float64 and `mine` holds `theirs` rounded to float32."""
+    pairs = [(mine[n], theirs[n]) for n in names]
+    return all(
+        a.dtype == np.float64 and np.array_equal(a, b.astype(np.float32).astype(np.float64), equal_nan=True)
+        for a, b in pairs
+    )
 
 
 def _close_to(reference: np.ndarray, value: np.ndarray) -> bool:

@@ -36,8 +36,9 @@ EXIT_CODES = {
     EXIT_HARNESS: "the checking process itself failed (one line says why)",
 }
 
-#: Gradient-check outcomes that compared a non-zero derivative (issue: `trivial` compares nothing).
-NONTRIVIAL_GRADIENTS = ("passed", "mismatch")
+#: Gradient-check outcomes that compared a non-zero derivative (issue: `trivial` compares nothing;
+#: `float32_rounding` compared it in float64).
+NONTRIVIAL_GRADIENTS = ("passed", "mismatch", "float32_rounding")
 
 
 class ResultsWriter(DatasetWriter):
@@ -116,9 +117,11 @@ def summarize(lines: list[dict[str, Any]], gpu: bool, seconds: float) -> dict[st
         "gradcheck_nontrivial_share": round(nontrivial / len(lines), 4) if lines else 0.0,
         "outside_contract_measured": _sorted(outside),
         "new_findings": _sorted(Counter(f["kind"] for f in failures if outcome(f) == "new")),
+        "distinct_findings": len({f["finding"] for f in failures if outcome(f) == "new" and "finding" in f}),
         "known_findings": _sorted(Counter(f["known"] for f in failures if outcome(f) == "known")),
         "generator_defects": sum(outcome(f) == "generator_defect" for f in failures),
         "seconds": round(seconds, 1),
+        "seconds_per_kernel": round(seconds / len(lines), 2) if lines else 0.0,
     }
     return summary | {"exit_status": exit_status(summary)}
 
