@@ -45,7 +45,17 @@ import numpy as np
 
 import warp_access
 from check import runner
-from check.execute import Inputs, Param, held_arrays, launch_kernel, warp_arguments
+from check.execute import (
+    Inputs,
+    LoadFailed,
+    Param,
+    held_arrays,
+    kernel_params,
+    launch_kernel,
+    load_kernels,
+    warp_arguments,
+)
+from check.precision import float64_inputs, float64_twin
 from emit.lower import lower
 from grammar.astnodes import wp_name
 from grammar.builtins import nondifferentiable_on_floats
@@ -70,6 +80,8 @@ class GradResult:
     adjoint: float | None = None
     finite_difference: float | None = None
     tolerance: float | None = None
+    adjoint_noise: float | None = None  # a float32 mismatch's: see `float32_rounding`
+    float64: dict[str, Any] | None = None  # a float32 mismatch's float64 twin's result
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v not in (None, [])}
@@ -260,6 +272,45 @@ def judge(ad: float, fds: list[float], scales: list[float], precision: str) -> t
     if max(fds) - min(fds) > tol:
         return "inconclusive", "finite differences unstable (kink or jump)", closest, tol
     return "mismatch", "", closest, tol
+
+
+#: A float64 twin's disagreement with its finite differences that shrank by this factor from the float32
+#: one is rounding too (float64 rounds 2^29 times finer) ...
+PRECISION_GAIN = 1e-6
+#: ... and a float32 disagreement within this many spreads of the adjoint's own noise is rounding.
+NOISE_SPREADS = 4.0
+
+
+def float32_rounding(grad32: GradResult, noise: float, grad64: GradResult) -> bool:
+    """Whether a float32 mismatch is rounding: the kernel's float64 twin agrees with its finite differences
+    (or its disagreement shrank with the precision: a residue such as the adjoint of a quantity that is
+    exactly zero), and the float32 disagreement lies within the float32 adjoint's rounding noise (a bug
+    only float32 code has does not).  `noise`: `check.runner.adjoint_noise`."""
+    d32 = abs(grad32.adjoint - grad32.finite_difference)  # type: ignore[operator]
+    if grad64.adjoint is None or grad64.finite_difference is None:
+        return False
+    d64 = abs(grad64.adjoint - grad64.finite_difference)
+    twin = grad64.status in ("passed", "trivial") or d64 <= PRECISION_GAIN * d32
+    return twin and d32 <= grad32.tolerance + NOISE_SPREADS * noise  # type: ignore[operator]
+
+
+def told_from_rounding(
+    kernel: Any, params: Sequence[Param], inputs: Inputs, source: str, kernel_name: str, grad: GradResult
+) -> GradResult:
+    """A float32 `mismatch` of `kernel` with its twin's result and its noise, `float32_rounding` if it is."""
+    wrt, of = float_arrays(params)
+    twin = float64_twin(source, kernel_name) if gradient_precision(wrt, of) == "float32" else None
+    if twin is None:
+        return grad
+    ((_, kernel64),) = load_kernels([(twin, kernel_name)])
+    if isinstance(kernel64, LoadFailed):
+        return grad
+    params64 = kernel_params(kernel64)
+    grad64 = measure_gradient(kernel64, params64, float64_inputs(params64, inputs))
+    weights, direction = draws(params, inputs)
+    noise = runner.adjoint_noise(_launcher(kernel, params, inputs), inputs.values, weights, direction)
+    told = replace(grad, adjoint_noise=noise, float64=grad64.as_dict())
+    return replace(told, status="float32_rounding") if float32_rounding(grad, noise, grad64) else told
 
 
 def tolerance(values: Sequence[float], scales: Sequence[float], precision: str) -> float:

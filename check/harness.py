@@ -20,7 +20,7 @@ from typing import Any
 from check import execute, tolerance
 from check.compile import failing
 from check.execute import Inputs, LoadFailed, Param, Unsupported
-from check.gradcheck import check_gradient
+from check.gradcheck import check_gradient, told_from_rounding
 from emit.lower import error_summary, lower
 
 #: Compile-check batch size (records' code, as in `--verify compile`).
@@ -146,6 +146,8 @@ def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> Non
         cpu = execute.launch(kernel, params, inputs)
         same = execute.same_bytes(cpu, execute.launch(kernel, params, inputs))
         grad = check_gradient(kernel, params, inputs, report.source, report.kernel_name)
+        if grad.status == "mismatch":
+            grad = told_from_rounding(kernel, params, inputs, report.source, report.kernel_name, grad)
     except Exception as e:
         report.failures.append(Failure("crash", f"{type(e).__name__}: {e}"))
         return

@@ -30,8 +30,9 @@ from grammar.types import BY_WARP_NAME, FLOAT_SCALARS, SPELLINGS, SUFFIX
 #: Every source spelling of a float32 or float16 based type (`float`, `vec3`, `mat22h` ...) -> its
 #: float64 twin's annotation.
 WIDENED: dict[str, str] = {
-    spelling: BY_WARP_NAME[name.removesuffix(SUFFIX[t.scalar]) + SUFFIX["float64"] if t.shape else "float64"]
-    .annotation
+    spelling: BY_WARP_NAME[
+        name.removesuffix(SUFFIX[t.scalar]) + SUFFIX["float64"] if t.shape else "float64"
+    ].annotation
     for spelling, name in SPELLINGS.items()
     if (t := BY_WARP_NAME[name]).scalar in FLOAT_SCALARS and t.scalar != "float64"
 }

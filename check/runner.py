@@ -130,6 +130,25 @@ def finite_differences(
     return fds, scales
 
 
+#: A float32 adjoint's rounding noise: its spread over JITTERS launches at inputs moved by up to
+#: JITTER_ULPS units in the last place (the derivative hardly moves; rounding residues do).
+JITTERS, JITTER_ULPS = 4, 4
+
+
+def adjoint_noise(launch: Launch, values: dict[str, Any], weights: dict, direction: dict) -> float:
+    """The spread of the adjoint over inputs jittered by a few ULP (see JITTERS)."""
+    rng = np.random.default_rng(1)
+    adjoints = [adjoint(launch, values, weights, direction)]
+    for _ in range(JITTERS):
+        moved = dict(values)
+        for name in direction:
+            x = values[name]
+            step = JITTER_ULPS * np.finfo(x.dtype).eps * rng.uniform(-1.0, 1.0, x.shape)
+            moved[name] = (x * (1 + step)).astype(x.dtype)
+        adjoints.append(adjoint(launch, moved, weights, direction))
+    return max(adjoints) - min(adjoints)
+
+
 # ----------------------------------------------------------------------------- arguments
 
 
@@ -229,10 +248,10 @@ def one_line(e: BaseException) -> str:
 
 
 class Builder:
-    """Loads merged modules of a job's kernels from files in the job folder."""
+    """Loads merged modules of a job's kernels from files in the job folder (`backward`: with adjoints)."""
 
-    def __init__(self, folder: Path, device: str):
-        self.folder, self.device, self.count = folder, device, 0
+    def __init__(self, folder: Path, device: str, backward: bool = True):
+        self.folder, self.device, self.backward, self.count = folder, device, backward, 0
 
     def load(self, cases: Sequence[dict], mode: str) -> Iterator[tuple[int, Any, Any]]:
         """(index, module, wp.Kernel or BuildFailed) per case, built merged; a failing build is halved."""
@@ -274,7 +293,7 @@ class Builder:
             raise BuildFailed("import", e) from None
         printed: list[str] = []
         try:
-            wp.set_module_options({"mode": mode}, module)
+            wp.set_module_options({"mode": mode, "enable_backward": self.backward}, module)
             silenced(lambda: wp.load_module(module, device=self.device), printed)
         except Exception as e:
             failed = BuildFailed("build", e, printed[0])
@@ -334,6 +353,7 @@ def run_case(launch: Launch, case: dict, inputs: Any, n: int) -> tuple[dict, dic
         result["adjoint"] = adjoint(launch, values, weights, direction)
         fds, scales = finite_differences(launch, values, weights, direction, case["gradient"]["steps"])
         result |= {"finite_differences": fds, "scales": scales}
+        result["adjoint_noise"] = adjoint_noise(launch, values, weights, direction)
     return result, first
 
 
@@ -346,7 +366,7 @@ def run_job(folder: Path, mark: Callable[[str, int | None], None]) -> None:
     job = json.loads((folder / JOB).read_text())
     cases, device = job["kernels"], job.get("device", "cpu")
     inputs = np.load(folder / INPUTS)
-    builder = Builder(folder, device)
+    builder = Builder(folder, device, job.get("backward", True))
     results: list[dict] = [{} for _ in cases]
     outputs: dict[str, np.ndarray] = {}
     if job.get("debug"):

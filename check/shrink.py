@@ -11,11 +11,12 @@ try draws a whole module, so its time is bounded and `reduce` finishes the job.
 variants of the module, those Warp still lowers are tried, and the first that
 still fails is kept; passes repeat until none helps.  The passes, in order:
 delete a statement or a helper; replace an `if` or a loop by one of its blocks;
-drop a parameter the kernel no longer reads; inline a helper that returns one
-expression (and drop it); reduce every array to one dimension (the launch too);
-replace a subexpression by one of its operands or by a leaf (`1.0`, `1`).  The predicate
-takes a batch of variants and names the first that fails, so a checker that
-pays per process (another Warp installation, `check.target`) tries many at once.
+propagate a copy (`a = b`: `a` read as `b`); drop a parameter the kernel no
+longer reads; inline a helper that returns one expression (and drop it); reduce
+every array to one dimension (the launch too); replace a subexpression by one of
+its operands or by a leaf (`1.0`, `1`).  The predicate takes a batch of variants
+and names the first that fails, so a checker that pays per process (another
+Warp installation, `check.target`) tries many at once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import contextlib
 import copy
 import io
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
@@ -90,33 +92,48 @@ def reduce(
     batch: int = BATCH,
 ) -> DrawnKernel:
     """The smallest variant of `kernel` the passes reach that still lowers and fails (see the module
-    docstring); `fails` judges one variant, or `first_failing` `batch` of them at a time."""
+    docstring); `fails` judges one variant, or `first_failing` up to `batch` of them at a time.
+
+    As C-Reduce does, after a success the next round goes on from the place of the variant that
+    succeeded (those before it were just tried and did not fail) and wraps around; it ends after a
+    whole round without a success.
+    """
     first = first_failing or one_by_one(fails)  # type: ignore[arg-type]
-    current = kernel
+    current, start = kernel, 0
     while True:
-        smaller = _first_failing_variant(current, first, batch)
-        if smaller is None:
+        variants = [v for v in _variants(current) if _lowers(v)]
+        order = variants[start:] + variants[:start]
+        found = _first_failing_variant(order, first, batch)
+        if found is None:
             return current
-        current = smaller
+        current, start = order[found], (start + found) % len(variants)
 
 
-def _first_failing_variant(kernel: DrawnKernel, first: FirstFailing, batch: int) -> DrawnKernel | None:
-    pending: list[DrawnKernel] = []
-    for variant in (v for v in _variants(kernel) if _lowers(v)):
-        pending.append(variant)
-        if len(pending) == batch:
-            found = first(pending)
-            if found is not None:
-                return pending[found]
-            pending = []
-    found = first(pending) if pending else None
-    return None if found is None else pending[found]
+def _first_failing_variant(variants: list[DrawnKernel], first: FirstFailing, batch: int) -> int | None:
+    """The index of the first variant that fails, tried in batches that double up to `batch`: after a
+    success the next variants tend to fail too (small batches waste nothing), later most do not (large
+    ones save calls)."""
+    begin, size = 0, min(2, batch)
+    while begin < len(variants):
+        found = first(variants[begin : begin + size])
+        if found is not None:
+            return begin + found
+        begin, size = begin + size, min(2 * size, batch)
+    return None
 
 
 def _variants(kernel: DrawnKernel) -> Iterator[DrawnKernel]:
     """Every pass's proposals, each smaller than `kernel`, each once."""
     seen = {kernel.source}
-    for make in (_deletions, _unwrapped, _unused_parameters, _inlinings, _flattened, _replacements):
+    for make in (
+        _deletions,
+        _unwrapped,
+        _propagated,
+        _unused_parameters,
+        _inlinings,
+        _flattened,
+        _replacements,
+    ):
         for tree in make(ast.parse(kernel.source), kernel.kernel_name):
             source = ast.unparse(tree) + "\n"
             if source not in seen and len(source) < len(kernel.source):
@@ -183,6 +200,25 @@ def _unwrapped(tree: ast.Module, kernel_name: str) -> Iterator[ast.Module]:
             block, index = _resolve(smaller, path)
             block[index : index + 1] = copy.deepcopy(statements)
             yield smaller
+
+
+def _propagated(tree: ast.Module, kernel_name: str) -> Iterator[ast.Module]:
+    """`tree` with a copy `a = b` (`b` a name, `a` assigned nowhere else) removed and `a` read as `b`."""
+    for func in (s for s in tree.body if isinstance(s, ast.FunctionDef)):
+        stores = Counter(
+            n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        )
+        for statement in func.body:
+            copied = isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Name)
+            if not copied or not isinstance(statement.targets[0], ast.Name):
+                continue
+            a, b = statement.targets[0].id, statement.value.id  # type: ignore[union-attr]
+            if stores[a] != 1:
+                continue
+            smaller = copy.deepcopy(tree)
+            target = next(s for s in smaller.body if isinstance(s, ast.FunctionDef) and s.name == func.name)
+            target.body = [s for s in target.body if ast.dump(s) != ast.dump(statement)]
+            yield _Bind({a: ast.Name(id=b, ctx=ast.Load())}).visit(smaller)
 
 
 def _unused_parameters(tree: ast.Module, kernel_name: str) -> Iterator[ast.Module]:

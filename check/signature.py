@@ -1,8 +1,8 @@
 """Signatures that group findings: a hundred hits of one bug are one finding, with a count and its seeds.
 
 A finding's *class* is its kind (compile, crash, gradient, differential ...) with,
-for a differential, the part that differs (forward, gradient), and the Warp
-versions it shows in.  Within a class:
+for a differential, the part that differs (forward results, or only gradients),
+and the Warp versions it shows in (both, for a differential).  Within a class:
 
 - failures whose message names the cause (a compile failure, a Python exception
   at launch) are grouped by the message, normalised (`normalised`: the code line,
@@ -30,8 +30,8 @@ BY_MESSAGE = ("compile", "unsupported_by_target", "generator_defect")
 def failure_class(kind: str, message: str, versions: Sequence[str]) -> str:
     """`kind[:part]@versions`: what must match before signatures are compared."""
     part = ""
-    if kind == "differential":
-        part = ":" + "+".join(json.loads(message)["part"])
+    if kind == "differential":  # differing forward results make the gradients differ as well
+        part = ":forward" if "forward" in json.loads(message)["part"] else ":gradient"
     return f"{kind}{part}@{','.join(sorted(versions))}"
 
 

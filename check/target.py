@@ -33,8 +33,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ from check.gradcheck import GradResult
 from check.harness import Failure, Report
 from check.isolation import ChildFailed, Watch, execute_isolated, run_child
 from check.precision import float64_inputs, float64_twin
+from check.signature import by_message, normalised
 
 #: Seconds an interpreter may take to import Warp and say its version.
 VERSION_SECONDS = 120
@@ -82,16 +85,27 @@ class Installation:
     python: str
     version: str
     role: str  # "target" or "against": where its results go
+    #: How results and findings name it: its version, unless both compared installations have the same
+    #: one (`distinct`).
+    name: str = ""
 
     @property
     def label(self) -> str:
-        return f"warp {self.version}"
+        return f"warp {self.name or self.version}"
+
+
+def distinct(target: Installation, against: Installation) -> tuple[Installation, Installation]:
+    """The two installations named apart: by version, and by role too when their versions are equal."""
+    if target.version != against.version:
+        return replace(target, name=target.version), replace(against, name=against.version)
+    return tuple(replace(i, name=f"{i.version} ({i.role})") for i in (target, against))  # type: ignore[return-value]
 
 
 def installation(python: str | None, role: str) -> Installation:
     """The installation of interpreter `python` (None: this one, with the pinned Warp); `TargetError`."""
     if python is None:
-        return Installation(sys.executable, warp_access.PINNED_WARP_VERSION, role)
+        version = warp_access.PINNED_WARP_VERSION
+        return Installation(sys.executable, version, role, version)
     found = shutil.which(python)
     if found is None:
         raise TargetError(f"{python}: no such interpreter")
@@ -111,7 +125,7 @@ def installation(python: str | None, role: str) -> Installation:
     said = (done.stdout + done.stderr).strip().splitlines()
     if done.returncode != 0 or not said:
         raise TargetError(f"{python}: cannot import warp ({said[-1] if said else 'no output'})")
-    return Installation(found, said[-1].strip(), role)
+    return Installation(found, said[-1].strip(), role, said[-1].strip())
 
 
 def _copy_runner(folder: Path) -> Path:
@@ -148,12 +162,13 @@ def gradient_wanted(params: Sequence[Param]) -> bool:
     return bool(wrt and of) and not any(p.numpy_dtype == np.float16 for p in (*wrt, *of))
 
 
-def write_job(folder: Path, reports: Sequence[Report], debug: bool) -> None:
-    """`job.json` and `inputs.npz` for the reports' kernels (their params and inputs drawn already)."""
+def write_job(folder: Path, reports: Sequence[Report], debug: bool, gradients: bool = True) -> None:
+    """`job.json` and `inputs.npz` for the reports' kernels (their params and inputs drawn already);
+    without `gradients`, kernels are built without adjoints and no gradient is measured."""
     cases, arrays = [], {}
     for n, r in enumerate(reports):
         assert r.inputs is not None
-        gradient = gradient_wanted(r.params)
+        gradient = gradients and gradient_wanted(r.params)
         cases.append(
             {
                 "source": r.source,
@@ -170,7 +185,8 @@ def write_job(folder: Path, reports: Sequence[Report], debug: bool) -> None:
             weights, direction = gradcheck.draws(r.params, r.inputs)
             arrays |= {f"{n}/w/{k}": v for k, v in weights.items()}
             arrays |= {f"{n}/d/{k}": v for k, v in direction.items()}
-    (folder / runner.JOB).write_text(json.dumps({"kernels": cases, "debug": debug, "device": "cpu"}))
+    job = {"kernels": cases, "debug": debug, "device": "cpu", "backward": gradients}
+    (folder / runner.JOB).write_text(json.dumps(job))
     np.savez(folder / runner.INPUTS, **arrays)
 
 
@@ -190,8 +206,8 @@ class RunUnder:
     """Checks a group under `installation` (a `check.isolation.Child`): each report's `run` gets what
     the runner measured; a kernel that ends the runner is handled by `execute_isolated`."""
 
-    def __init__(self, installation: Installation, debug: bool):
-        self.installation, self.debug = installation, debug
+    def __init__(self, installation: Installation, debug: bool, gradients: bool = True):
+        self.installation, self.debug, self.gradients = installation, debug, gradients
 
     def __call__(self, group: list[Report], watch: Watch | None) -> list[Report]:
         if not group:
@@ -199,7 +215,7 @@ class RunUnder:
         with tempfile.TemporaryDirectory(prefix="synth_target_") as name:
             folder = Path(name)
             script = _copy_runner(folder)
-            write_job(folder, group, self.debug)
+            write_job(folder, group, self.debug, self.gradients)
             command = [self.installation.python, str(script), str(folder), str(os.getpid())]
             run_child(command, folder, watch, _environment())
             version, results = read_results(folder, len(group))
@@ -213,12 +229,16 @@ class RunUnder:
 
 
 def run_under(
-    installation: Installation, reports: list[Report], debug: bool, watch: Watch | None = None
+    installation: Installation,
+    reports: list[Report],
+    debug: bool = False,
+    watch: Watch | None = None,
+    gradients: bool = True,
 ) -> None:
     """Every report's kernel built, run and measured under `installation` (`report.run`), failures of
     its own process (`crash`, `generator_defect`) recorded with its version."""
-    child = RunUnder(installation, debug)
-    execute_isolated(reports, False, watch, child, versions=(installation.version,))
+    child = RunUnder(installation, debug, gradients)
+    execute_isolated(reports, False, watch, child, versions=(installation.name,))
 
 
 # ----------------------------------------------------------------------------- judging one side
@@ -232,7 +252,7 @@ def unsupported(message: str) -> bool:
 
 def judge_run(report: Report, installation: Installation) -> None:
     """Turn the runner's numbers (`report.run`) into the report's metadata and failures."""
-    run, versions = report.run, (installation.version,)
+    run, versions = report.run, (installation.name,)
     meta = report.metadata
     if not run:  # the runner died on it: `execute_isolated` said how
         return
@@ -266,6 +286,8 @@ def judge_gradient(report: Report) -> GradResult:
     if early is not None:
         return early
     run = report.run
+    if "adjoint" not in run:
+        return GradResult("not_measured", ["built without adjoints (shrinking a forward failure)"])
     precision = gradcheck.gradient_precision(*gradcheck.float_arrays(report.params))
     return gradcheck.judged(run["adjoint"], run["finite_differences"], run["scales"], precision, reasons)
 
@@ -283,35 +305,48 @@ class TargetCheck:
     @property
     def versions(self) -> dict[str, str]:
         sides = (self.target, self.against) if self.against else (self.target,)
-        return {s.role: s.version for s in sides}
+        return {s.role: s.name for s in sides}
 
-    def check(self, reports: list[Report], watch: Watch | None = None, quick: bool = False) -> list[Report]:
+    def check(
+        self, reports: list[Report], watch: Watch | None = None, quick: bool = False, gradients: bool = True
+    ) -> list[Report]:
         """Every check on `reports` (compiled by the pinned Warp already: those that failed stay so);
-        `quick` (for shrinking): no debug build, and no float64 twins to say which side is right."""
+        `quick` (for shrinking): no debug build, and no float64 twins to say which side is right;
+        without `gradients` (shrinking a failure of forward results), no adjoints built or measured."""
         for r in reports:
             r.metadata["warp"] = self.versions
         ready = [r for r in reports if not r.failures and _described(r)]
-        run_under(self.target, ready, debug=not quick, watch=watch)
-        for r in ready:
-            judge_run(r, self.target)
-        rounding(self.target, [r for r in ready if _float32_mismatch(r)])
+        sides = [(self.target, ready)]
+        if self.against is not None:  # checked at the same time, without a debug build
+            sides.append((self.against, [fresh(r) for r in ready]))
+        first = {"debug": not quick, "watch": watch}
+        _at_once(
+            *(
+                partial(run_under, *side, gradients=gradients, **(first if n == 0 else {}))
+                for n, side in enumerate(sides)
+            )
+        )
+        for installation, checked in sides:
+            for r in checked:
+                judge_run(r, installation)
+        _at_once(*(partial(rounding, i, [r for r in c if _float32_mismatch(r)]) for i, c in sides))
         if self.against is not None:
-            self._compare([r for r in ready if r.run.get("status") == "ran"], twins=not quick)
+            self._compare(ready, sides[1][1], twins=not quick)
         return reports
 
-    def _compare(self, reports: list[Report], twins: bool) -> None:
+    def _compare(self, reports: list[Report], others: list[Report], twins: bool) -> None:
+        """Each kernel's results under the two installations compared; its failures under the other
+        one added (one failure where both show it)."""
         assert self.against is not None
-        others = [fresh(r) for r in reports]
-        run_under(self.against, others, debug=False)
         for r, other in zip(reports, others, strict=True):
-            judge_run(other, self.against)
-            r.failures += other.failures
+            r.failures = merged(r.failures, other.failures)
             r.metadata["against"] = other.metadata
-        rounding(self.against, [o for o in others if _float32_mismatch(o)])
-        for r, other in zip(reports, others, strict=True):
-            r.metadata["against"] = other.metadata  # after rounding was told apart
-        pairs = [(r, o) for r, o in zip(reports, others, strict=True) if o.run.get("status") == "ran"]
-        differing = [(r, o, d) for r, o in pairs if (d := disagreements(r, o))]
+        ran = [
+            (r, o)
+            for r, o in zip(reports, others, strict=True)
+            if r.run.get("status") == o.run.get("status") == "ran"
+        ]
+        differing = [(r, o, d) for r, o in ran if (d := disagreements(r, o))]
         float64 = self._twins([r for r, _, d in differing if d.get("forward")]) if twins else {}
         for r, o, d in differing:
             verdict = _verdict(r, o, d, float64.get(id(r)), self.target, self.against)
@@ -319,20 +354,55 @@ class TargetCheck:
             if id(r) in float64:
                 r.run["float64"] = float64[id(r)][0]
             r.metadata["differential"] = verdict
-            affected = verdict["affected"] or [self.target.version, self.against.version]
-            r.failures.append(Failure("differential", json.dumps(verdict, sort_keys=True), affected))
+            if _told_already(r, verdict):
+                continue
+            tested = [self.target.name, self.against.name]  # which are affected: the verdict's
+            r.failures.append(Failure("differential", json.dumps(verdict, sort_keys=True), tested))
 
     def _twins(self, reports: list[Report]) -> dict[int, tuple[dict, dict]]:
         """The float64 twins' outputs under (target, against), by id of the report, where both ran."""
         assert self.against is not None
         twins = {id(r): t for r in reports if (t := twin_report(r)) is not None}
-        outputs: dict[int, list[dict]] = {k: [] for k in twins}
-        for side in (self.target, self.against):
-            copies = {k: fresh(t) for k, t in twins.items()}
-            run_under(side, list(copies.values()), debug=False)
-            for k, c in copies.items():
-                outputs[k].append(c.run["outputs"] if c.run.get("status") == "ran" else None)
+        copies = [{k: fresh(t) for k, t in twins.items()} for _ in range(2)]
+        sides = zip((self.target, self.against), copies, strict=True)
+        _at_once(*(partial(run_under, side, list(c.values()), gradients=False) for side, c in sides))
+        outputs = {
+            k: [c[k].run.get("outputs") if c[k].run.get("status") == "ran" else None for c in copies]
+            for k in twins
+        }
         return {k: (ours, theirs) for k, (ours, theirs) in outputs.items() if ours and theirs}
+
+
+def _told_already(report: Report, verdict: dict[str, Any]) -> bool:
+    """Whether differing gradients are the wrong side's own gradient finding, found already."""
+    if verdict["part"] != ["gradient"] or not verdict["affected"]:
+        return False
+    return any(f.kind == "gradient" and verdict["affected"][0] in f.versions for f in report.failures)
+
+
+def _at_once(*actions: Callable[[], Any]) -> None:
+    """Run `actions` at the same time (each waits on processes of its own), raising the first error."""
+    with ThreadPoolExecutor(len(actions)) as pool:
+        for future in [pool.submit(a) for a in actions]:
+            future.result()
+
+
+def merged(ours: list[Failure], theirs: list[Failure]) -> list[Failure]:
+    """Both installations' failures, one failure (naming both versions) for a kind both show alike."""
+    result = list(ours)
+    for f in theirs:
+        n = next((n for n, g in enumerate(result) if _alike(f, g)), None)
+        if n is None:
+            result.append(f)
+        else:
+            result[n] = Failure(result[n].kind, result[n].message, [*result[n].versions, *f.versions])
+    return result
+
+
+def _alike(f: Failure, g: Failure) -> bool:
+    if f.kind != g.kind:
+        return False
+    return not by_message(f.kind, f.message) or normalised(f.message) == normalised(g.message)
 
 
 def fresh(report: Report) -> Report:
@@ -379,20 +449,31 @@ def twin_report(report: Report) -> Report | None:
 
 
 def rounding(installation: Installation, reports: list[Report]) -> None:
-    """Float32 gradient mismatches whose float64 twin passes the check are rounding, not findings."""
+    """Float32 gradient mismatches that are rounding (`gradcheck.float32_rounding`), not findings."""
     twins = {id(r): t for r in reports if (t := twin_report(r)) is not None}
     if not twins:
         return
-    run_under(installation, list(twins.values()), debug=False)
+    run_under(installation, list(twins.values()))
     for r in reports:
         t = twins.get(id(r))
         if t is None or t.run.get("status") != "ran":
             continue
-        grad64 = judge_gradient(t)
-        r.metadata["gradcheck"]["float64"] = grad64.as_dict()
-        if grad64.status in ("passed", "trivial"):
-            r.metadata["gradcheck"]["status"] = "float32_rounding"
-            r.failures[:] = [f for f in r.failures if f.kind != "gradient"]
+        grad32, grad64, noise = (
+            GradResult(**r.metadata["gradcheck"]),
+            judge_gradient(t),
+            r.run["adjoint_noise"],
+        )
+        told = replace(grad32, adjoint_noise=noise, float64=grad64.as_dict())
+        rounded = gradcheck.float32_rounding(grad32, noise, grad64)
+        told = replace(told, status="float32_rounding") if rounded else told
+        r.metadata["gradcheck"] = told.as_dict()
+        others = [f for f in r.failures if f.kind != "gradient"]
+        ours = [
+            Failure("gradient", json.dumps(told.as_dict()), f.versions)
+            for f in r.failures
+            if f.kind == "gradient"
+        ]
+        r.failures[:] = others if rounded else others + ours
 
 
 # ----------------------------------------------------------------------------- comparing two sides
@@ -438,8 +519,8 @@ def _verdict(
     to float32 (it lost precision).  Differing gradients alone (the forward results agree) are decided
     by each side's own finite differences.  Otherwise the verdict is open (`right` empty).
     """
-    sides = {target.version: ours, against.version: theirs}
-    verdict: dict[str, Any] = {"versions": [target.version, against.version], "part": sorted(differing)}
+    sides = {target.name: ours, against.name: theirs}
+    verdict: dict[str, Any] = {"versions": [target.name, against.name], "part": sorted(differing)}
     right: list[str] = []
     if "forward" in differing:
         names = differing["forward"]

@@ -32,7 +32,7 @@ import warp_access
 from check.harness import Report, check_compiles, execute_group
 from check.isolation import ChildFailed, Watch, execute_isolated
 from check.runner import end_with_parent
-from check.target import TargetCheck, TargetError, installation
+from check.target import Installation, TargetCheck, TargetError, distinct, installation
 from emit.lower import DEVICES
 from emit.writer import DatasetMismatch
 from grammar.sample import Sample, sample
@@ -146,12 +146,18 @@ def _checks(args: argparse.Namespace) -> Checks:
     """The checks `args` ask for; an interpreter that cannot serve is a bad argument (one line)."""
     if args.target_python is None and args.against is None:
         return Checks(_gpu(args.device))
-    try:
-        target = installation(args.target_python, "target")
-        against = installation(args.against, "against") if args.against else None
-    except TargetError as e:
-        raise UsageError(f"--target-python/--against {e}") from None
+    target = _installation(args.target_python, "target", "--target-python")
+    against = _installation(args.against, "against", "--against") if args.against else None
+    if against is not None:
+        target, against = distinct(target, against)
     return Checks(False, TargetCheck(target, against))
+
+
+def _installation(python: str | None, role: str, option: str) -> Installation:
+    try:
+        return installation(python, role)
+    except TargetError as e:
+        raise UsageError(f"{option} {e}") from None
 
 
 def _gpu(device: str) -> bool:
@@ -227,14 +233,20 @@ class Checks:
         return execute_isolated(reports, self.gpu, watch)
 
     def variants(
-        self, reports: list[Report], kind: str, device: str = "cpu", quick: bool = True
+        self,
+        reports: list[Report],
+        kind: str,
+        device: str = "cpu",
+        quick: bool = True,
+        gradients: bool = True,
     ) -> list[Report]:
         """The checks a shrinking predicate needs to see failure `kind` (on `device`) on variants of a
-        kernel (`quick`: no more: under another installation, no float64 twins)."""
+        kernel (`quick`: no more; under another installation, no float64 twins, and no adjoints unless
+        `gradients`)."""
         if kind == "compile":  # a compile finding of another installation's: the pinned Warp compiles it
             check_compiles(reports, device)
         if self.target is not None:
-            return self.target.check(reports, quick=quick)
+            return self.target.check(reports, quick=quick, gradients=gradients)
         if kind == "crash":  # only a crash needs a process of its own
             return execute_isolated(reports, self.gpu)
         if kind != "compile":  # in this process: no debug build (its assertions end the process)

@@ -96,10 +96,12 @@ class Filer:
         return replace(_finding_of(again, failure, self.checks.versions), shrunk=True)
 
     def _first_failing(self, seed: int, f: Failure, klass: str) -> FirstFailing:
+        gradients = _needs_gradients(f, klass)
+
         def first(variants: Sequence[DrawnKernel]) -> int | None:
             reports = [Report(seed, k.kernel_name, "", k.source) for k in variants]
             try:
-                checked = self.checks.variants(reports, f.kind, device(f))
+                checked = self.checks.variants(reports, f.kind, device(f), gradients=gradients)
             except Exception:  # a variant that breaks the harness: try them alone
                 if len(variants) == 1:
                     return None
@@ -119,6 +121,12 @@ class Filer:
                     hits.setdefault(failure["finding"], []).append(line["seed"])
         if self.folder.exists():
             write_summary(self.folder, hits)
+
+
+def _needs_gradients(f: Failure, klass: str) -> bool:
+    """Whether variants must be built with adjoints to show `f`: gradient failures, and crashes (the
+    backward pass may be what raises)."""
+    return "gradient" in klass or f.kind == "crash"
 
 
 def device(f: Failure) -> str:
