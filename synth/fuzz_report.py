@@ -92,6 +92,9 @@ def summary_table(summary: dict[str, Any], device: str, out: str) -> Table:
     table.add_column("outcome")
     table.add_row("Warp", ", ".join(f"{role} {version}" for role, version in summary.get("warp", {}).items()))
     table.add_row("execution", _counts(summary["execution"]))
+    if "against_execution" in summary:
+        table.add_row("execution (against)", _counts(summary["against_execution"]))
+        table.add_row("compared", f"{summary['compared']} of {n} ran under both installations")
     table.add_row("debug build (CPU)", f"{summary['debug_passed']} of {n} ran without assertion or signal")
     table.add_row("determinism (CPU)", f"{summary['deterministic']} of {n} gave identical bytes twice")
     table.add_row("gradient checks", _counts(summary["gradcheck"]))

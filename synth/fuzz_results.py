@@ -107,7 +107,7 @@ def summarize(lines: list[dict[str, Any]], gpu: bool, seconds: float) -> dict[st
     nontrivial = sum(grads[s] for s in NONTRIVIAL_GRADIENTS)
     summary = {
         "kernels": len(lines),
-        "execution": _sorted(Counter(m.get("execution", "not_run").partition(":")[0] for m in meta)),
+        "execution": _executions(meta),
         "debug_passed": sum(m.get("debug") == "passed" for m in meta),
         "deterministic": sum(bool(m.get("deterministic")) for m in meta),
         "gpu": gpu,
@@ -123,7 +123,18 @@ def summarize(lines: list[dict[str, Any]], gpu: bool, seconds: float) -> dict[st
         "seconds": round(seconds, 1),
         "seconds_per_kernel": round(seconds / len(lines), 2) if lines else 0.0,
     }
+    against = [m["against"] for m in meta if "against" in m]
+    if against:  # version-differential: how the other installation fared, and how many ran under both
+        summary["against_execution"] = _executions(against)
+        summary["compared"] = sum(
+            m.get("execution") == m["against"].get("execution") == "executed" for m in meta if "against" in m
+        )
     return summary | {"exit_status": exit_status(summary)}
+
+
+def _executions(meta: list[dict[str, Any]]) -> dict[str, int]:
+    """Kernels by how their execution went (the outcome's label, without its reason)."""
+    return _sorted(Counter(m.get("execution", "not_run").partition(":")[0] for m in meta))
 
 
 def exit_status(summary: dict[str, Any]) -> int:
