@@ -25,6 +25,7 @@ import ast
 import contextlib
 import copy
 import io
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +43,9 @@ MAX_EXAMPLES = 60
 SHRINK_SECONDS = 60
 #: Variants tried per call of a batch predicate (`FirstFailing`), by default.
 BATCH = 8
+#: Seconds reduction may go on (under another installation a predicate costs processes); then the
+#: smallest failing variant so far is kept.
+REDUCE_SECONDS = 300
 
 Fails = Callable[[DrawnKernel], bool]
 #: Given variants, the index of the first that fails (None: none does).
@@ -90,31 +94,34 @@ def reduce(
     fails: Fails | None = None,
     first_failing: FirstFailing | None = None,
     batch: int = BATCH,
+    seconds: float = REDUCE_SECONDS,
 ) -> DrawnKernel:
     """The smallest variant of `kernel` the passes reach that still lowers and fails (see the module
     docstring); `fails` judges one variant, or `first_failing` up to `batch` of them at a time.
 
     As C-Reduce does, after a success the next round goes on from the place of the variant that
     succeeded (those before it were just tried and did not fail) and wraps around; it ends after a
-    whole round without a success.
+    whole round without a success, or after `seconds`.
     """
     first = first_failing or one_by_one(fails)  # type: ignore[arg-type]
-    current, start = kernel, 0
+    current, start, deadline = kernel, 0, time.monotonic() + seconds
     while True:
         variants = [v for v in _variants(current) if _lowers(v)]
         order = variants[start:] + variants[:start]
-        found = _first_failing_variant(order, first, batch)
+        found = _first_failing_variant(order, first, batch, deadline)
         if found is None:
             return current
         current, start = order[found], (start + found) % len(variants)
 
 
-def _first_failing_variant(variants: list[DrawnKernel], first: FirstFailing, batch: int) -> int | None:
+def _first_failing_variant(
+    variants: list[DrawnKernel], first: FirstFailing, batch: int, deadline: float
+) -> int | None:
     """The index of the first variant that fails, tried in batches that double up to `batch`: after a
     success the next variants tend to fail too (small batches waste nothing), later most do not (large
-    ones save calls)."""
+    ones save calls).  None when none fails, or past `deadline`."""
     begin, size = 0, min(2, batch)
-    while begin < len(variants):
+    while begin < len(variants) and time.monotonic() < deadline:
         found = first(variants[begin : begin + size])
         if found is not None:
             return begin + found
