@@ -178,6 +178,7 @@ def test_our_own_interpreter_as_target_and_against_gives_no_findings(tmp_path):
     assert "under warp 1.19.0 (target), compared with warp 1.19.0 (against)" in result.stderr
     summary = json.loads((tmp_path / "fuzz.json").read_text())
     assert summary["new_findings"] == {} and summary["execution"] == {"executed": 4}, summary
+    assert summary["against_execution"] == {"executed": 4} and summary["compared"] == 4
     assert summary["gradcheck"].get("passed", 0) >= 1
     lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert all(line["metadata"]["warp"] == summary["warp"] for line in lines)
