@@ -69,6 +69,8 @@ UNSUPPORTED = (
     r"[Nn]ot supported",
     r"[Uu]nsupported",
     r"Invalid external reference type",
+    r"are expected to be of the type",  # a constructor's argument types, later relaxed (float literals)
+    r"is expected to be of the type",
 )
 #: The front end's error classes (a native compiler's failure is reported otherwise).
 FRONT_END_ERRORS = r"^(WarpCodegen\w*Error|AttributeError|TypeError|KeyError|RuntimeError|NameError)"

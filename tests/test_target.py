@@ -203,6 +203,9 @@ API_ERRORS = (
     ";Couldn't find function overload for 'tile_load' that matched inputs with types: [array(ndim=2)]",
     'WarpCodegenError: Error while parsing function "f" at x.py:3: y = a if c else b ;Construct `ast.IfExp` '
     "not supported in kernels.",
+    'RuntimeError: Error while parsing function "f" at x.py:10: u = g(v) ;Error while parsing function "g" '
+    "at x.py:5: a = wp.spatial_vectord(2.5, 0.01, 2.0, 0.5, 0.0, 6.7) ;all values used to initialize this "
+    "vector are expected to be of the type `float64`",
 )
 FINDINGS = (
     "Exception: CPU kernel build failed with error code -1 [compiler: /x.cpp:40:13: error: no matching "
