@@ -262,6 +262,7 @@ def judge_run(report: Report, installation: Installation) -> None:
         if unsupported(run["message"]):
             meta["execution"] = f"unsupported_by_target: {run['message']}"
         else:
+            meta["execution"] = "build_failed"
             report.failures.append(Failure("compile", f"{installation.label}: {run['message']}", versions))
         return
     if run["status"] == "raised":
