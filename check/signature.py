@@ -91,15 +91,38 @@ _CONSTRUCTS = (ast.operator, ast.cmpop, ast.unaryop, ast.boolop, ast.stmt, ast.I
 
 def constructs(source: str) -> frozenset[str]:
     """The builtins, operators and statement and expression kinds a module's functions compute with
-    (their bodies: parameter types are not constructs)."""
+    (their bodies: parameter types are not constructs, nor index guards)."""
     found = set()
-    functions = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)]
-    for node in (n for func in functions for statement in func.body for n in ast.walk(statement)):
+    module = ast.parse(source)
+    functions = [n for n in ast.walk(module) if isinstance(n, ast.FunctionDef)]
+    structs = {n.name for n in ast.walk(module) if isinstance(n, ast.ClassDef)}
+    nodes = [n for func in functions for statement in func.body for n in ast.walk(statement)]
+    guards = {id(part) for n in nodes if _index_guard(n) for part in ast.walk(n)}
+    for node in (n for n in nodes if id(n) not in guards):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "wp":
             found.add(f"wp.{node.attr}")
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            found.add("attribute store")  # `s.field = ...`, `v.x = ...`
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in structs:
+            found.add("struct constructor")  # a local struct instance, `s = State()`
         elif isinstance(node, _CONSTRUCTS):
             found.add(type(node).__name__)
     return frozenset(found)
+
+
+def _index_guard(node: ast.AST) -> bool:
+    """`wp.clamp(k, 0, a.shape[d] - 1)`: the grammar's array index guard (`grammar.expressions`), in
+    almost every kernel; a shrunk kernel clamping a value must not count as held by every kernel."""
+    if not (isinstance(node, ast.Call) and ast.unparse(node.func) == "wp.clamp" and len(node.args) == 3):
+        return False
+    upper = node.args[2]
+    return (
+        isinstance(upper, ast.BinOp)
+        and isinstance(upper.op, ast.Sub)
+        and isinstance(upper.left, ast.Subscript)
+        and isinstance(upper.left.value, ast.Attribute)
+        and upper.left.value.attr == "shape"
+    )
 
 
 def signature(kind: str, message: str, versions: Sequence[str], source: str) -> str:

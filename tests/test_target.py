@@ -14,6 +14,7 @@ import pytest
 
 from check import runner
 from check.findings import read_findings
+from check.signature import constructs
 from check.target import unsupported
 from synth import cli, fuzz
 from tests.conftest import plain_warp, synth
@@ -231,3 +232,30 @@ def test_the_runner_needs_only_numpy_and_public_warp():
     assert imported <= set(sys.stdlib_module_names) | {"numpy", "warp", "__future__"}, imported
     private = [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr.startswith("_src")]
     assert not private
+
+
+#: A shrunk kernel clamping a value, and one building a local struct: what a hit must hold.
+CLAMPED = "import warp as wp\n\n@wp.kernel\ndef k(b: wp.array(dtype=float), r: wp.array(dtype=float)):\n" + (
+    "    i = wp.tid()\n    r[i] = wp.clamp(1.0, b[i], 1.0)\n"
+)
+LOCAL_STRUCT = """import warp as wp
+
+@wp.struct
+class Cell:
+    mass: float
+
+@wp.kernel
+def k(b: wp.array(dtype=float), r: wp.array(dtype=float)):
+    i = wp.tid()
+    c = Cell()
+    c.mass = b[i]
+    r[i] = c.mass
+"""
+
+
+def test_a_hit_holds_the_findings_constructs_not_the_index_guards():
+    guarded = "    r[i] = b[wp.clamp(i + 1, 0, b.shape[0] - 1)] * 2.0\n"
+    other = CLAMPED.replace("    r[i] = wp.clamp(1.0, b[i], 1.0)\n", guarded)
+    assert "wp.clamp" in constructs(CLAMPED) and not constructs(CLAMPED) <= constructs(other)
+    assert {"struct constructor", "attribute store"} <= constructs(LOCAL_STRUCT)
+    assert not constructs(LOCAL_STRUCT) <= constructs(other.replace("* 2.0", ""))
