@@ -163,7 +163,12 @@ def title(f: dict[str, Any]) -> str:
 
 
 #: Constructs a title names in words (beside the `wp.` builtins).
-_PHRASES = {"IfExp": "a conditional expression", "For": "a loop", "While": "a while loop"}
+_PHRASES = {
+    "IfExp": "a conditional expression",
+    "For": "a loop",
+    "While": "a while loop",
+    "struct constructor": "a local struct instance",
+}
 
 
 def expected_and_actual(f: dict[str, Any]) -> list[str]:
