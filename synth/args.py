@@ -7,17 +7,31 @@ parser raises `UsageError`, which `synth.cli.main` reports.
 from __future__ import annotations
 
 import argparse
-import tempfile
+import textwrap
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+from emit.writer import probe_writable
 
 
 class UsageError(Exception):
     """A bad argument: reported in one line."""
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Option help wrapped between words only (never inside a word or at its hyphen);
+    descriptions and epilogs as written."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False)
+
+
 class Parser(argparse.ArgumentParser):
     """An argument parser that raises `UsageError` instead of printing usage and exiting."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
@@ -30,6 +44,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -46,8 +70,6 @@ def seed(text: str) -> int:
 def check_writable(out: Path) -> None:
     """`out` exists (made if need be) and takes new files, or a `UsageError`."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out):
-            pass
+        probe_writable(out)
     except OSError as e:
         raise UsageError(f"--out {out}: not a writable directory ({e.strerror or e})") from None

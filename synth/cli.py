@@ -1,22 +1,53 @@
 """`python -m synth`: the command line.
 
-Bad input is one line on stderr and exit status 2, never a traceback.
+Exit status: 0 done (or nothing to do), 1 stopped by a fault (another run holds
+--out, a full disk, ...: the one line says how to resume), 2 bad input (an
+argument, or an --out this run cannot use), 130 interrupted.  Never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from emit.lower import DEVICES
 from grammar.features import KERNEL_TYPES
-from synth.args import Parser, UsageError, check_writable, positive_int, seed
-from synth.pipeline import ENGINES
+from synth.args import Parser, UsageError, positive_int, positive_number, seed
+from synth.pipeline import ENGINES, KERNEL_TIMEOUT
 
 DEFAULT_TARGET_BYTES = 213_476_688
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """`python -m synth NAME ...`: `module.parser()` builds its parser, `module.run(args)` runs it."""
+
+    module: str
+    parser: str
+    run: str
+    summary: str
+
+
+#: Every subcommand, in the order the main --help lists them.
+SUBCOMMANDS = {
+    "fuzz": Subcommand(
+        "synth.fuzz",
+        "build_fuzz_parser",
+        "run_fuzz",
+        "compile, run and gradient-check kernels; shrink findings to reproducers",
+    ),
+}
+
+
+def _subcommands_help() -> str:
+    width = max(map(len, SUBCOMMANDS))
+    lines = [f"  {name:<{width}}  {sub.summary}" for name, sub in SUBCOMMANDS.items()]
+    return "\n".join(["commands (python -m synth COMMAND --help for their options):", *lines])
 
 
 def _types(text: str) -> tuple[str, ...]:
@@ -32,8 +63,10 @@ def _types(text: str) -> tuple[str, ...]:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="python -m synth",
-        description="Generate a dataset of random Warp kernels paired with the C++/CUDA code "
-        "Warp generates for them.",
+        usage="%(prog)s [COMMAND] [options]",
+        description="Generate a dataset of random Warp kernels paired with the C++/CUDA code\n"
+        "Warp generates for them (no COMMAND), or run one of the commands below.",
+        epilog=_subcommands_help(),
     )
     parser.add_argument(
         "--device",
@@ -82,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_types,
         default=KERNEL_TYPES,
         metavar="a,b",
-        help=f"only these kernel types, comma-separated: {','.join(KERNEL_TYPES)}",
+        # listed with spaces, so help wraps between names, not inside one
+        help=f"only these kernel types, separated by commas (default: all): {', '.join(KERNEL_TYPES)}",
     )
     parser.add_argument(
         "--engine",
@@ -99,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fresh", action="store_true", help="discard an existing dataset in --out instead of resuming it"
+    )
+    parser.add_argument(
+        "--kernel-timeout",
+        type=positive_number,
+        default=KERNEL_TIMEOUT,
+        metavar="SECONDS",
+        help="a worker that spends longer on one kernel is stopped; its chunk of candidates is retried "
+        f"once, then skipped and listed in stats.json (default {KERNEL_TIMEOUT:g})",
     )
     parser.add_argument(
         "--verify",
@@ -121,13 +163,12 @@ def _check_engine(args: argparse.Namespace) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from emit.writer import DatasetMismatch
+    from emit.writer import DatasetMismatch, UnusableOutput
     from synth.pipeline import Run, RunConfig
     from synth.progress import Reporter
 
     out = args.out or Path("artifacts") / "datasets" / args.device
     _check_engine(args)
-    check_writable(out)
     # --count and --target-bytes exclude each other; with neither, the main job's byte target
     target = None if args.count is not None else (args.target_bytes or DEFAULT_TARGET_BYTES)
     config = RunConfig(
@@ -142,29 +183,44 @@ def run_generate(args: argparse.Namespace) -> int:
         verify=args.verify,
         engine=args.engine,
         ray_address=args.ray_address,
+        kernel_timeout=args.kernel_timeout,
     )
-    with Reporter(target_bytes=target, count=args.count) as reporter:
-        try:
-            run = Run(config, report=reporter.update)
-        except DatasetMismatch as e:
-            raise UsageError(str(e)) from None
+    reporter = Reporter(target_bytes=target, count=args.count)
+    try:
+        run = Run(config, report=reporter.update)
+    except (DatasetMismatch, UnusableOutput) as e:
+        raise UsageError(str(e)) from None
+    for note in run.writer.notes:
+        reporter.say(note)
+    start = run.writer.progress
+    if run.done(start):
+        run.execute()  # writes stats.json (a run killed after its last checkpoint may lack it)
+        reporter.say(reporter.nothing_to_do(start, out))
+        return 0
+    with reporter:
         stats = run.execute()
-        reporter.finish(stats, out)
+    reporter.finish(stats, out, resumed_from=start.records)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from emit.writer import OutputError
+    from synth.pool import WorkersFailing
+
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv[:1] == ["fuzz"]:
-            from synth.fuzz import build_fuzz_parser, run_fuzz
-
-            return run_fuzz(build_fuzz_parser().parse_args(argv[1:]))
+        if argv[:1] and argv[0] in SUBCOMMANDS:
+            sub = SUBCOMMANDS[argv[0]]
+            module = importlib.import_module(sub.module)
+            return getattr(module, sub.run)(getattr(module, sub.parser)().parse_args(argv[1:]))
         args = build_parser().parse_args(argv)
         return run_generate(args)
     except UsageError as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return 2
+    except (OutputError, WorkersFailing) as e:
+        print(f"synth: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("synth: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
