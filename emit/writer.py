@@ -264,7 +264,7 @@ class DatasetWriter:
                 "use --fresh to start again, or another --out"
             )
         if damage:
-            self._rewind(tally, f"{damage}: rebuilt it from the {tally.records} records of {self.dataset}")
+            self._rewind(tally, f"{damage}: rebuilt it from the {tally.records} records in {self.dataset}")
         elif problem:
             self._rewind(
                 tally, f"{problem}: cut back to its last whole record ({tally.records} of {claimed.records})"
@@ -291,7 +291,8 @@ class DatasetWriter:
             f.truncate(tally.bytes)
         _write_atomic(self.progress_path, json.dumps(asdict(tally)))
         self.progress = tally
-        self.notes.append(f"repaired: {what}; resuming after it (skip counts restart at zero)")
+        resume = f"resuming at candidate {tally.next_index} (skip counts restart at 0)"
+        self.notes.append(f"repaired: {what}; {resume}")
 
     def _truncate_to_checkpoint(self) -> None:
         """Drop anything written after the last checkpoint (a batch cut short by a kill)."""
