@@ -16,7 +16,7 @@ import contextlib
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
@@ -57,7 +57,6 @@ class Task:
 
 def serve(conn: Connection, work: Work, args: tuple[Any, ...]) -> None:
     """A worker's life: tasks in, heartbeats and results out, until the parent hangs up."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
 
     def beat(what: str, steps: int = 1) -> None:
         conn.send(("beat", (what, steps)))
@@ -75,12 +74,33 @@ def serve(conn: Connection, work: Work, args: tuple[Any, ...]) -> None:
         conn.send(("done", value))
 
 
+@contextlib.contextmanager
+def _born_deaf_to_ctrl_c() -> Iterator[None]:
+    """Processes started meanwhile have SIGINT blocked for life (the mask survives fork and exec).
+
+    Ctrl-C is the parent's to handle (it ends the workers), so no worker in the middle of its
+    imports prints a traceback.  A Ctrl-C that reaches the parent meanwhile (on any of its threads)
+    is held, and raised once the process is started, not half-way through starting it.
+    """
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
 class _Worker:
     def __init__(self, work: Work, args: tuple[Any, ...]):
         ctx = get_context("spawn")
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=serve, args=(child, work, args), daemon=True)
-        self.process.start()
+        with _born_deaf_to_ctrl_c():
+            self.process.start()
         child.close()
         self.task: Task | None = None
         self.started = False  # has it begun a step (started up)?
@@ -111,7 +131,13 @@ class Pool:
         self.queue: deque[Task] = deque()
         self.retries = 0  # tasks computed again after a worker failed on them
         self.failed_in_a_row = 0
-        self.workers = [self._start() for _ in range(size)]
+        self.workers: list[_Worker] = []
+        try:
+            for _ in range(size):
+                self.workers.append(self._start())
+        except BaseException:  # Ctrl-C while starting them
+            self.close()
+            raise
 
     def _start(self) -> _Worker:
         try:

@@ -294,3 +294,34 @@ def test_a_chunk_whose_worker_fails_twice_is_skipped_and_listed(fault, error, tm
     assert reference.splitlines(keepends=True)[:kept] == (out / "dataset.jsonl").read_bytes().splitlines(
         keepends=True
     )[:kept]
+
+
+def _interrupted(moment: str, tmp_path: Path) -> subprocess.Popen:
+    """A run of ARGS into tmp_path/out, sent SIGINT (to its process group, as a terminal's Ctrl-C) at
+    `moment`: while Python starts, while its workers start (importing), or held mid-run."""
+    out = tmp_path / "out"
+    if moment == "generating":
+        proc = start_gated(out, tmp_path / "gate")
+    else:
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        command = [sys.executable, "-m", "synth", *ARGS, "--out", str(out)]
+        proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+        time.sleep(0.3)
+        while moment == "workers starting" and not _workers(proc.pid):
+            time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    return proc
+
+
+@pytest.mark.parametrize("moment", ["starting", "workers starting", "generating"])
+def test_ctrl_c_at_any_moment_is_one_line_and_resumes(moment, tmp_path, reference):
+    """Workers ignore SIGINT from birth (the parent ends them), so not even one in the middle of its
+    imports prints a traceback."""
+    proc = _interrupted(moment, tmp_path)
+    stderr = finish(proc)
+    assert "Traceback" not in stderr and "Process" not in stderr, stderr
+    if proc.returncode != -signal.SIGINT:  # (killed before Python took over SIGINT: silent, no harm)
+        assert proc.returncode == 130 and stderr.strip().splitlines()[-1].startswith("synth: interrupted")
+    out = tmp_path / "out"
+    assert synth(*ARGS, "--out", str(out)).returncode == 0
+    assert (out / "dataset.jsonl").read_bytes() == reference
