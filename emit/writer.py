@@ -146,8 +146,9 @@ def lock_output(out: Path) -> int:
         raise OutputBusy(
             f"{out} is in use by another run (pid {holder}); wait for it to end, or use another --out"
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    with contextlib.suppress(OSError):  # the pid is for people; a full disk must not stop the lock
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
 
 
@@ -193,8 +194,9 @@ class DatasetWriter:
         self.shapes: set[str] = set()
         self.progress = Progress(run=run)
         try:
+            out.mkdir(parents=True, exist_ok=True)
+            self._lock = lock_output(out)  # first: a second run on `out` writes nothing at all
             probe_writable(out)
-            self._lock = lock_output(out)
         except OSError as e:
             raise UnusableOutput(f"--out {out}: not a writable directory ({e.strerror or e})") from None
         try:

@@ -110,7 +110,8 @@ def stats(out: Path) -> dict:
 
 
 def _listing(out: Path) -> dict[str, tuple[int, int]]:
-    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in out.iterdir()}
+    """Every file's size and time of change, and the directory's (a file made and removed shows)."""
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in [out, *out.iterdir()]}
 
 
 def test_a_second_run_on_a_locked_out_is_refused_and_writes_nothing(tmp_path, reference):
