@@ -1,6 +1,6 @@
 """Worker processes that may die or hang without stopping the run.
 
-Each worker is a spawned process that takes one task (a seed range) at a time
+Each worker is a process (`python -m synth.pool`) that takes one task (a seed range) at a time
 over a pipe and announces every step it starts (a heartbeat: "seed N", or a
 compile check).  A worker that dies (killed by the OS, a segfault in Warp's
 codegen, an exception), or that spends longer than its allowance on one step
@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import subprocess
+import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -55,53 +57,36 @@ class Task:
     error: str = ""
 
 
-def serve(conn: Connection, work: Work, args: tuple[Any, ...]) -> None:
-    """A worker's life: tasks in, heartbeats and results out, until the parent hangs up."""
+def serve(conn: Connection) -> None:
+    """A worker's life: its work, then tasks in, heartbeats and results out, until the parent hangs up."""
 
     def beat(what: str, steps: int = 1) -> None:
         conn.send(("beat", (what, steps)))
 
-    while True:
-        try:
+    with contextlib.suppress(EOFError, OSError):  # the parent hung up or died: nothing left to do
+        work, args = conn.recv()
+        while True:
             lo, hi = conn.recv()
-        except EOFError:
-            return
-        try:
-            value = work(*args, lo, hi, beat)
-        except Exception as e:  # a bug in the work: reported as this task's failure, and the worker ends
-            conn.send(("error", error_summary(e)))
-            return
-        conn.send(("done", value))
-
-
-@contextlib.contextmanager
-def _born_deaf_to_ctrl_c() -> Iterator[None]:
-    """Processes started meanwhile have SIGINT blocked for life (the mask survives fork and exec).
-
-    Ctrl-C is the parent's to handle (it ends the workers), so no worker in the middle of its
-    imports prints a traceback.  A Ctrl-C that reaches the parent meanwhile (on any of its threads)
-    is held, and raised once the process is started, not half-way through starting it.
-    """
-    held: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        signal.signal(signal.SIGINT, previous)
-    if held:
-        raise KeyboardInterrupt
+            try:
+                value = work(*args, lo, hi, beat)
+            except Exception as e:  # a bug in the work: reported as this task's failure; the worker ends
+                conn.send(("error", error_summary(e)))
+                return
+            conn.send(("done", value))
 
 
 class _Worker:
     def __init__(self, work: Work, args: tuple[Any, ...]):
-        ctx = get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=serve, args=(child, work, args), daemon=True)
-        with _born_deaf_to_ctrl_c():
-            self.process.start()
+        self.conn, child = Pipe()
+        # In a process group of its own: a terminal's Ctrl-C reaches only the parent, which ends the
+        # workers, so no worker is interrupted half-way through its imports or a kernel.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "synth.pool", str(child.fileno())],
+            pass_fds=[child.fileno()],
+            process_group=0,
+        )
         child.close()
+        self.conn.send((work, args))
         self.task: Task | None = None
         self.started = False  # has it begun a step (started up)?
         self.doing = "start-up"
@@ -119,7 +104,7 @@ class _Worker:
 
     def stop(self) -> None:
         self.process.kill()
-        self.process.join()
+        self.process.wait()
         self.conn.close()
 
 
@@ -154,7 +139,7 @@ class Pool:
         """`task`'s value, serving every worker meanwhile; `TaskFailed` if two attempts failed."""
         while not task.done:
             self._dispatch()
-            wait([w.conn for w in self.workers] + [w.process.sentinel for w in self.workers], POLL_SECONDS)
+            wait([w.conn for w in self.workers], POLL_SECONDS)  # a dead worker's pipe reads as closed
             for worker in list(self.workers):
                 self._check(worker)
         if task.error:
@@ -181,14 +166,14 @@ class Pool:
                 else:  # "error": the worker ends
                     self._lost(w, f"{payload} at {w.doing}")
                     return
-        except (EOFError, OSError):
-            pass  # the pipe closed: the process is dead, reported below
-        if not w.process.is_alive():
-            w.process.join()
-            code = w.process.exitcode or 0
+        except (EOFError, OSError):  # the pipe closed: the worker has ended
+            code = w.process.wait()
             how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
             self._lost(w, f"worker {how} at {w.doing}")
-        elif w.task is not None and time.monotonic() - w.since > w.allowance:
+            return
+        if w.process.poll() is not None:  # ended, its pipe not yet read as closed
+            return
+        if w.task is not None and time.monotonic() - w.since > w.allowance:
             self._lost(w, f"worker made no progress for {w.allowance:g} s at {w.doing} (killed)")
 
     def _lost(self, w: _Worker, why: str) -> None:
@@ -210,3 +195,7 @@ class Pool:
     def close(self) -> None:
         for worker in self.workers:
             worker.stop()
+
+
+if __name__ == "__main__":  # a worker: `python -m synth.pool FD`, FD its end of the pipe
+    serve(Connection(int(sys.argv[1])))

@@ -10,9 +10,9 @@ The worker that lowers candidate INDEX (of any base seed):
         test can change the output directory under it), then goes on normally.
 With SYNTH_FAULT_ONCE=PATH, the fault strikes only the first time (PATH records it).
 
-Nothing here is imported by warp-synth: the spawned workers re-import this
-script as their `__main__` (multiprocessing's spawn does that), which installs
-the fault in each of them.
+Nothing here is imported by warp-synth.  The run's workers are given this
+module's `worker_chunk` as their work, so each imports this module, which
+installs the fault in it.
 """
 
 import ctypes
@@ -45,7 +45,7 @@ FAULTS = {
 }
 
 _kind, _, _index = os.environ.get("SYNTH_FAULT", "").partition("@")
-_build_record = pipeline.build_record
+_build_record, _worker_chunk = pipeline.build_record, pipeline.worker_chunk
 
 
 def _strikes(seed: int) -> bool:
@@ -67,7 +67,15 @@ def faulty_build_record(sample, device):
     return _build_record(sample, device)
 
 
-pipeline.build_record = faulty_build_record
+def worker_chunk(*args, **kwargs):
+    """The pipeline's work, in a worker that imported this module (and so has the fault)."""
+    return _worker_chunk(*args, **kwargs)
+
 
 if __name__ == "__main__":
+    from tests import faulty_synth  # this file as a module, as the workers import it
+
+    pipeline.worker_chunk = faulty_synth.worker_chunk
     sys.exit(cli.main())
+else:
+    pipeline.build_record = faulty_build_record
