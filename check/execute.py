@@ -34,14 +34,15 @@ import re
 import textwrap
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 import warp_access
+from check.roles import UnknownRole, array_roles
 from emit.lower import error_summary
-from grammar import productions, safety
+from grammar import safety
 
 #: Largest extent per launch dimension used for execution (the contract allows MAX_EXTENT) ...
 EXEC_EXTENT = 8
@@ -80,6 +81,8 @@ class Param:
 
     A struct's fields are Params named by their dotted path (`prm.inner.vel`).  A struct
     class lives in the module loaded in its process, so a pickled Param keeps its name only.
+    `role` is how the kernel uses an array (`check.roles`): input, output or accumulator;
+    "scalar" for scalars, "" for structs.
     """
 
     name: str
@@ -87,10 +90,11 @@ class Param:
     ndim: int  # 0 for scalars and structs
     fields: tuple[Param, ...] = ()
     struct: str = ""  # a struct's declared name (as its own module spells it); "" for others
+    role: str = "scalar"
 
     def __reduce__(self) -> tuple[type, tuple]:
         dtype = None if self.is_struct else self.dtype
-        return Param, (self.name, dtype, self.ndim, self.fields, self.struct)
+        return Param, (self.name, dtype, self.ndim, self.fields, self.struct, self.role)
 
     @property
     def is_array(self) -> bool:
@@ -104,21 +108,6 @@ class Param:
     def field_name(self) -> str:
         """The name within its struct (the name itself for a kernel parameter)."""
         return self.name.rpartition(".")[2]
-
-    @property
-    def role(self) -> str:
-        """input, output or accumulator (by the grammar's name pools); scalar for the others.
-
-        A struct parameter's arrays are inputs (the grammar never writes them).
-        """
-        if not self.is_array:
-            return "scalar"
-        base = self.name.rstrip("0123456789")
-        if base in productions.OUTPUT_NAMES:
-            return "output"
-        if base in productions.ACC_NAMES:
-            return "accumulator"
-        return "input"
 
     @property
     def numpy_dtype(self) -> np.dtype:
@@ -145,19 +134,32 @@ def _layout(dtype: Any) -> tuple[np.dtype, tuple[int, ...]]:
 
 
 def kernel_params(kernel: Any) -> list[Param]:
-    """The parameters of a `wp.Kernel`, from its Python function's annotations."""
+    """The parameters of a `wp.Kernel`, from its Python function's annotations; arrays get the role
+    the kernel's code gives them (raises `Unsupported` if that is unknown)."""
     signature = inspect.signature(kernel.func, eval_str=True)
-    return [_param(name, p.annotation) for name, p in signature.parameters.items()]
+    unroled = [_param(name, p.annotation) for name, p in signature.parameters.items()]
+    arrays = {p.name for p in leaves(unroled) if p.is_array}
+    try:
+        roles = array_roles(textwrap.dedent(warp_access.kernel_source(kernel)), arrays)
+    except UnknownRole as e:
+        raise Unsupported(str(e)) from None
+    return [_with_roles(p, roles) for p in unroled]
 
 
 def _param(name: str, annotation: Any) -> Param:
     wp = warp_access.warp()
     if isinstance(annotation, wp.array):
-        return Param(name, annotation.dtype, annotation.ndim)
+        return Param(name, annotation.dtype, annotation.ndim, role="")
     if warp_access.is_struct(annotation):
         fields = tuple(_param(f"{name}.{f}", t) for f, t in warp_access.struct_fields(annotation).items())
-        return Param(name, annotation, 0, fields, source_name(warp_access.struct_name(annotation)))
+        return Param(name, annotation, 0, fields, source_name(warp_access.struct_name(annotation)), role="")
     return Param(name, annotation, 0)
+
+
+def _with_roles(p: Param, roles: dict[str, str]) -> Param:
+    if p.is_struct:
+        return replace(p, fields=tuple(_with_roles(f, roles) for f in p.fields))
+    return replace(p, role=roles[p.name]) if p.is_array else p
 
 
 def leaves(params: Iterable[Param]) -> Iterator[Param]:
@@ -206,6 +208,12 @@ class Inputs:
     shape: tuple[int, ...]
     values: dict[str, Any]
     tile: int = 0
+
+    @property
+    def threads(self) -> int:
+        """Threads of the launch (a tile kernel: the blocks' tiles' elements), the most that may add
+        into one accumulator element."""
+        return int(np.prod(self.shape)) * max(1, self.tile**2)
 
     def array_shape(self, p: Param) -> tuple[int, ...]:
         """The shape of array `p` for this launch (see the module docstring)."""
@@ -356,8 +364,9 @@ def _defined_names(stmt: ast.stmt) -> list[str]:
 
 
 @contextmanager
-def loaded(source: str, device: str = "cpu") -> Iterator[Any]:
-    """The Python module of `source`, built by Warp for `device`; released on exit.
+def loaded(source: str, device: str = "cpu", mode: str = "release") -> Iterator[Any]:
+    """The Python module of `source`, built by Warp for `device` in `mode` (release, or debug:
+    array-bounds assertions, no optimisation); released on exit.
 
     Every load gets a name of its own: Warp unloads a released module's binary
     by name when it is garbage-collected, so a later load of the same source
@@ -366,6 +375,7 @@ def loaded(source: str, device: str = "cpu") -> Iterator[Any]:
     wp = warp_access.warp()
     name = f"{EXEC_MODULE}_{next(_LOADS)}_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
     with warp_access.WarpModule(name, source) as module:
+        wp.set_module_options({"mode": mode}, module.warp_module)
         with warp_access.native_output_silenced(1, 2):
             wp.load_module(module.py_module, device=device)
         yield module.py_module
@@ -375,8 +385,11 @@ class LoadFailed(Exception):
     """Warp could not build a kernel's module."""
 
 
-def load_kernels(sources: Sequence[tuple[str, str]], device: str = "cpu") -> Iterator[tuple[int, Any]]:
-    """(index, wp.Kernel or LoadFailed) for each (source, kernel name), compiled in merged groups.
+def load_kernels(
+    sources: Sequence[tuple[str, str]], device: str = "cpu", mode: str = "release"
+) -> Iterator[tuple[int, Any]]:
+    """(index, wp.Kernel or LoadFailed) for each (source, kernel name), compiled in merged groups
+    (`mode`: see `loaded`).
 
     A group that fails to build is split in halves until the failing kernels are alone.
     """
@@ -385,7 +398,7 @@ def load_kernels(sources: Sequence[tuple[str, str]], device: str = "cpu") -> Ite
         merged, names = merge_modules([sources[i] for i in indices])
         stack = ExitStack()
         try:
-            module = stack.enter_context(loaded(merged, device))
+            module = stack.enter_context(loaded(merged, device, mode))
         except Exception as e:
             if len(indices) == 1:
                 yield indices[0], LoadFailed(error_summary(e))

@@ -9,6 +9,7 @@ with status 1 while the problem reproduces and 0 once it is fixed.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -18,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from check import tolerance
+from check import gradcheck, tolerance
 from check.execute import TILE_BLOCK_DIM, Inputs, Param, leaves
-from check.gradcheck import float_arrays
 
 FINDINGS_DIR = "findings"
 INDEX = "findings.jsonl"
@@ -33,6 +33,8 @@ KINDS = {
     "nondeterministic": "two CPU launches with identical inputs give different bytes",
     "gradient": "the wp.Tape backward disagrees with finite differences (inside the autodiff contract)",
     "cpu_gpu_mismatch": "CPU and CUDA results differ beyond the tolerance policy",
+    "generator_defect": "under Warp's debug mode the kernel fails an array-bounds assertion or dies with "
+    "a signal: the generator emitted undefined behaviour (a warp-synth bug, not Warp's)",
 }
 
 
@@ -54,11 +56,14 @@ class Finding:
 
 
 def write_finding(out: Path, finding: Finding) -> Path:
-    """Write the reproducer and the JSON line (once per kind and source); return the script's path."""
+    """Write the reproducer and the JSON line (once per kind and source); return the script's path.
+
+    The index decides what is written: a script a killed run left without its line is written again.
+    """
     folder = out / FINDINGS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / f"{finding.key}.py"
-    if not script.exists():
+    if script.name not in {f["reproducer"] for f in read_findings(folder)}:
         script.write_text(reproducer(finding))
         line = {k: v for k, v in vars(finding).items() if k not in ("inputs", "params")}
         line["reproducer"] = script.name
@@ -92,24 +97,22 @@ def write_summary(folder: Path) -> None:
 
 
 def reproducer(f: Finding) -> str:
-    """A standalone plain-Warp script that exits 1 while `f` reproduces."""
+    """A standalone plain-Warp script that exits 1 while `f` reproduces.
+
+    Its check is the fuzzer's: the tolerance and step policy and the functions that apply it are
+    copied from `check.tolerance` and `check.gradcheck` (their source), not restated.
+    """
     body = f.source.replace("import warp as wp\n", "", 1).strip()
-    wrt, of = float_arrays(f.params)
     parts = [
         f'"""Warp finding ({f.kind}, {f.device}): {KINDS[f.kind]}.\n\n{_comment(f.message)}\n\n'
-        'Exit status 1 while it reproduces, 0 once fixed.  Needs only warp-lang (and numpy)."""',
-        "import sys\n\nimport numpy as np\nimport warp as wp\n",
+        f'{_EXIT.get(f.kind, _EXIT_STATUS)}  Needs only warp-lang (and numpy)."""',
+        "from __future__ import annotations\n\nimport sys\n\nimport numpy as np\nimport warp as wp\n",
+        f"DEVICE = {f.device!r}",
         body,
         "",
         _arguments_code(f) if f.inputs is not None else "",
-        _CHECKS[f.kind].format(
-            device=f.device,
-            ins=[p.name for p in wrt],
-            outs=[p.name for p in of],
-            accumulators={p.name for p in f.params if p.role == "accumulator"},
-            rtol=tolerance.RTOL,
-            atol=tolerance.ATOL,
-        ),
+        _policy_code(f),
+        _CHECKS[f.kind],
         'if __name__ == "__main__":\n    wp.init()\n    sys.exit(1 if reproduces() else 0)\n',
     ]
     return "\n\n".join(p for p in parts if p)
@@ -137,18 +140,32 @@ def _arguments_code(f: Finding) -> str:
     assert f.inputs is not None
     lines = [f"SHAPE = {f.inputs.shape!r}", "INPUTS = {"]
     lines += [f"    {p.name!r}: {_literal(f.inputs.values[p.name])}," for p in leaves(f.params)]
-    lines += ["}", f"NAMES = {[p.name for p in f.params]!r}"]
-    lines += [f"ARRAYS = {[p.name for p in f.params if p.is_array]!r}", "", ""]
+    lines += ["}", f"NAMES = {[p.name for p in f.params]!r}", "", ""]
     lines += [_STRUCT_HELPER, ""] if any(p.is_struct for p in f.params) else []
     lines += ["def arguments(device, requires_grad=False, inputs=INPUTS):", "    return ["]
     lines += [f"        {_argument_code(p, 'requires_grad')}," for p in f.params]
-    lines += ["    ]", "", "", "def launch(args, device):"]
+    lines += ["    ]", "", "", "def held(args):", '    """Every array of a launch by name."""']
+    lines += ["    return {" + ", ".join(f"{name!r}: {code}" for name, code in _held(f.params)) + "}"]
+    lines += ["", "", "def launch(args, device):"]
     call = f"{f.kernel_name}, dim=SHAPE, inputs=args, device=device"
     tiled = f"wp.launch_tiled({call}, block_dim={TILE_BLOCK_DIM!r})"
     lines += [f"    {tiled if f.inputs.tile else f'wp.launch({call})'}"]
     lines += ["", "", "def run(device, inputs=INPUTS):", "    args = arguments(device, inputs=inputs)"]
-    lines += ["    launch(args, device)", "    return [a.numpy() for a in args if isinstance(a, wp.array)]"]
+    lines += ["    launch(args, device)", "    wp.synchronize_device(device)"]
+    lines += ["    return {name: a.numpy() for name, a in held(args).items()}"]
     return "\n".join(lines)
+
+
+def _held(params: Sequence[Param], reach: str = "") -> list[tuple[str, str]]:
+    """(leaf array name, the expression that reaches it from the argument list `args`)."""
+    found = []
+    for n, p in enumerate(params):
+        expression = f"{reach}.{p.field_name}" if reach else f"args[{n}]"
+        if p.is_array:
+            found.append((p.name, expression))
+        elif p.is_struct:
+            found += _held(p.fields, expression)
+    return found
 
 
 def _argument_code(p: Param, requires_grad: str) -> str:
@@ -165,13 +182,42 @@ def _argument_code(p: Param, requires_grad: str) -> str:
     return value
 
 
+def _policy_code(f: Finding) -> str:
+    """The constants and functions of the fuzzer's check for `f.kind`, copied from their modules,
+    and the values of this launch they take."""
+    if f.kind == "gradient":
+        wrt, of = gradcheck.float_arrays(f.params)
+        values = {"INS": [p.name for p in wrt], "OUTS": [p.name for p in of]}
+        values["PRECISION"] = gradcheck.gradient_precision(wrt, of)
+        return _copied(gradcheck, ("RTOL", "STEP", "STEPS", "ROUNDING_ULPS"), (gradcheck.judge,), values)
+    if f.kind in ("cpu_gpu_mismatch", "nondeterministic") and f.inputs is not None:
+        accumulators = sorted(p.name for p in leaves(f.params) if p.role == "accumulator")
+        values = {"ACCUMULATORS": accumulators, "THREADS": f.inputs.threads}
+        functions = (tolerance.close, tolerance.mismatches, tolerance.run_to_run_differences)
+        return _copied(tolerance, ("RTOL", "ATOL"), functions, values)
+    return ""
+
+
+def _copied(module: Any, constants: Sequence[str], functions: Sequence[Any], values: dict[str, Any]) -> str:
+    lines = [f"# The check's policy, copied from warp-synth's {module.__name__}, and this launch's values"]
+    lines += [f"{name} = {getattr(module, name)!r}" for name in constants]
+    lines += [f"{name} = {value!r}" for name, value in values.items()]
+    return "\n".join(lines) + "\n\n\n" + "\n\n".join(inspect.getsource(fn) for fn in functions)
+
+
+_EXIT_STATUS = "Exit status 1 while it reproduces, 0 once fixed."
+_EXIT = {
+    "crash": "Dies (a signal) or exits 1 while it reproduces, exits 0 once fixed.",
+    "generator_defect": "Dies (a signal: SIGILL for a failed assertion, SIGFPE ...) while it reproduces.",
+}
+
 _CHECKS = {
     "compile": """def reproduces():
-    if "{device}" == "cuda" and wp.get_cuda_device_count() == 0:
+    if DEVICE == "cuda" and wp.get_cuda_device_count() == 0:
         print("needs a CUDA GPU (Warp builds CUDA modules only for a device)")
         return False
     try:
-        wp.load_module(device="{device}")
+        wp.load_module(device=DEVICE)
     except Exception as e:
         print(e)
         return True
@@ -180,62 +226,72 @@ _CHECKS = {
     "crash": """def reproduces():
     # a kernel that kills the process ends the script with that signal instead
     try:
-        run("{device}")
+        run(DEVICE)
     except Exception as e:
         print(e)
         return True
     return False
 """,
-    "nondeterministic": """def reproduces():
-    # arrays other than accumulators (float atomics reorder on a GPU) must be bit-identical
-    first, second = run("{device}"), run("{device}")
-    pairs = [(a, b) for n, a, b in zip(ARRAYS, first, second) if n not in {accumulators!r}]
-    return any(a.tobytes() != b.tobytes() for a, b in pairs)
+    "generator_defect": """def reproduces():
+    # Warp's debug build asserts array bounds (a failed assertion ends the process) and keeps
+    # traps such as an integer division by zero (SIGFPE) that a release build may hide
+    wp.config.mode = "debug"
+    run("cpu")
+    return False
 """,
-    "gradient": """def loss(outputs, weights):
-    return sum(float((w * o.astype(np.float64)).sum()) for o, w in zip(outputs, weights))
+    "nondeterministic": """def reproduces():
+    # on a CPU every array must be bit-identical; on a GPU accumulators (float atomics add in
+    # any order) are held to the tolerance policy
+    first, second = run(DEVICE), run(DEVICE)
+    accumulators = set(ACCUMULATORS) if DEVICE == "cuda" else set()
+    differing = run_to_run_differences(first, second, accumulators, THREADS)
+    print("arrays differing between launches:", differing)
+    return bool(differing)
+""",
+    "gradient": '''def loss(args, weights):
+    """sum(w * out) in float64, and sum|w * out| (the scale of its rounding error)."""
+    by_name = dict(zip(NAMES, args))
+    terms = [w * by_name[n].numpy().astype(np.float64) for n, w in zip(OUTS, weights)]
+    return sum(float(t.sum()) for t in terms), sum(float(np.abs(t).sum()) for t in terms)
 
 
-def reproduces(h=1e-2, rtol=2e-2):
-    # directional derivative: wp.Tape backward against a central finite difference
+def reproduces():
+    # directional derivative: wp.Tape backward against central finite differences at each step
     rng = np.random.default_rng(0)
+    weights = [rng.standard_normal(INPUTS[n].shape) for n in OUTS]
+    direction = [rng.standard_normal(INPUTS[n].shape) for n in INS]
     args = arguments("cpu", requires_grad=True)
     tape = wp.Tape()
     with tape:
         launch(args, "cpu")
-    names, ins, outs = NAMES, {ins!r}, {outs!r}
-    weights = [rng.standard_normal(INPUTS[n].shape) for n in outs]
-    direction = [rng.standard_normal(INPUTS[n].shape) for n in ins]
-    by_name = dict(zip(names, args))
-    tape.backward(grads={{by_name[n]: wp.array(w, dtype=by_name[n].dtype) for n, w in zip(outs, weights)}})
-    ad = sum(float((by_name[n].grad.numpy().astype(np.float64) * d).sum()) for n, d in zip(ins, direction))
-    losses = []
-    for sign in (1.0, -1.0):
-        moved = dict(INPUTS)
-        for n, d in zip(ins, direction):
-            moved[n] = (INPUTS[n].astype(np.float64) + sign * h * d).astype(INPUTS[n].dtype)
-        args = arguments("cpu", inputs=moved)
-        launch(args, "cpu")
-        by = dict(zip(names, args))
-        losses.append(loss([by[n].numpy() for n in outs], weights))
-    fd = (losses[0] - losses[1]) / (2 * h)
-    print("adjoint", ad, "finite difference", fd)
-    return abs(ad - fd) > rtol * max(abs(ad), abs(fd)) + 1e-3
-""",
-    "cpu_gpu_mismatch": """def reproduces(rtol={rtol!r}, atol={atol!r}):
+    by_name = dict(zip(NAMES, args))
+    seeds = {by_name[n]: wp.array(w, dtype=by_name[n].dtype, device="cpu") for n, w in zip(OUTS, weights)}
+    tape.backward(grads=seeds)
+    ad = sum(float((by_name[n].grad.numpy().astype(np.float64) * d).sum()) for n, d in zip(INS, direction))
+    fds, scales = [], []
+    for h in [STEP[PRECISION] * s for s in STEPS]:
+        losses = []
+        for sign in (1.0, -1.0):
+            moved = dict(INPUTS)
+            for n, d in zip(INS, direction):
+                moved[n] = (INPUTS[n].astype(np.float64) + sign * h * d).astype(INPUTS[n].dtype)
+            args = arguments("cpu", inputs=moved)
+            launch(args, "cpu")
+            losses.append(loss(args, weights))
+        fds.append((losses[0][0] - losses[1][0]) / (2 * h))
+        scales.append(max(losses[0][1], losses[1][1]))
+    status, reason, fd, tol = judge(ad, fds, scales, PRECISION)
+    print(f"adjoint {ad!r}, closest finite difference {fd!r}, tolerance {tol!r}: {status} {reason}")
+    return status == "mismatch"
+''',
+    "cpu_gpu_mismatch": """def reproduces():
     if wp.get_cuda_device_count() == 0:
         print("needs a CUDA GPU")
         return False
-    for a, b in zip(run("cpu"), run("cuda")):
-        if a.dtype.kind != "f":
-            if a.tobytes() != b.tobytes():
-                return True
-        else:
-            # the tolerance policy of warp-synth's check/tolerance.py
-            r, t = rtol[a.dtype.name], atol[a.dtype.name] * max(1.0, float(np.nanmax(np.abs(a), initial=0.0)))
-            if not np.allclose(a, b, rtol=r, atol=t, equal_nan=True):
-                print("max difference", np.nanmax(np.abs(a - b)))
-                return True
-    return False
+    cpu, gpu = run("cpu"), run("cuda")
+    differing = mismatches(cpu, gpu, set(ACCUMULATORS), THREADS)
+    for name in differing:
+        print(name, "max difference", np.nanmax(np.abs(cpu[name].astype(np.float64) - gpu[name])))
+    return bool(differing)
 """,
 }

@@ -13,7 +13,9 @@ passes if it agrees with any of them (a kink, `wp.min(x, 0.0)` at x = 0.003,
 spoils the larger steps that straddle it, measured on a generated kernel); if it
 agrees with none and they disagree among themselves by the same tolerance, the
 point sits on a kink or jump (a clamp, an `if` on a float) and the result is
-`inconclusive`, not a mismatch.
+`inconclusive`, not a mismatch.  When the adjoint and every finite difference are
+exactly zero (no output depends on the inputs) nothing was compared: `trivial`,
+never `passed`.
 
 Kernels outside Warp's documented autodiff contract are labelled
 `outside_contract` with the reasons (`contract_violations`), never reported as
@@ -36,8 +38,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -46,7 +47,7 @@ import warp_access
 from check.execute import Inputs, Param, launch_kernel, warp_arguments
 from emit.lower import lower
 from grammar.astnodes import wp_name
-from grammar.builtins import builtin_table
+from grammar.builtins import nondifferentiable_on_floats
 
 #: Relative tolerance per float type involved (float32 when any float32 array takes part).
 RTOL = {"float32": 2e-2, "float64": 1e-6}
@@ -62,7 +63,7 @@ ROUNDING_ULPS = 8.0
 class GradResult:
     """The outcome of one gradient check (goes into a kernel's metadata)."""
 
-    status: str  # passed, mismatch, inconclusive, outside_contract, not_differentiable, not_checked
+    status: str  # passed, trivial, mismatch, inconclusive, outside_contract, not_differentiable, not_checked
     reasons: list[str] = field(default_factory=list)
     measured: str | None = None  # outside the contract: what the check would have said (information)
     adjoint: float | None = None
@@ -74,15 +75,6 @@ class GradResult:
 
 
 # ----------------------------------------------------------------------------- the contract
-
-
-@cache
-def _nondifferentiable_on_floats() -> frozenset[str]:
-    """Builtins (operators included: `mod`, `floordiv`) with a non-differentiable float overload."""
-    names = {
-        b.name for b in builtin_table() if not b.differentiable and any(p.is_float_based for p in b.params)
-    }
-    return frozenset(names | {"atomic_min", "atomic_max"})
 
 
 #: A declaration or parameter in Warp's C++: `wp::float32 var_3;`, `wp::vec_t<3, wp::float32>* var_8`.
@@ -100,7 +92,7 @@ def float_nondifferentiable_calls(code: str) -> set[str]:
     types: dict[str, set[str]] = {}
     for ctype, var in _DECLARATION.findall(code):
         types.setdefault(var, set()).add(ctype)
-    names = _nondifferentiable_on_floats()
+    names = nondifferentiable_on_floats()
     return {
         name
         for name, args in _CALL.findall(code)
@@ -109,14 +101,19 @@ def float_nondifferentiable_calls(code: str) -> set[str]:
 
 
 def _is_dynamic(loop: ast.stmt) -> bool:
-    """Warp 1.19 unrolls `for` over constant ranges (<= max_unroll, no break); anything else loops."""
+    """Warp 1.19 unrolls `for` over constant ranges (<= max_unroll, no break), `wp.static(...)`
+    bounds included (evaluated at code generation); anything else loops."""
     if isinstance(loop, ast.While):
         return True
     assert isinstance(loop, ast.For)
     args = loop.iter.args if isinstance(loop.iter, ast.Call) else []
-    constant = bool(args) and all(isinstance(a, ast.Constant) for a in args)
+    constant = bool(args) and all(isinstance(a, ast.Constant) or wp_name(_func(a)) == "static" for a in args)
     has_break = any(isinstance(n, ast.Break) for s in loop.body for n in ast.walk(s))
     return not constant or has_break
+
+
+def _func(node: ast.expr) -> ast.expr | None:
+    return node.func if isinstance(node, ast.Call) else None
 
 
 def _assigned(node: ast.AST) -> set[str]:
@@ -158,7 +155,7 @@ def contract_violations(source: str, kernel_name: str) -> list[str]:
 
 def _tile_violations(kernel: ast.FunctionDef) -> set[str]:
     """Non-differentiable tile builtins, and non-differentiable functions given to `wp.tile_map`."""
-    names = _nondifferentiable_on_floats() | warp_access.nondifferentiable_builtins("Tile Primitives")
+    names = nondifferentiable_on_floats() | warp_access.nondifferentiable_builtins("Tile Primitives")
     found = set()
     for node in ast.walk(kernel):
         name = wp_name(node.func) if isinstance(node, ast.Call) else None
@@ -197,28 +194,44 @@ def check_gradient(
 def measure_gradient(kernel: Any, params: Sequence[Param], inputs: Inputs) -> GradResult:
     """Adjoint against finite differences, whatever the contract says (see `check_gradient`)."""
     wrt, of = float_arrays(params)
-    precision = "float32" if any(p.numpy_dtype == np.float32 for p in (*wrt, *of)) else "float64"
+    precision = gradient_precision(wrt, of)
     rng = np.random.default_rng(0)
     weights = {p.name: rng.standard_normal(inputs.values[p.name].shape) for p in of}
     direction = {p.name: rng.standard_normal(inputs.values[p.name].shape) for p in wrt}
     ad = _adjoint(kernel, params, inputs, weights, direction)
-    steps = [STEP[precision] * s for s in STEPS]
-    differences = [_finite_difference(kernel, params, inputs, weights, direction, h) for h in steps]
+    differences = [
+        _finite_difference(kernel, params, inputs, weights, direction, STEP[precision] * s) for s in STEPS
+    ]
     fds, scales = [fd for fd, _ in differences], [scale for _, scale in differences]
-    eps = float(np.finfo(precision).eps)
-    rounding = ROUNDING_ULPS * eps * max(scales) / min(steps)
+    status, reason, closest, tol = judge(ad, fds, scales, precision)
+    reasons = [reason] if reason else []
+    return GradResult(status, reasons, adjoint=ad, finite_difference=closest, tolerance=tol)
+
+
+def gradient_precision(wrt: Sequence[Param], of: Sequence[Param]) -> str:
+    """The float type whose step and tolerance apply: float32 when any float32 array takes part."""
+    return "float32" if any(p.numpy_dtype == np.float32 for p in (*wrt, *of)) else "float64"
+
+
+def judge(ad: float, fds: list[float], scales: list[float], precision: str) -> tuple[str, str, float, float]:
+    """(status, reason, the finite difference closest to the adjoint, the tolerance) for adjoint `ad`
+    and the finite differences `fds` at the STEPS (`scales`: the sum|w * out| of each).
+
+    Standalone (numpy and this module's constants only): findings' reproducers carry its source.
+    """
+    steps = [STEP[precision] * s for s in STEPS]
+    rounding = ROUNDING_ULPS * float(np.finfo(precision).eps) * max(scales) / min(steps)
     tol = RTOL[precision] * max(abs(ad), *map(abs, fds)) + rounding
     closest = min(fds, key=lambda fd: abs(ad - fd))
-    result = GradResult("passed", adjoint=ad, finite_difference=closest, tolerance=tol)
+    if ad == 0 and all(fd == 0 for fd in fds):
+        return "trivial", "adjoint and finite differences all zero: no derivative compared", closest, tol
     if not all(np.isfinite([ad, *fds, tol])):
-        result.status, result.reasons = "inconclusive", ["non-finite values"]
-    elif abs(ad - closest) <= tol:
-        pass
-    elif max(fds) - min(fds) > tol:
-        result.status, result.reasons = "inconclusive", ["finite differences unstable (kink or jump)"]
-    else:
-        result.status = "mismatch"
-    return result
+        return "inconclusive", "non-finite values", closest, tol
+    if abs(ad - closest) <= tol:
+        return "passed", "", closest, tol
+    if max(fds) - min(fds) > tol:
+        return "inconclusive", "finite differences unstable (kink or jump)", closest, tol
+    return "mismatch", "", closest, tol
 
 
 def _loss(params: Sequence[Param], args: list, weights: dict[str, np.ndarray]) -> tuple[float, float]:
@@ -260,6 +273,6 @@ def _finite_difference(
         for name, d in direction.items():
             x = inputs.values[name]
             moved[name] = (x.astype(np.float64) + sign * h * d).astype(x.dtype)
-        losses.append(_loss(params, _launch(kernel, params, Inputs(inputs.shape, moved)), weights))
+        losses.append(_loss(params, _launch(kernel, params, replace(inputs, values=moved)), weights))
     (up, s_up), (down, s_down) = losses
     return (up - down) / (2 * h), max(s_up, s_down)

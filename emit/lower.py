@@ -7,6 +7,8 @@ A record's code fields are exactly what `lower()` returns for its
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import Any
 
 import warp_access
 from warp_access import KernelCode
@@ -17,6 +19,11 @@ MODULE_NAME = "kernel_module"
 
 DEVICES = ("cpu", "cuda")
 
+#: Warp 1.19.0's code can depend on the string hash seed
+#: (docs/warp_findings/codegen_depends_on_hash_seed.py): records are lowered, and must be
+#: re-lowered, in processes started with PYTHONHASHSEED set to this.
+HASH_SEED = "0"
+
 
 def lower(source: str, kernel_name: str, device: str) -> KernelCode:
     """Forward, backward and helper code Warp generates for `kernel_name` in `source`."""
@@ -24,6 +31,13 @@ def lower(source: str, kernel_name: str, device: str) -> KernelCode:
         raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
     with warp_access.WarpModule(MODULE_NAME, source) as module:
         return module.kernel_code(kernel_name, device)
+
+
+@cache
+def codegen_options() -> dict[str, Any]:
+    """The Warp module options every generated module is lowered with (Warp's defaults: none is set)."""
+    with warp_access.WarpModule(MODULE_NAME, "") as module:
+        return module.codegen_options()
 
 
 def error_summary(e: BaseException) -> str:

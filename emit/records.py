@@ -14,11 +14,11 @@ import json
 from typing import Any
 
 import warp_access
-from emit.lower import MODULE_NAME, lower
+from emit.lower import HASH_SEED, MODULE_NAME, codegen_options, lower
 from grammar.sample import Sample
 from grammar.unparse import to_source
 
-GENERATOR_VERSION = "0.1.0"
+GENERATOR_VERSION = "0.2.0"
 
 #: Candidate `k` of a run with base seed `S` has seed `S * SEED_STRIDE + k`.
 SEED_STRIDE = 2**32
@@ -50,6 +50,7 @@ def build_record(sample: Sample, device: str) -> dict[str, Any]:
             "warp_version": warp_access.warp_version(),
             "generator_version": GENERATOR_VERSION,
             "module_file": warp_access.source_file_name(MODULE_NAME),
+            "codegen": codegen_metadata(device),
             "features": sample.features.as_list(),
             "builtins": sorted(sample.features.builtins),
             "types": sorted(sample.features.types),
@@ -57,6 +58,15 @@ def build_record(sample: Sample, device: str) -> dict[str, Any]:
             "source_sha1": sha1(source),
             "ast_shape_sha1": sha1(ast_shape(sample.tree)),
         },
+    }
+
+
+def codegen_metadata(device: str) -> dict[str, Any]:
+    """What besides `python_source` and the Warp version decides the code: enough to re-lower a record."""
+    return {
+        "cuda_arch": f"sm_{warp_access.CUDA_ARCH}" if device == "cuda" else None,
+        "module_options": dict(codegen_options()),
+        "pythonhashseed": HASH_SEED,
     }
 
 

@@ -152,42 +152,28 @@ def lock_output(out: Path) -> int:
     return fd
 
 
-@dataclass(frozen=True)
-class _Record:
-    """What the checkpoint counts of one record."""
-
-    index: int
-    kernel_type: str
-    builtins: list[str]
-    types: list[str]
-    source_sha1: str
-    shape_sha1: str
-
-
-def _parse_record(line: bytes, run: dict[str, Any]) -> _Record | None:
-    """The record on `line` if it is a whole record this run could have written, else None."""
+def _whole_line(line: bytes) -> dict[str, Any] | None:
+    """The JSON object on `line`, if it is whole (ends the line, parses), else None."""
     if not line.endswith(b"\n"):
         return None
     try:
-        record = json.loads(line)
-        meta = record["metadata"]
-        base, index = candidate_of(meta["seed"])
-        parsed = _Record(
-            index, record["kernel_type"], meta["builtins"], meta["types"], meta["source_sha1"],
-            meta["ast_shape_sha1"],
-        )
-    except (ValueError, KeyError, TypeError):
+        parsed = json.loads(line)
+    except ValueError:
         return None
-    ours = base == run["seed"] and record.get("device") == run["device"]
-    return parsed if ours and parsed.kernel_type in run["types"] else None
+    return parsed if isinstance(parsed, dict) else None
 
 
 class DatasetWriter:
     """Appends record batches to `out/dataset.jsonl`, checkpointing after each."""
 
+    #: The appended file, the stats file, and what messages call the content (a subclass with
+    #: other names checkpoints other JSONL the same way: `synth.fuzz_results`; it says how its
+    #: lines count, `_recount`).
+    DATA_FILE, STATS_FILE, CONTENT = DATASET, STATS, "a dataset"
+
     def __init__(self, out: Path, run: dict[str, Any], fresh: bool = False):
         self.out = out
-        self.dataset = out / DATASET
+        self.dataset = out / self.DATA_FILE
         self.progress_path = out / PROGRESS
         self.notes: list[str] = []  # repairs made on opening, one line each, for the user
         self.sources: set[str] = set()  # source and AST-shape hashes of the records written (dedup)
@@ -202,7 +188,7 @@ class DatasetWriter:
         try:
             self._where = os.stat(out)
             if fresh:
-                for name in (DATASET, PROGRESS, STATS):
+                for name in (self.DATA_FILE, PROGRESS, self.STATS_FILE):
                     (out / name).unlink(missing_ok=True)
             damage = self._load(run)
             self._scan(damage)
@@ -231,7 +217,7 @@ class DatasetWriter:
                 k for k in run.keys() | progress.run.keys() if run.get(k) != progress.run.get(k)
             )
             raise DatasetMismatch(
-                f"{self.out} holds a dataset made with other {', '.join(differing)}; "
+                f"{self.out} holds {self.CONTENT} made with other {', '.join(differing)}; "
                 "use --fresh or another --out"
             )
         self.progress = progress
@@ -266,35 +252,50 @@ class DatasetWriter:
                 "use --fresh to start again, or another --out"
             )
         if damage:
-            self._rewind(tally, f"{damage}: rebuilt it from the {tally.records} records in {self.dataset}")
+            what = f"{damage}: rebuilt it from the {tally.records} records in {self.dataset}"
+            self._rewind(tally, what, counts_lost=not tally.counters)
         elif problem:
-            self._rewind(
-                tally, f"{problem}: cut back to its last whole record ({tally.records} of {claimed.records})"
-            )
+            what = f"{problem}: cut back to its last whole record ({tally.records} of {claimed.records})"
+            self._rewind(tally, what, counts_lost=bool(claimed.counters) and not tally.counters)
 
     def _read(self, f: BinaryIO, tally: Progress) -> int:
         """Count the whole records within the checkpoint into `tally`; the first bad line's number, or 0."""
         for number, line in enumerate(f, 1):
             if tally.bytes + len(line) > self.progress.bytes:
                 return 0  # past the checkpoint: a batch cut short by a kill, dropped as usual
-            record = _parse_record(line, tally.run)
-            if record is None or record.index < tally.next_index:
+            record = _whole_line(line)
+            try:
+                index = None if record is None else self._recount(record, len(line), tally)
+            except (KeyError, TypeError, ValueError):  # not the shape this writer's lines have
+                index = None
+            if index is None or index < tally.next_index:
                 return number
-            tally.add_record(record.kernel_type, record.builtins, record.types, len(line))
-            tally.next_index = record.index + 1
-            self.sources.add(record.source_sha1)
-            self.shapes.add(record.shape_sha1)
+            tally.next_index = index + 1
         return 0
 
-    def _rewind(self, tally: Progress, what: str) -> None:
+    def _recount(self, record: dict[str, Any], size: int, tally: Progress) -> int | None:
+        """Count `record` (a line of `size` bytes) into `tally`; its candidate index, or None if it
+        is no record this run could have written."""
+        meta, run = record["metadata"], tally.run
+        base, index = candidate_of(meta["seed"])
+        if base != run["seed"] or record["device"] != run["device"]:
+            return None
+        if record["kernel_type"] not in run["types"]:
+            return None
+        tally.add_record(record["kernel_type"], meta["builtins"], meta["types"], size)
+        self.sources.add(meta["source_sha1"])
+        self.shapes.add(meta["ast_shape_sha1"])
+        return index
+
+    def _rewind(self, tally: Progress, what: str, counts_lost: bool) -> None:
         """Make `tally` (the records read) the checkpoint, the dataset exactly its bytes."""
         tally.failures = [f for f in self.progress.failures if f["candidates"][1] <= tally.next_index]
         with open(self.dataset, "ab") as f:
             f.truncate(tally.bytes)
         _write_atomic(self.progress_path, json.dumps(asdict(tally)))
         self.progress = tally
-        resume = f"resuming at candidate {tally.next_index} (skip counts restart at 0)"
-        self.notes.append(f"repaired: {what}; {resume}")
+        lost = " (skip counts restart at 0)" if counts_lost else ""
+        self.notes.append(f"repaired: {what}; resuming at candidate {tally.next_index}{lost}")
 
     def _truncate_to_checkpoint(self) -> None:
         """Drop anything written after the last checkpoint (a batch cut short by a kill)."""
@@ -351,7 +352,7 @@ class DatasetWriter:
 
     def write_stats(self, stats: dict[str, Any]) -> None:
         try:
-            _write_atomic(self.out / STATS, json.dumps(stats, indent=2, sort_keys=True) + "\n")
+            _write_atomic(self.out / self.STATS_FILE, json.dumps(stats, indent=2, sort_keys=True) + "\n")
         except OSError as e:
             raise self.fault(e) from None
 

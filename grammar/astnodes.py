@@ -8,6 +8,7 @@ dotted struct paths, array subscripts and extents, signatures.
 from __future__ import annotations
 
 import ast
+from functools import cache
 
 from grammar.types import FLOAT32, INT32, WType
 
@@ -22,6 +23,17 @@ def wp_name(node: ast.AST) -> str | None:
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "wp":
         return node.attr
     return None
+
+
+def same(a: object, b: object) -> bool:
+    """Whether two expressions are the same code (structural, stopping at the first difference)."""
+    if isinstance(a, ast.AST):
+        if type(a) is not type(b):
+            return False
+        return all(same(getattr(a, f, None), getattr(b, f, None)) for f in a._fields)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+    return type(a) is type(b) and a == b
 
 
 def call(func: str, *args: ast.expr, **keywords: ast.expr) -> ast.Call:
@@ -72,7 +84,9 @@ def subscript(name: str, index: list[ast.expr], ctx: ast.expr_context) -> ast.Su
     return ast.Subscript(value=load(name), slice=slice_, ctx=ctx)
 
 
+@cache
 def annotation(text: str) -> ast.expr:
+    """The annotation spelled `text` (one node per spelling, shared: annotations are never changed)."""
     return ast.parse(text, mode="eval").body
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import warp_access
+from grammar.choices import Choices
 from grammar.types import BY_WARP_NAME, INT_BITS, SCALARS, VALUE_TYPES, WType
 
 #: Registry names never generated, and why.  Everything else whose types fit is.
@@ -45,8 +46,6 @@ EXCLUDED: dict[str, str] = {
     "closest_point_edge_edge": "geometry query with degenerate parallel-edge cases",
     "nonzero": "identical to step's negation; kept out to keep labels readable",
     "load": "internal: loads through a pointer",
-    "quat_from_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
-    "quat_to_euler": "axis arguments must be distinct members of {0, 1, 2}: not modelled",
     "tile_matmul": "its CUDA code calls MathDx functions built apart: a record would not compile alone",
     "transform_set_rotation": "in-place update returning nothing; attribute stores (t.q = ...) cover it",
     "transform_set_translation": "in-place update returning nothing; attribute stores (t.p = ...) cover it",
@@ -242,6 +241,29 @@ SAFETY: dict[str, tuple[str | None, ...]] = {
     "lshift": (None, "shift"),
     "poisson": (None, "small"),
     "curlnoise": (None, None, "count"),  # octaves: the noise loops that many times
+    "pnoise": (None, None, "period", "period", "period", "period"),  # x % period inside the noise
+}
+
+
+@dataclass(frozen=True)
+class NarrowArguments:
+    """Literal values for some argument positions, drawn together: a joint constraint."""
+
+    positions: tuple[int, ...]
+    draw: Callable[[Choices], tuple[int, ...]]  # one value per position
+
+
+def _distinct_axes(ch: Choices) -> tuple[int, ...]:
+    """Three distinct axes of {0, 1, 2} (an Euler angle convention)."""
+    axes = [0, 1, 2]
+    return tuple(axes.pop(ch.integer(0, len(axes) - 1)) for _ in range(3))
+
+
+#: Per-builtin argument strategies for constraints no single guard expresses (the
+#: `NARROW_ARGUMENTS` of hypothesmith).  A new family with such a constraint is one row.
+ARGUMENTS: dict[str, NarrowArguments] = {
+    "quat_from_euler": NarrowArguments((1, 2, 3), _distinct_axes),
+    "quat_to_euler": NarrowArguments((1, 2, 3), _distinct_axes),
 }
 
 IntRange = Callable[..., int]
@@ -319,8 +341,8 @@ def _generatable(b: Builtin) -> bool:
     """Type-level rules: no float-to-int conversion, integer results only with a range rule."""
     if b.name in INSTANCES and not INSTANCES[b.name](b):
         return False
-    if b.name in CONVERSIONS and b.returns.is_int_based and not b.params[0].is_int_based:
-        return False
+    if b.name in CONVERSIONS and b.returns.is_int_based and b.params[0].kind == "float":
+        return False  # float to int: undefined behaviour out of range (bool to int is fine)
     if b.name == "float16" and b.params[0].kind == "bool":
         return False  # its adjoint does not compile (docs/warp_findings/bool_to_half.py)
     return len(b.results) > 1 or not b.returns.is_int_based or b.name in INT_RANGE
@@ -362,6 +384,15 @@ def builtins_returning(name: str) -> tuple[Builtin, ...]:
     return tuple(b for b in builtin_table() if b.returns.warp_name == name)
 
 
+@cache
+def nondifferentiable_on_floats() -> frozenset[str]:
+    """Builtins (operators included: `mod`, `floordiv`) with a float overload Warp does not
+    differentiate, and the float atomics outside the autodiff contract (`atomic_min`/`max`)."""
+    floats = (b for b in builtin_table() if any(t.is_float_based for t in b.params))
+    names = {b.name for b in floats if not b.differentiable}
+    return frozenset(names) | {"atomic_min", "atomic_max"}
+
+
 def exclusion_report() -> dict[str, str]:
     """Every registry builtin the grammar never emits, with the reason."""
     generated = {b.name for b in all_builtins()} | set(PRODUCTIONS)
@@ -375,8 +406,10 @@ def exclusion_report() -> dict[str, str]:
     return report
 
 
-#: Builtins that guards and index clamps use on their own; they do not make a kernel "math".
-BASIC_BUILTINS = frozenset({"min", "max", "clamp", "abs", "sign", "step", "float32", "float64", "int32"})
+#: Builtins that guards, index clamps and selections use on their own; they do not make a kernel "math".
+BASIC_BUILTINS = frozenset(
+    {"min", "max", "clamp", "abs", "sign", "step", "where", "float32", "float64", "int32"}
+)
 
 #: Registry groups whose functions count as "math" for labels and policies.
 MATH_GROUPS = ("Scalar Math", "Utility", "Random")

@@ -1,9 +1,7 @@
-"""AST features of a generated module, and the `kernel_type` label computed from them.
+"""AST features of a module: what its kernel and helpers contain (`grammar.labels` names it).
 
-The label never depends on how a kernel was generated, only on what its AST
-contains, so any Warp source (hand-written too) can be labelled.  The rules
-are a decision list: the first rule that matches names the kernel.  The README
-repeats them.
+Features are read from the AST only, never from how a kernel was generated,
+so any Warp source (hand-written too) can be labelled.
 """
 
 from __future__ import annotations
@@ -30,25 +28,6 @@ MATRIX_PREFIXES = (
 )
 #: `wp.` name prefixes that make a kernel "vector": vectors, quaternions, transforms, spatial vectors.
 VECTOR_PREFIXES = ("vec", "quat", "transform", "spatial")
-
-#: Every label, in decision-list order.
-KERNEL_TYPES: tuple[str, ...] = (
-    "combined",
-    "nested",
-    "atomic",
-    "matrix",
-    "vector",
-    "multi_cond",
-    "control_flow",
-    "loop",
-    "conditional",
-    "math",
-    "scalar_param",
-    "arithmetic",
-)
-
-#: Feature groups whose co-occurrence (three or more) makes a kernel "combined".
-COMBINED_GROUPS = ("loop", "conditional", "math", "linalg", "atomic")
 
 
 @dataclass
@@ -127,6 +106,8 @@ class _Collector(ast.NodeVisitor):
             self.f.conditional = True
         if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):
             self.f.elif_chain = True
+        if _is_early_exit(node):  # a bounds guard: its test (`i >= n or j >= m`) is not multi-condition logic
+            return
         if _is_guard_clause(node):
             self.generic_visit(node)
             return
@@ -222,42 +203,3 @@ def extract_features(tree: ast.Module, math_builtins: frozenset[str] | None = No
     collector = _Collector(math_builtins, helpers, arrays)
     collector.visit(tree)
     return collector.f
-
-
-def kernel_type(f: Features) -> str:
-    """The label of a kernel with features `f` (the decision list in the README)."""
-    groups = {
-        "loop": f.loop,
-        "conditional": f.conditional,
-        "math": f.math,
-        "linalg": f.linalg,
-        "atomic": f.atomic,
-    }
-    if sum(groups[g] for g in COMBINED_GROUPS) >= 3:
-        return "combined"
-    if f.nesting >= 2:
-        return "nested"
-    if f.atomic:
-        return "atomic"
-    if f.matrix:
-        return "matrix"
-    if f.vector:
-        return "vector"
-    if f.elif_chain or f.compound_condition:
-        return "multi_cond"
-    if f.while_loop or f.break_continue:
-        return "control_flow"
-    if f.loop:
-        return "loop"
-    if f.conditional:
-        return "conditional"
-    if f.math:
-        return "math"
-    if f.scalar_param:
-        return "scalar_param"
-    return "arithmetic"
-
-
-def label_source(source: str) -> str:
-    """`kernel_type` of Python source text."""
-    return kernel_type(extract_features(ast.parse(source)))

@@ -1,22 +1,26 @@
 """Generation policies: diversity as explicit, swappable knobs (YARPGen, swarm testing).
 
 Each kernel first draws a `Policy`: which language features are switched on,
-which types exist, how big and how deep.  Switching features off per kernel
+which types exist, and how big it is.  Switching features off per kernel
 (swarm testing) gives focused kernels as well as mixed ones, and lets a run
 aim at a `kernel_type`: the `FOCUS` table says which switches a type needs
 and which it may add without turning into another type (see
-`grammar.features.kernel_type`).
+`grammar.labels`).  Sizes come from the `SIZES` table, a mix from small to
+large shaped after Warp's own kernels.  A *differentiable* policy keeps data
+flow in floats through differentiable operations, inside Warp's autodiff
+contract, so the fuzzer's gradient check compares real derivatives.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from grammar.choices import Choices, choice
-from grammar.features import KERNEL_TYPES
+from grammar.labels import KERNEL_TYPES
 from grammar.types import (
     BY_WARP_NAME,
     FLOAT32,
+    FLOAT64,
     INT32,
     MATRICES,
     SCALARS,
@@ -97,6 +101,32 @@ FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 assert set(FOCUS) == set(KERNEL_TYPES)
 
+#: Switches a differentiable policy never turns on: dynamic loops reassigning a variable and
+#: random numbers are outside Warp's autodiff contract; narrow dtypes are integers or float16.
+NOT_DIFFERENTIABLE = frozenset({"whiles", "break_continue", "random", "dtypes"})
+#: Kernel types a differentiable policy can aim at (the others require a switch above).
+DIFFERENTIABLE_FOCUS = tuple(k for k in KERNEL_TYPES if not FOCUS[k][0] & NOT_DIFFERENTIABLE)
+
+
+@dataclass(frozen=True)
+class Size:
+    """A size class: statements in the kernel body and depth of expressions."""
+
+    name: str
+    weight: float
+    statements: tuple[int, int]
+    expr_depth: tuple[int, int]
+    helpers: tuple[int, int]  # with the helpers switch on
+
+
+#: Kernel sizes, weighted after Warp's own 2,709 kernels (`benchmarks/dataflow.py`: kernel
+#: source median 220 bytes, p90 644, p99 2,098): mostly a few statements, a tail of larger ones.
+SIZES: tuple[Size, ...] = (
+    Size("small", 0.65, (0, 1), (1, 1), (1, 1)),
+    Size("medium", 0.28, (2, 3), (1, 2), (1, 1)),
+    Size("large", 0.07, (3, 6), (2, 3), (1, 2)),
+)
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -104,52 +134,55 @@ class Policy:
 
     focus: str
     switches: frozenset[str]
-    statements: int = 6  # statements in the kernel body (before the final stores)
-    max_expr_depth: int = 3
+    size: str = "medium"
+    statements: int = 4  # statements in the kernel body (before the final stores)
+    max_expr_depth: int = 2
     max_block_depth: int = 2  # nesting of compound statements
     launch_ndim: int = 1
     n_inputs: int = 2  # read-only arrays
-    n_outputs: int = 1  # arrays each thread writes at its own index
+    n_outputs: int = 1  # arrays each thread writes once, at its own index
     n_helpers: int = 0
     n_constants: int = 0  # module-level wp.constant values
     guard_launch: bool = True  # `if i >= out.shape[0]: return` prologue
-    weights: dict[str, float] = field(default_factory=dict)
+    differentiable: bool = False  # float data flow through differentiable operations only
+    types: tuple[WType, ...] = (FLOAT32, INT32)  # the value types this kernel may use (swarm)
 
     def on(self, switch: str) -> bool:
         return switch in self.switches
 
-    types: tuple[WType, ...] = (FLOAT32, INT32)  # the value types this kernel may use (swarm)
 
-    @property
-    def value_types(self) -> tuple[WType, ...]:
-        """Types variables and expressions may have under this policy."""
-        return self.types
-
-
-def _sample(ch: Choices, pool: tuple[WType, ...], lo: int, hi: int) -> list[WType]:
-    """Between lo and hi distinct members of `pool`, in pool order (deterministic)."""
+def _sample(ch: Choices, pool: tuple[WType, ...], lo: int, hi: int, by_size: bool = False) -> list[WType]:
+    """Between lo and hi distinct members of `pool`, in pool order (deterministic); `by_size`:
+    small types likelier (a spatial matrix's code is ten times a 2-vector's)."""
     k = min(len(pool), ch.integer(lo, hi))
+    weights = [1 / t.length if by_size else 1.0 for t in pool]
     picked: list[WType] = []
     while len(picked) < k:
-        t = choice(ch, pool)
+        t = ch.weighted(pool, weights)
         if t not in picked:
             picked.append(t)
     return [t for t in pool if t in picked]
 
 
-def draw_types(ch: Choices, switches: frozenset[str]) -> tuple[WType, ...]:
-    """The kernel's type universe: float32 and int32, plus dtypes, vectors, matrices its switches allow."""
-    scalars = [FLOAT32, INT32] + ([UINT32] if "random" in switches else [])
+def draw_types(ch: Choices, switches: frozenset[str], differentiable: bool) -> tuple[WType, ...]:
+    """The kernel's type universe: float32 and int32, plus dtypes, vectors, matrices its switches allow.
+
+    A differentiable kernel computes in float32 or float64 (its ints are indices and loop counters).
+    """
+    if differentiable:
+        scalars = [FLOAT32] if ch.boolean(0.75) else [FLOAT32, FLOAT64]
+    else:
+        scalars = [FLOAT32, INT32] + ([UINT32] if "random" in switches else [])
     if "dtypes" in switches:
         scalars += _sample(ch, tuple(t for t in SCALARS if t not in scalars), 1, 3)
     names = {t.warp_name for t in scalars}
     shaped: list[WType] = []
     if "vectors" in switches or "matrices" in switches:
         vectors = tuple(t for t in (*VECTORS, *SHAPED) if t.kind == "vector" and t.scalar in names)
-        shaped += _sample(ch, vectors, 1, 3)
+        shaped += _sample(ch, vectors, 1, 3, by_size=True)
     if "matrices" in switches:
         matrices = tuple(t for t in (*MATRICES, *SHAPED) if t.kind == "matrix" and t.scalar in names)
-        shaped += _sample(ch, matrices, 1, 2)
+        shaped += _sample(ch, matrices, 1, 2, by_size=True)
     if "random" in switches and shaped:  # what sample_unit_disk, sample_unit_sphere ... return
         shaped += [t for t in (BY_WARP_NAME["vec2f"], BY_WARP_NAME["vec3f"]) if t not in shaped]
     for t in list(shaped):  # companions, so the family's builtins (mat * vec, quat_rotate ...) apply
@@ -171,9 +204,11 @@ def companions(t: WType) -> tuple[WType, ...]:
     return tuple(BY_WARP_NAME[n] for n in names)
 
 
-def draw_policy(ch: Choices, focus: str) -> Policy:
-    """A random policy aimed at `focus`: its required switches plus a random subset of the allowed ones."""
+def draw_switches(ch: Choices, focus: str, differentiable: bool) -> frozenset[str]:
+    """The focus's required switches plus a random subset of the allowed ones."""
     required, allowed = FOCUS[focus]
+    if differentiable:
+        allowed = allowed - NOT_DIFFERENTIABLE
     switches = set(required)
     for s in sorted(allowed - required):
         if ch.boolean(0.4):
@@ -182,39 +217,26 @@ def draw_policy(ch: Choices, focus: str) -> Policy:
         switches.discard("structs")  # a struct parameter is a scalar (non-array) parameter
     if "tiles" in switches:
         switches -= {"structs", "random", "scalar_params"}  # a tile kernel uses none of them
-    nesting = "nesting" in switches
+    return frozenset(switches)
+
+
+def draw_policy(ch: Choices, focus: str, differentiable: bool = False) -> Policy:
+    """A random policy aimed at `focus`."""
+    switches = draw_switches(ch, focus, differentiable)
+    size = ch.weighted(SIZES, [s.weight for s in SIZES])
     policy = Policy(
         focus=focus,
-        switches=frozenset(switches),
-        statements=ch.integer(2, 9),
-        max_expr_depth=ch.integer(1, 3),
-        max_block_depth=2 + nesting,
-        launch_ndim=choice(ch, (1, 1, 1, 2, 2, 3, 4)),
-        n_inputs=ch.integer(1, 3),
-        n_outputs=ch.integer(1, 2),
-        n_helpers=ch.integer(1, 3) if "helpers" in switches else 0,
-        n_constants=choice(ch, (0, 0, 1, 2)),
-        guard_launch=ch.boolean(0.5),
+        switches=switches,
+        size=size.name,
+        statements=ch.integer(*size.statements),
+        max_expr_depth=ch.integer(*size.expr_depth),
+        max_block_depth=3 if "nesting" in switches else 1,
+        launch_ndim=choice(ch, (1, 1, 1, 1, 2, 2, 3, 4)),
+        n_inputs=ch.weighted((1, 2, 3), (0.6, 0.3, 0.1)),
+        n_outputs=ch.weighted((1, 2), (0.8, 0.2)),
+        n_helpers=ch.integer(*size.helpers) if "helpers" in switches else 0,
+        n_constants=choice(ch, (0, 0, 0, 1, 2)),
+        guard_launch=ch.boolean(0.35),
+        differentiable=differentiable,
     )
-    policy = replace(policy, types=draw_types(ch, policy.switches))
-    return replace(policy, weights=_statement_weights(ch, policy))
-
-
-def _statement_weights(ch: Choices, policy: Policy) -> dict[str, float]:
-    """Relative weights of statement kinds, each enabled kind jittered (swarm testing)."""
-    base = {
-        "declare": 3.0,
-        "assign": 1.5,
-        "augassign": 1.5,
-        "store": 1.0,
-        "component_store": 0.7
-        if policy.on("vectors") or policy.on("matrices") or policy.on("structs")
-        else 0.0,
-        "unpack": 0.6 if policy.on("helpers") or policy.on("matrices") else 0.0,
-        "struct_local": 0.5 if policy.on("structs") else 0.0,
-        "atomic": 1.5 if policy.on("atomics") else 0.0,
-        "if": 1.5 if policy.on("ifs") else 0.0,
-        "for": 1.5 if policy.on("loops") else 0.0,
-        "while": 1.2 if policy.on("whiles") else 0.0,
-    }
-    return {k: w * ch.real(0.25, 1.75) for k, w in base.items() if w > 0}
+    return replace(policy, types=draw_types(ch, switches, differentiable))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 
 from grammar.astnodes import binop, call, number
-from grammar.types import WType, int_bits, is_unsigned
+from grammar.types import BY_WARP_NAME, WType, int_bits, is_unsigned
 
 # ----------------------------------------------------------------------------- launch contract
 
@@ -34,15 +34,17 @@ ARRAY_INT_BOUND = 2**20
 #: No integer expression may exceed this magnitude (int32 holds 2**31 - 1).
 INT_LIMIT = 2**30
 #: A value assigned to an int variable is narrowed to this magnitude ...
-ASSIGN_BOUND = 2**20
+ASSIGN_BOUND = 2**16
 #: ... and `x += e` / `x -= e` on an int variable needs |e| <= AUG_DELTA, at most
 #: MAX_INT_AUGASSIGNS such statements per kernel, each executed at most
 #: MAX_TRIPS times (the product of the trip counts of the loops around it):
 AUG_DELTA = 16
 MAX_INT_AUGASSIGNS = 8
 MAX_TRIPS = 2**12
-#: so an int variable never exceeds ASSIGN_BOUND + 8 * 2**12 * 16 < VAR_BOUND.
-VAR_BOUND = 2**22
+#: so an int variable never exceeds ASSIGN_BOUND + 8 * 2**12 * 16 < VAR_BOUND, and a variable
+#: is stored into an int array as it is (VAR_BOUND <= ARRAY_INT_BOUND).
+VAR_BOUND = 2**20
+assert VAR_BOUND <= ARRAY_INT_BOUND
 assert ASSIGN_BOUND + MAX_INT_AUGASSIGNS * MAX_TRIPS * AUG_DELTA < VAR_BOUND
 #: Atomic add/sub on int arrays uses |value| <= 1: at most MAX_EXTENT**2 threads
 #: times MAX_TRIPS updates keeps the target below int32 (targets are never read).
@@ -108,12 +110,27 @@ def guard(kind: str | None, node: ast.expr, ty: WType, bound: int) -> tuple[ast.
         if is_unsigned(ty):
             return call("wp.max", node, number(ty, 1)), bound
         return call("wp.max", call("wp.abs", node), number(ty, 1)), max(bound, 1)
+    if kind == "period" and ty.kind == "int":  # a period or modulus: at least 1
+        if is_unsigned(ty):
+            return call("wp.max", node, number(ty, 1)), max(bound, 1)
+        return call("wp.max", call("wp.abs", node), number(ty, 1)), max(bound, 1)
     if kind == "count" and is_unsigned(ty):
         return call("wp.min", node, number(ty, MAX_COUNT)), MAX_COUNT
     if kind == "shift" and ty.kind == "int":
         return call("wp.clamp", node, number(ty, 0), number(ty, min(31, int_bits(ty) - 1))), 31
     return None
 
+
+#: A literal inside each guard's domain, for an argument that needs no runtime value.
+IN_DOMAIN: dict[str, float] = {
+    "positive": 2.0,
+    "unit": 0.5,
+    "small": 2.0,
+    "nonzero": 2.0,
+    "count": 4,
+    "shift": 3,
+    "period": 4,
+}
 
 #: Largest loop count a builtin is given (`curlnoise` octaves): its run time is linear in it.
 MAX_COUNT = 8
@@ -123,10 +140,13 @@ NARROW_TARGETS = (255, 1000, 1024, 4096, 65536)
 
 
 def narrow(node: ast.expr, ty: WType, target: int, modulus: bool) -> tuple[ast.expr, int]:
-    """Bring an int scalar expression within magnitude `target`, by remainder or by clamp.
+    """Bring an int expression within magnitude `target`, by remainder or by clamp.
 
-    Unsigned values always take the remainder (a clamp would need a negative bound).
+    Unsigned values and vectors (component-wise `v % wp.vec3i(1024)`) always take the remainder.
     """
+    if not ty.is_scalar:
+        scalar = BY_WARP_NAME[ty.scalar]
+        return binop(node, ast.Mod(), call(ty.annotation, number(scalar, target))), target - 1
     if modulus or is_unsigned(ty):
         return binop(node, ast.Mod(), number(ty, target)), target - 1
     return call("wp.clamp", node, number(ty, -target), number(ty, target)), target

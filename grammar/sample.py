@@ -12,9 +12,10 @@ import ast
 from dataclasses import dataclass
 
 from grammar.choices import Choices, SeededChoices, choice
-from grammar.features import KERNEL_TYPES, Features, extract_features, kernel_type
-from grammar.policy import Policy, draw_policy
-from grammar.productions import ModuleGenerator
+from grammar.features import Features, extract_features
+from grammar.kernel import generate_module
+from grammar.labels import KERNEL_TYPES, kernel_type
+from grammar.policy import DIFFERENTIABLE_FOCUS, Policy, draw_policy
 
 #: Tries to hit the aimed-at kernel type before keeping what came out.
 MAX_ATTEMPTS = 8
@@ -32,24 +33,24 @@ class Sample:
     kernel_type: str
 
 
-def focus_of(seed: int) -> str:
+def focus_of(seed: int, differentiable: bool = False) -> str:
     """The kernel type seed `seed` aims at: its first decision, cheap to compute alone."""
-    return choice(SeededChoices(seed), KERNEL_TYPES)
+    return choice(SeededChoices(seed), DIFFERENTIABLE_FOCUS if differentiable else KERNEL_TYPES)
 
 
-def generate(ch: Choices, focus: str) -> tuple[ast.Module, str, Policy]:
+def generate(ch: Choices, focus: str, differentiable: bool = False) -> tuple[ast.Module, str, Policy]:
     """One module aimed at `focus`, from any source of decisions."""
-    policy = draw_policy(ch, focus)
-    tree, name = ModuleGenerator(ch, policy).module()
+    policy = draw_policy(ch, focus, differentiable)
+    tree, name = generate_module(ch, policy)
     return tree, name, policy
 
 
-def sample(seed: int) -> Sample:
-    """The kernel of `seed`."""
+def sample(seed: int, differentiable: bool = False) -> Sample:
+    """The kernel of `seed` (under a differentiable policy: float data flow for gradient checks)."""
     ch = SeededChoices(seed)
-    focus = choice(ch, KERNEL_TYPES)
+    focus = choice(ch, DIFFERENTIABLE_FOCUS if differentiable else KERNEL_TYPES)
     for _ in range(MAX_ATTEMPTS):
-        tree, name, policy = generate(ch, focus)
+        tree, name, policy = generate(ch, focus, differentiable)
         features = extract_features(tree)
         label = kernel_type(features)
         if label == focus:

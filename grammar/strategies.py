@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from hypothesis import strategies as st
 
 from grammar.choices import HypothesisChoices, choice
-from grammar.features import KERNEL_TYPES, extract_features, kernel_type
+from grammar.features import extract_features
+from grammar.labels import KERNEL_TYPES, kernel_type
 from grammar.sample import generate
 from grammar.unparse import to_source
 

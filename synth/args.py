@@ -18,12 +18,19 @@ class UsageError(Exception):
     """A bad argument: reported in one line."""
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Option help wrapped between words only (never inside a word or at its hyphen);
-    descriptions and epilogs as written."""
+class HelpFormatter(argparse.HelpFormatter):
+    """Help wrapped between words only (never inside a word or at its hyphen); the line breaks
+    of a description or epilog are kept (each line is wrapped on its own)."""
 
     def _split_lines(self, text: str, width: int) -> list[str]:
-        return textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False)
+        return _wrap(" ".join(text.split()), width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + "\n".join(_wrap(line, width - len(indent))) for line in text.splitlines())
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
 
 
 class Parser(argparse.ArgumentParser):
@@ -37,14 +44,22 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def positive_int(text: str) -> int:
+def _integer_from(text: str, low: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _integer_from(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    return _integer_from(text, 0, "a non-negative integer")
 
 
 def positive_number(text: str) -> float:

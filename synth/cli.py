@@ -16,21 +16,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emit.lower import DEVICES
-from grammar.features import KERNEL_TYPES
+from grammar.labels import KERNEL_TYPES
 from synth.args import Parser, UsageError, positive_int, positive_number, seed
 from synth.pipeline import ENGINES, KERNEL_TIMEOUT
 
 DEFAULT_TARGET_BYTES = 213_476_688
 
-
 @dataclass(frozen=True)
 class Subcommand:
-    """`python -m synth NAME ...`: `module.parser()` builds its parser, `module.run(args)` runs it."""
+    """`python -m synth NAME ...`: `module.parser()` builds its parser, `module.run(args)` runs it.
+
+    The module is imported only when the command is named.
+    """
 
     module: str
     parser: str
     run: str
-    summary: str
+    summary: str  # its line in the main --help
+    fault_status: int = 1  # exit status when it stops on a fault (a full disk, a busy --out ...)
 
 
 #: Every subcommand, in the order the main --help lists them.
@@ -39,7 +42,16 @@ SUBCOMMANDS = {
         "synth.fuzz",
         "build_fuzz_parser",
         "run_fuzz",
-        "compile, run and gradient-check kernels; shrink findings to reproducers",
+        "compile, run and gradient-check kernels; findings become reproducers",
+        fault_status=3,  # fuzz's own 1 means "new findings": a fault is its EXIT_HARNESS
+    ),
+    "export": Subcommand(
+        "synth.export", "build_parser", "run", "write a dataset as Parquet shards, with splits and a card"
+    ),
+    "stats": Subcommand("synth.inspect", "build_stats_parser", "run_stats", "print a dataset's figures"),
+    "show": Subcommand("synth.inspect", "build_show_parser", "run_show", "print one record of a dataset"),
+    "validate": Subcommand(
+        "synth.validate", "build_parser", "run", "check a dataset: schema, re-lowering, regeneration"
     ),
 }
 
@@ -196,31 +208,38 @@ def run_generate(args: argparse.Namespace) -> int:
     if run.done(start):
         run.execute()  # writes stats.json (a run killed after its last checkpoint may lack it)
         reporter.say(reporter.nothing_to_do(start, out))
+        _write_card(out)
         return 0
     with reporter:
         stats = run.execute()
     reporter.finish(stats, out, resumed_from=start.records)
+    _write_card(out)
     return 0
 
 
+def _write_card(out: Path) -> None:
+    from synth.card import write_jsonl_card
+
+    write_jsonl_card(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    from emit.writer import OutputError
+    from emit.writer import OutputError, UnusableOutput
     from synth.pool import WorkersFailing
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    sub = SUBCOMMANDS.get(argv[0]) if argv else None
     try:
-        if argv[:1] and argv[0] in SUBCOMMANDS:
-            sub = SUBCOMMANDS[argv[0]]
+        if sub is not None:
             module = importlib.import_module(sub.module)
             return getattr(module, sub.run)(getattr(module, sub.parser)().parse_args(argv[1:]))
-        args = build_parser().parse_args(argv)
-        return run_generate(args)
-    except UsageError as e:
+        return run_generate(build_parser().parse_args(argv))
+    except (UsageError, UnusableOutput) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return 2
     except (OutputError, WorkersFailing) as e:
         print(f"synth: error: {e}", file=sys.stderr)
-        return 1
+        return sub.fault_status if sub else 1
     except KeyboardInterrupt:
         print("synth: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -1,260 +1,151 @@
-"""`python -m synth fuzz`: differential fuzzing of generated kernels.
+"""`python -m synth fuzz`: differential fuzzing of generated kernels, run like a test runner.
 
-Per kernel (candidate seeds as in the main command): Warp's code for it
-compiles (CPU clang and CUDA NVRTC), it launches on CPU with inputs drawn from
-its seed, two launches give the same bytes, its backward matches finite
-differences (`check.gradcheck`), and, with a CUDA GPU, its GPU results match the
-CPU's under the tolerance policy (`check.tolerance`).  Without a GPU it says so
-in one line and runs the CPU checks.  Each failure is shrunk with Hypothesis
-(`check.shrink`) and written to `OUT/findings/` as a plain-Warp reproducer.
+Per kernel (candidate seeds as in the main command; `candidate_kernel`): Warp's code
+for it compiles (CPU clang and CUDA NVRTC); a debug build of it runs on CPU without
+a failed array-bounds assertion or a signal (else the generator emitted undefined
+behaviour: a `generator_defect`); a release build launches on CPU with inputs drawn
+from its seed, two launches give the same bytes, its backward matches finite
+differences, and, with a CUDA GPU, its GPU results match the CPU's (`check.harness`).
+Kernels are checked in groups, each in a child process (`check.isolation`); after
+each group its results are appended and checkpointed (`synth.fuzz_results`), so an
+interrupted run continues where it stopped.  A failure that matches a known Warp
+bug's signature (`check.known`) is reported as known; a new one is shrunk and written
+to `OUT/findings/` as a plain-Warp reproducer.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
-from multiprocessing import get_context
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 import warp_access
-from check import execute, tolerance
-from check.compile import failing
-from check.execute import Inputs, LoadFailed, Param, Unsupported
-from check.findings import Finding, write_finding
-from check.gradcheck import check_gradient
-from emit.lower import DEVICES, error_summary, lower
-from grammar.sample import sample
+from check.findings import FINDINGS_DIR, Finding, read_findings, write_finding
+from check.harness import Report, check_compiles, execute_group
+from check.isolation import ChildFailed, Watch, execute_isolated
+from check.known import known_as
+from emit.lower import DEVICES
+from emit.writer import DatasetMismatch
+from grammar.sample import Sample, sample
 from grammar.strategies import DrawnKernel
 from grammar.unparse import to_source
-from synth.args import Parser, check_writable, positive_int, seed
+from synth.args import Parser, UsageError, check_writable, positive_int, seed
+from synth.fuzz_report import FuzzProgress, print_summary
+from synth.fuzz_results import EXIT_CODES, EXIT_HARNESS, ResultsWriter, result_line, summarize
 from synth.pipeline import candidate_seed
 
-#: Kernels merged into one Warp module for execution (one compile each).
+#: Kernels checked per compiled module, per child process and per checkpoint.
 GROUP = 25
-#: Seconds a group's child process may go without starting the next kernel's checks
-#: (loading the group's merged module included) before it is killed.
-STALL_SECONDS = 300
-#: Compile-check batch size (records' code, as in `--verify compile`).
-COMPILE_BATCH = 16
 
 
-@dataclass
-class Report:
-    """What the checks found for one kernel; `metadata` goes into results.jsonl."""
-
-    seed: int
-    kernel_name: str
-    kernel_type: str
-    source: str
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (kind, message)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    params: Sequence[Param] = ()
-    inputs: Inputs | None = None
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each option's help; the epilog (exit statuses) kept line by line."""
 
 
 def build_fuzz_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m synth fuzz", description=__doc__.splitlines()[0])
+    parser = Parser(
+        prog="python -m synth fuzz",
+        description="Differential fuzzing of generated Warp kernels, run like a test runner.",
+        epilog="exit status:\n" + "\n".join(f"  {code}  {what}" for code, what in EXIT_CODES.items()),
+        formatter_class=_Formatter,
+    )
     parser.add_argument(
-        "--device", choices=DEVICES, default="cuda", help="cuda: also compare GPU results with CPU"
+        "--device", choices=DEVICES, default="cuda", help="cuda: also compare GPU with CPU results (on a GPU)"
     )
     parser.add_argument("--count", type=positive_int, default=100, metavar="N", help="kernels to fuzz")
-    parser.add_argument("--seed", type=seed, default=0, metavar="S", help="base seed (default 0)")
-    parser.add_argument("--out", type=Path, default=Path("artifacts") / "fuzz", metavar="DIR")
-    parser.add_argument("--no-shrink", action="store_true", help="write findings unshrunk")
+    parser.add_argument("--seed", type=seed, default=0, metavar="S", help="base seed")
+    parser.add_argument("--out", type=Path, default=Path("artifacts") / "fuzz", metavar="DIR", help="results")
+    parser.add_argument(
+        "--group",
+        type=positive_int,
+        default=GROUP,
+        metavar="K",
+        help="kernels per compiled module and per checkpoint (results do not depend on it)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="discard results and findings in --out instead of resuming"
+    )
+    parser.add_argument("--no-shrink", action="store_true", help="write new findings unshrunk")
     return parser
+
+
+#: Of every DIFFERENTIABLE_EVERY candidates, the first is drawn under the dataset's policy (so
+#: fuzz meets every construct) and the others under the differentiable one (float data flow
+#: through differentiable operations: gradient checks that compare real derivatives).
+DIFFERENTIABLE_EVERY = 3
+
+
+def candidate_kernel(base_seed: int, index: int) -> Sample:
+    """The kernel fuzzed as candidate `index` of a run: the one place that picks it."""
+    return sample(candidate_seed(base_seed, index), differentiable=index % DIFFERENTIABLE_EVERY != 0)
 
 
 def run_fuzz(args: argparse.Namespace) -> int:
     check_writable(args.out)
+    identity = {"command": "fuzz", "device": args.device, "seed": args.seed}
+    try:
+        results = ResultsWriter(args.out, identity, fresh=args.fresh)
+    except DatasetMismatch as e:
+        raise UsageError(str(e)) from None
     warp_access.init_warp()
+    gpu = _gpu(args.device)
+    session_start, earlier = time.perf_counter(), results.progress.seconds
+    try:
+        with FuzzProgress(args.count, results.progress.records) as progress:
+            progress.start(_start_line(args, results.progress.records))
+            for indices in results.pending(args.count, args.group):
+                reports = check_group(args.seed, indices, gpu, progress.watch)
+                lines = [
+                    result_line(k, r, file_findings(args.out, r, gpu, not args.no_shrink, progress.status))
+                    for k, r in zip(indices, reports, strict=True)
+                ]
+                results.append_group(lines, earlier + time.perf_counter() - session_start)
+                progress.group_done(results.progress.records, results.progress.counters)
+    except ChildFailed as e:
+        print(f"synth fuzz: error: {e}", file=sys.stderr)
+        return EXIT_HARNESS
+    finally:
+        results.close()
+    summary = summarize(results.lines(), gpu, results.progress.seconds)
+    results.write_stats(summary)
+    print_summary(summary, args.device, str(args.out))
+    return summary["exit_status"]
+
+
+def _gpu(device: str) -> bool:
+    """Whether CPU/GPU comparisons run; with `--device cuda` and no GPU, says so in one line."""
+    if device != "cuda":
+        return False
     import warp as wp
 
-    gpu = args.device == "cuda" and wp.get_cuda_device_count() > 0
-    if args.device == "cuda" and not gpu:
+    if wp.get_cuda_device_count() == 0:
         print("synth fuzz: no CUDA GPU on this machine; running the CPU checks only", file=sys.stderr)
-    start = time.perf_counter()
+        return False
+    return True
 
-    def progress(done: int) -> None:
-        print(f"synth fuzz: {done}/{args.count} kernels checked", file=sys.stderr, flush=True)
 
-    reports = fuzz([candidate_seed(args.seed, k) for k in range(args.count)], gpu, progress)
-    found = [r for r in reports if r.failures]
-    for r in found:
-        for kind, message in r.failures:
-            write_finding(args.out, _finding(r, kind, message, gpu, shrink=not args.no_shrink))
-    summary = _summary(reports, gpu, time.perf_counter() - start)
-    _write_results(args.out, reports, summary)
-    print(
-        f"synth fuzz: {summary['kernels']} kernels, execution {summary['execution']}, "
-        f"gradients {summary['gradcheck']}, "
-        f"{summary['findings']} finding(s) -> {args.out}",
-        file=sys.stderr,
-    )
-    return 0
+def _start_line(args: argparse.Namespace, done: int) -> str:
+    if done >= args.count:
+        return f"{args.out} holds {done} kernels already (--count {args.count}): nothing to check"
+    where = f"resuming at kernel {done + 1} of {args.count}" if done else f"checking {args.count} kernels"
+    return f"{where} (seed {args.seed}, {args.group} per group) -> {args.out}"
 
 
 # ----------------------------------------------------------------------------- checks
 
 
-def fuzz(
-    seeds: Sequence[int], gpu: bool, progress: Callable[[int], None] = lambda done: None
-) -> list[Report]:
-    """Run every check on the kernels of `seeds`; `progress` hears how many are done after each group."""
+def check_group(base_seed: int, indices: range, gpu: bool, watch: Watch | None = None) -> list[Report]:
+    """Every check on candidates `indices`: compiled on both backends here, executed in a child."""
     reports = []
-    for s in map(sample, seeds):
-        source = to_source(s.tree)
-        reports.append(Report(s.seed, s.kernel_name, s.kernel_type, source))
-    _check_compiles(reports, "cpu")
-    _check_compiles(reports, "cuda")
-    checked = []
-    for begin in range(0, len(reports), GROUP):
-        checked += execute_isolated(reports[begin : begin + GROUP], gpu)
-        progress(len(checked))
-    return checked
-
-
-def execute_group(group: list[Report], gpu: bool, mark: Path | None = None) -> list[Report]:
-    """Load the group's kernels (merged, per device) and run the execution checks on each.
-
-    With `mark`, the index of the kernel being checked is written there first (see `execute_isolated`).
-    """
-    sources = [(r.source, r.kernel_name) for r in group]
-    cuda_kernels = dict(execute.load_kernels(sources, "cuda")) if gpu else {}
-    for n, kernel in execute.load_kernels(sources, "cpu"):
-        if mark is not None:
-            mark.write_text(str(n))
-        check_execution(group[n], kernel, cuda_kernels.get(n))
-    return group
-
-
-class Stalled(Exception):
-    """The child made no progress for STALL_SECONDS; `index`: the kernel it was checking, if known."""
-
-    def __init__(self, index: int | None):
-        super().__init__(index)
-        self.index = index
-
-
-def execute_isolated(group: list[Report], gpu: bool) -> list[Report]:
-    """`execute_group` in a child process; if it dies (a segfault), halve the group to the kernel at fault.
-
-    A kernel that kills the process is a `crash` finding, and the fuzzer goes on.  A kernel
-    whose checks run longer than STALL_SECONDS is killed with its process and labelled
-    unsupported (no generated kernel should run that long: the grammar bounds its loops);
-    the others are checked again.
-    """
-    try:
-        return _in_child(group, gpu)
-    except BrokenProcessPool:
-        if len(group) == 1:
-            group[0].failures.append(("crash", "the process died while checking the kernel (signal)"))
-            return group
-        return _halves(group, gpu)
-    except Stalled as e:
-        if e.index is None and len(group) > 1:  # stalled while loading
-            return _halves(group, gpu)
-        n = e.index or 0
-        group[n].metadata["execution"] = f"unsupported: checks ran longer than {STALL_SECONDS} s"
-        return [*execute_isolated(group[:n], gpu), group[n], *execute_isolated(group[n + 1 :], gpu)]
-
-
-def _halves(group: list[Report], gpu: bool) -> list[Report]:
-    mid = len(group) // 2
-    return execute_isolated(group[:mid], gpu) + execute_isolated(group[mid:], gpu)
-
-
-def _in_child(group: list[Report], gpu: bool) -> list[Report]:
-    """`execute_group` in a fresh process, killed (raising `Stalled`) once it stops making progress."""
-    if not group:
-        return group
-    with tempfile.TemporaryDirectory() as folder:
-        mark = Path(folder) / "current"
-        with ProcessPoolExecutor(
-            1, mp_context=get_context("spawn"), initializer=warp_access.init_warp
-        ) as pool:
-            future = pool.submit(execute_group, group, gpu, mark)
-            start = time.time()
-            while True:
-                try:
-                    return future.result(timeout=1)
-                except TimeoutError:
-                    last = mark.stat().st_mtime if mark.exists() else start
-                    if time.time() - last > STALL_SECONDS:
-                        for process in pool._processes.values():  # no public kill before Python 3.14
-                            process.kill()
-                        raise Stalled(int(mark.read_text()) if mark.exists() else None) from None
-
-
-def _check_compiles(reports: list[Report], device: str) -> None:
-    """Lower every kernel (a codegen error is a compile failure too), compile the lowered in batches."""
-    for begin in range(0, len(reports), COMPILE_BATCH):
-        batch = reports[begin : begin + COMPILE_BATCH]
-        lowered = []
-        for report in batch:
-            try:
-                lowered.append((report, lower(report.source, report.kernel_name, device)))
-            except Exception as e:  # Warp's codegen rejected it: a finding, not the end of the run
-                report.failures.append(("compile", f"{device} codegen: {error_summary(e)}"))
-        for n, message in failing([code for _, code in lowered], device).items():
-            lowered[n][0].failures.append(("compile", f"{device}: {message}"))
-
-
-def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> None:
-    """Launch, determinism, gradient and (given a CUDA kernel) CPU/GPU checks on one loaded kernel."""
-    if isinstance(kernel, LoadFailed):
-        report.failures.append(("compile", str(kernel)))
-        return
-    try:
-        params, inputs = execute.prepare(kernel, report.seed)
-    except Unsupported as e:
-        report.metadata["execution"] = f"unsupported: {e}"
-        return
-    report.params, report.inputs = params, inputs
-    report.metadata["execution"] = "executed"
-    try:
-        cpu = execute.launch(kernel, params, inputs)
-        same = execute.same_bytes(cpu, execute.launch(kernel, params, inputs))
-        grad = check_gradient(kernel, params, inputs, report.source, report.kernel_name)
-    except Exception as e:
-        report.failures.append(("crash", f"{type(e).__name__}: {e}"))
-        return
-    report.metadata |= {"deterministic": same, "gradcheck": grad.as_dict()}
-    if not same:
-        report.failures.append(("nondeterministic", "two CPU launches differ"))
-    if grad.status == "mismatch":
-        report.failures.append(("gradient", json.dumps(grad.as_dict())))
-    if cuda_kernel is not None:
-        compare_devices(report, cuda_kernel, cpu)
-
-
-def compare_devices(report: Report, other: Any, cpu: dict, device: str = "cuda") -> None:
-    """Launch `other` (the kernel loaded for `device`) on the same inputs; compare under the policy."""
-    if isinstance(other, LoadFailed):
-        report.failures.append(("compile", f"{device}: {other}"))
-        return
-    assert report.inputs is not None
-    gpu = execute.launch(other, report.params, report.inputs, device)
-    again = execute.launch(other, report.params, report.inputs, device)
-    threads = int(np.prod(report.inputs.shape)) * max(1, report.inputs.tile**2)
-    accumulators = {p.name for p in report.params if p.role == "accumulator"}
-    differing = tolerance.mismatches(cpu, gpu, accumulators, threads)
-    unstable = tolerance.run_to_run_differences(gpu, again, accumulators, threads)
-    report.metadata["cpu_gpu"] = {"compared": True, "differing": differing, "unstable": unstable}
-    if differing:
-        report.failures.append(("cpu_gpu_mismatch", f"arrays {differing} differ beyond the tolerance"))
-    if unstable:
-        report.failures.append(("nondeterministic", f"{device}: arrays {unstable} differ between launches"))
+    for k in indices:
+        s = candidate_kernel(base_seed, k)
+        policy = {"policy": "differentiable" if s.policy and s.policy.differentiable else "dataset"}
+        reports.append(Report(s.seed, s.kernel_name, s.kernel_type, to_source(s.tree), metadata=policy))
+    check_compiles(reports, "cpu")
+    check_compiles(reports, "cuda")
+    return execute_isolated(reports, gpu, watch)
 
 
 def fails_like(kind: str, device: str, seed: int, gpu: bool) -> Callable[[DrawnKernel], bool]:
@@ -264,11 +155,11 @@ def fails_like(kind: str, device: str, seed: int, gpu: bool) -> Callable[[DrawnK
         report = Report(seed, k.kernel_name, "", k.source)
         try:
             if kind == "compile":
-                _check_compiles([report], device)
+                check_compiles([report], device)
             elif kind == "crash":  # only a crash needs a process of its own per try
                 report = execute_isolated([report], gpu)[0]
-            else:
-                execute_group([report], gpu)
+            else:  # in this process: no debug build (its assertions end the process that meets them)
+                execute_group([report], gpu, debug=False)
         except Exception:  # a drawn kernel that breaks the harness is not the failure being shrunk
             return False
         return any(found == kind for found, _ in report.failures)
@@ -276,41 +167,38 @@ def fails_like(kind: str, device: str, seed: int, gpu: bool) -> Callable[[DrawnK
     return fails
 
 
-# ----------------------------------------------------------------------------- output
+# ----------------------------------------------------------------------------- findings
 
 
-def _finding(r: Report, kind: str, message: str, gpu: bool, shrink: bool) -> Finding:
+def file_findings(
+    out: Path, r: Report, gpu: bool, shrink: bool, status: Callable[[str], None] = lambda text: None
+) -> list[dict[str, str]]:
+    """The result line's failures of `r`, known ones named; new ones (and generator defects) written to
+    `out/findings/` unless an earlier, interrupted session filed them.
+
+    Generator defects are written as found: the seed regenerates them, and each shrinking try
+    would cost a process and a debug build.
+    """
+    failures = []
+    for kind, message in r.failures:
+        known = None if kind == "generator_defect" else known_as(kind, r.source, message)
+        failures.append({"kind": kind} | ({"known": known} if known else {}))
+        device = "cuda" if kind == "cpu_gpu_mismatch" or message.startswith("cuda") else "cpu"
+        if known is None and not _filed(out, kind, device, r.seed):
+            small = shrink and kind != "generator_defect"
+            status(f"{'shrinking' if small else 'writing'} a {kind} finding (seed {r.seed})")
+            found = Finding(kind, device, r.kernel_name, r.source, message, r.seed, False, r.inputs, r.params)
+            write_finding(out, _shrunk(found, gpu) if small else found)
+    return failures
+
+
+def _filed(out: Path, kind: str, device: str, seed: int) -> bool:
+    filed = read_findings(out / FINDINGS_DIR)
+    return any((f["kind"], f["device"], f["seed"]) == (kind, device, seed) for f in filed)
+
+
+def _shrunk(finding: Finding, gpu: bool) -> Finding:
     from check.shrink import shrink_failure
 
-    device = "cuda" if kind == "cpu_gpu_mismatch" or message.startswith("cuda:") else "cpu"
-    finding = Finding(kind, device, r.kernel_name, r.source, message, r.seed, False, r.inputs, r.params)
-    return shrink_failure(finding, fails_like(kind, device, r.seed, gpu)) if shrink else finding
-
-
-def _summary(reports: list[Report], gpu: bool, seconds: float) -> dict[str, Any]:
-    grads = Counter(r.metadata.get("gradcheck", {}).get("status", "not_run") for r in reports)
-    outside = Counter(
-        r.metadata["gradcheck"]["measured"] for r in reports if "measured" in r.metadata.get("gradcheck", {})
-    )
-    kinds = Counter(kind for r in reports for kind, _ in r.failures)
-    execution = Counter(r.metadata.get("execution", "not_run").partition(":")[0] for r in reports)
-    return {
-        "kernels": len(reports),
-        "execution": dict(sorted(execution.items())),
-        "gpu": gpu,
-        "gradcheck": dict(sorted(grads.items())),
-        "outside_contract_measured": dict(sorted(outside.items())),
-        "findings": sum(kinds.values()),
-        "findings_by_kind": dict(sorted(kinds.items())),
-        "deterministic": sum(bool(r.metadata.get("deterministic")) for r in reports),
-        "seconds": round(seconds, 1),
-    }
-
-
-def _write_results(out: Path, reports: list[Report], summary: dict[str, Any]) -> None:
-    with open(out / "results.jsonl", "w") as f:
-        for r in reports:
-            line = {"seed": r.seed, "kernel_name": r.kernel_name, "kernel_type": r.kernel_type}
-            line |= {"failures": [k for k, _ in r.failures], "metadata": r.metadata}
-            f.write(json.dumps(line, sort_keys=True) + "\n")
-    (out / "fuzz.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    assert finding.seed is not None
+    return shrink_failure(finding, fails_like(finding.kind, finding.device, finding.seed, gpu))

@@ -32,10 +32,10 @@ from typing import Any
 import warp_access
 from check.compile import failing, record_code
 from check.findings import Finding, write_finding
-from emit.lower import error_summary
+from emit.lower import HASH_SEED, error_summary
 from emit.records import build_record, candidate_seed, encode
 from emit.writer import DatasetWriter, Progress
-from grammar.features import KERNEL_TYPES
+from grammar.labels import KERNEL_TYPES
 from grammar.sample import focus_of, sample
 from synth.pool import ATTEMPTS, Pool, TaskFailed
 
@@ -155,7 +155,7 @@ def verify_compile(outcomes: list[Outcome], device: str) -> list[Outcome]:
 #: Warp 1.19.0 orders some generated statements by iterating a set of names
 #: (`Adjoint._promote_mutated_iter_constants`), so its code depends on Python's
 #: string hashing; workers run with hashing fixed so records are the same everywhere.
-WORKER_ENV = {"PYTHONHASHSEED": "0"}
+WORKER_ENV = {"PYTHONHASHSEED": HASH_SEED}
 
 #: Cyclic GC thresholds in workers: Warp's codegen allocates heavily, and the default
 #: (700 allocations) runs a collection every few statements; ~8% faster, RSS still flat.

@@ -1,21 +1,11 @@
 """The command line: bad input is one line and exit 2; runs are reproducible and resumable."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def synth(*args: str, cwd: Path = ROOT, hash_seed: str = "random") -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED=hash_seed)
-    return subprocess.run(
-        [sys.executable, "-m", "synth", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
-    )
+from tests.conftest import ROOT, synth  # noqa: F401 (ROOT: other test modules import it from here)
 
 
 @pytest.mark.parametrize(

@@ -177,3 +177,19 @@ def test_tile_reductions_and_mapped_functions_follow_warps_registry():
     reasons = ["non_differentiable_builtin:floor", "non_differentiable_builtin:tile_max"]
     assert contract_violations(WIDENED, "tile_maxed") == reasons
     assert contract_violations(WIDENED, "tiled") == []
+
+
+CONSTANT_OUTPUT = """import warp as wp
+
+@wp.kernel
+def constant(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = 1.5 + float(i)
+"""
+
+
+def test_a_check_where_adjoint_and_differences_are_zero_is_trivial_not_passed():
+    kernel, params = _load(CONSTANT_OUTPUT, "constant")
+    result = check_gradient(kernel, params, _inputs(params), CONSTANT_OUTPUT, "constant")
+    assert result.status == "trivial" and result.adjoint == 0.0 and result.finite_difference == 0.0
+    assert result.reasons == ["adjoint and finite differences all zero: no derivative compared"]

@@ -4,7 +4,8 @@ import textwrap
 
 import pytest
 
-from grammar.features import KERNEL_TYPES, extract_features, kernel_type, label_source
+from grammar.features import extract_features
+from grammar.labels import KERNEL_TYPES, kernel_type, label_source
 
 HEADER = "import warp as wp\n\n"
 

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from check.compile import compile_codes
 from emit.lower import DEVICES, lower
-from grammar.features import KERNEL_TYPES, label_source
+from grammar.labels import KERNEL_TYPES, label_source
 from grammar.strategies import kernels
 
 

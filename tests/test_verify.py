@@ -11,7 +11,7 @@ from emit.lower import DEVICES
 from emit.records import build_record, encode
 from grammar.sample import sample
 from synth.pipeline import Outcome, Run, RunConfig, verify_compile
-from tests.test_fuzz import _plain_warp
+from tests.conftest import plain_warp
 from warp_access import KernelCode
 
 BROKEN = KernelCode(forward="static void broken( { this is not C++ }\n", backward=None, helpers="")
@@ -50,14 +50,20 @@ def test_verify_compile_drops_the_failing_record_and_files_a_finding(tmp_path):
     assert [f["kind"] for f in findings] == ["compile"] and findings[0]["seed"] == 1
     script = tmp_path / "findings" / findings[0]["reproducer"]
     # the reproducer runs with plain Warp; the injected C++ error is not Warp's, so it does not reproduce
-    assert _plain_warp(script, tmp_path).returncode == 0
+    assert plain_warp(script, tmp_path).returncode == 0
     assert (tmp_path / "findings" / "SUMMARY.md").exists()
     run.writer.close()
 
 
-def test_verified_run_reports_its_rate(tmp_path):
-    stats = Run(RunConfig(device="cpu", out=tmp_path, count=6, verify="compile")).execute()
+def test_verified_rate_counts_the_compiling(tmp_path):
+    # the same records with and without compiling them: the verified rate is the slower one
+    # (a compile costs a second or more, lowering milliseconds); one that left the compile out fails here
+    plain = Run(RunConfig(device="cpu", out=tmp_path / "plain", count=6)).execute()
+    stats = Run(RunConfig(device="cpu", out=tmp_path / "verified", count=6, verify="compile")).execute()
     assert stats["verified"] and stats["compile_failed"] == 0 and stats["records"] == 6
-    assert stats["verified_records_per_s"] > 0
-    for line in (tmp_path / "dataset.jsonl").read_text().splitlines():
+    assert not plain["verified"] and plain["verified_records_per_s"] == 0
+    assert 0 < stats["verified_records_per_s"] < plain["records_per_s"]
+    verified = (tmp_path / "verified" / "dataset.jsonl").read_bytes()
+    assert verified == (tmp_path / "plain" / "dataset.jsonl").read_bytes()
+    for line in verified.splitlines():
         assert json.loads(line)["device"] == "cpu"

@@ -38,6 +38,22 @@ PINNED_WARP_VERSION = "1.19.0"
 #: Architecture CUDA code is generated and compiled for (sm_90, Hopper).
 CUDA_ARCH = 90
 
+#: The module options `warp._src.codegen` reads (Warp 1.19.0; it reads no `warp.config` directly),
+#: with their types: a record's code depends on these, on `CUDA_ARCH` (`output_arch`) and on nothing
+#: else of Warp's configuration (the rest, `fast_math`, `cpu_compiler_flags` ..., only affect compiling).
+CODEGEN_OPTIONS: dict[str, type] = {
+    "block_dim": int,
+    "enable_backward": bool,
+    "max_unroll": int,
+    "mode": str,
+    "lineinfo": bool,
+    "line_directives": bool,
+    "enable_vector_component_overwrites": bool,
+    "verify_autograd_array_access": bool,
+    "llvm_cuda": bool,
+    "default_grid_stride": bool,
+}
+
 #: Templates that begin the backward part of `codegen_kernel` / `codegen_module` output.
 _BACKWARD_TEMPLATES = (
     "cpu_kernel_template_backward",
@@ -354,6 +370,11 @@ class WarpModule:
         wp = warp()
         options = self.warp_module.resolve_options(wp.config)
         return options | {"output_arch": None if device == "cpu" else CUDA_ARCH}
+
+    def codegen_options(self) -> dict[str, Any]:
+        """This module's `CODEGEN_OPTIONS`, as Warp resolves them when lowering it (either device)."""
+        options = self._options("cpu")
+        return {name: options[name] for name in CODEGEN_OPTIONS}
 
     def module_source(self, device: str) -> str:
         """The whole translation unit Warp would compile for `device` ("cpu" or "cuda")."""

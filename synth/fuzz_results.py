@@ -1,0 +1,144 @@
+"""The fuzzer's results on disk, durable and resumable like the main job's dataset.
+
+`results.jsonl` holds one line per kernel checked, in candidate order, and grows by
+whole groups; after each group `progress.json` is replaced atomically (the main
+job's `emit.writer` checkpointing, reused).  A run interrupted at any moment
+(Ctrl-C, SIGKILL) continues from the last checkpoint when run again: a partly
+written group is cut off and checked again, nothing checkpointed is lost or
+written twice.  The same `--out` with another `--seed` or `--device` is refused;
+`--fresh` discards the earlier results and findings.  `fuzz.json` summarises the
+lines (`summarize`), and the exit status follows from it (`exit_status`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from check.findings import FINDINGS_DIR
+from check.harness import Report
+from emit.records import candidate_seed
+from emit.writer import DatasetWriter, Progress
+
+RESULTS = "results.jsonl"
+SUMMARY = "fuzz.json"
+
+#: Exit statuses, as a test runner's: documented in `fuzz --help` and the README.
+EXIT_CLEAN, EXIT_NEW, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
+EXIT_CODES = {
+    EXIT_CLEAN: "no new findings (known ones may be reported)",
+    EXIT_NEW: "new Warp findings or generator defects",
+    EXIT_USAGE: "bad arguments, or --out holds results of other arguments",
+    EXIT_HARNESS: "the checking process itself failed (one line says why)",
+}
+
+#: Gradient-check outcomes that compared a non-zero derivative (issue: `trivial` compares nothing).
+NONTRIVIAL_GRADIENTS = ("passed", "mismatch")
+
+
+class ResultsWriter(DatasetWriter):
+    """`results.jsonl` appended per group with a checkpoint; `fuzz.json` the stats file."""
+
+    DATA_FILE, STATS_FILE, CONTENT = RESULTS, SUMMARY, "fuzz results"
+
+    def __init__(self, out: Path, run: dict[str, Any], fresh: bool = False):
+        if fresh:
+            shutil.rmtree(out / FINDINGS_DIR, ignore_errors=True)
+        super().__init__(out, run, fresh)
+
+    def pending(self, count: int, group: int) -> Iterator[range]:
+        """Candidate indices still to check, `group` at a time (from the checkpoint on)."""
+        for start in range(self.progress.next_index, count, group):
+            yield range(start, min(start + group, count))
+
+    def append_group(self, lines: list[dict[str, Any]], seconds: float) -> None:
+        """Write a group's result lines and checkpoint after them; `seconds`: this session's so far."""
+        encoded = [(json.dumps(line, sort_keys=True) + "\n").encode() for line in lines]
+        p = self.progress
+        tally = Counter(p.counters) + Counter(outcome(f) for line in lines for f in line["failures"])
+        self.append(
+            encoded,
+            replace(
+                p,
+                next_index=lines[-1]["index"] + 1,
+                bytes=p.bytes + sum(map(len, encoded)),
+                records=p.records + len(lines),
+                counters=dict(sorted(tally.items())),
+                seconds=seconds,
+            ),
+        )
+
+    def _recount(self, line: dict[str, Any], size: int, tally: Progress) -> int | None:
+        """Count a result line read back as `append_group` counted it (a damaged file is cut back
+        to its last whole line by `DatasetWriter`); its index, or None if another run wrote it."""
+        if line["seed"] != candidate_seed(tally.run["seed"], line["index"]):
+            return None
+        tally.bytes += size
+        tally.records += 1
+        for failure in line["failures"]:
+            tally.counters[outcome(failure)] = tally.counters.get(outcome(failure), 0) + 1
+        return line["index"]
+
+    def lines(self) -> list[dict[str, Any]]:
+        """Every result line written so far (the file holds only checkpointed groups)."""
+        with open(self.dataset, "rb") as f:
+            return [json.loads(line) for line in f]
+
+
+def outcome(failure: dict[str, str]) -> str:
+    """How a failure counts: `new`, `known` or `generator_defect`."""
+    if failure["kind"] == "generator_defect":
+        return "generator_defect"
+    return "known" if "known" in failure else "new"
+
+
+def result_line(index: int, report: Report, failures: list[dict[str, str]]) -> dict[str, Any]:
+    """The results.jsonl line of candidate `index` (`failures`: kind, and `known` for known ones)."""
+    return {
+        "index": index,
+        "seed": report.seed,
+        "kernel_name": report.kernel_name,
+        "kernel_type": report.kernel_type,
+        "failures": failures,
+        "metadata": report.metadata,
+    }
+
+
+def summarize(lines: list[dict[str, Any]], gpu: bool, seconds: float) -> dict[str, Any]:
+    """fuzz.json: totals over the result lines."""
+    meta = [line["metadata"] for line in lines]
+    grads = Counter(m.get("gradcheck", {}).get("status", "not_run") for m in meta)
+    outside = Counter(m["gradcheck"]["measured"] for m in meta if "measured" in m.get("gradcheck", {}))
+    failures = [f for line in lines for f in line["failures"]]
+    nontrivial = sum(grads[s] for s in NONTRIVIAL_GRADIENTS)
+    summary = {
+        "kernels": len(lines),
+        "execution": _sorted(Counter(m.get("execution", "not_run").partition(":")[0] for m in meta)),
+        "debug_passed": sum(m.get("debug") == "passed" for m in meta),
+        "deterministic": sum(bool(m.get("deterministic")) for m in meta),
+        "gpu": gpu,
+        "cpu_gpu_compared": sum(bool(m.get("cpu_gpu", {}).get("compared")) for m in meta),
+        "gradcheck": _sorted(grads),
+        "gradcheck_nontrivial": nontrivial,
+        "gradcheck_nontrivial_share": round(nontrivial / len(lines), 4) if lines else 0.0,
+        "outside_contract_measured": _sorted(outside),
+        "new_findings": _sorted(Counter(f["kind"] for f in failures if outcome(f) == "new")),
+        "known_findings": _sorted(Counter(f["known"] for f in failures if outcome(f) == "known")),
+        "generator_defects": sum(outcome(f) == "generator_defect" for f in failures),
+        "seconds": round(seconds, 1),
+    }
+    return summary | {"exit_status": exit_status(summary)}
+
+
+def exit_status(summary: dict[str, Any]) -> int:
+    """1 when a run found something new (a Warp finding not known, or a generator defect), else 0."""
+    return EXIT_NEW if summary["new_findings"] or summary["generator_defects"] else EXIT_CLEAN
+
+
+def _sorted(counts: Counter) -> dict[str, int]:
+    return dict(sorted(counts.items()))

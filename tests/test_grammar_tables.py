@@ -1,0 +1,112 @@
+"""The grammar's tables: statement kinds, label rules, narrow arguments, the differentiable policy."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from emit.lower import lower
+from grammar.astnodes import wp_name
+from grammar.builtins import ARGUMENTS, all_builtins, nondifferentiable_on_floats
+from grammar.labels import RULES, readme_rules
+from grammar.policy import DIFFERENTIABLE_FOCUS, NOT_DIFFERENTIABLE, SWITCHES
+from grammar.sample import sample
+from grammar.statements import KINDS
+from grammar.types import BY_WARP_NAME, SPELLINGS
+from grammar.unparse import to_source
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _atomic(n: ast.AST) -> bool:
+    call = isinstance(n, ast.Call) and (wp_name(n.func) or "").startswith("atomic_")
+    return call or (isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Subscript))
+
+
+#: What each statement kind looks like in a generated kernel's AST.
+SHOWS = {
+    "declare": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name),
+    "assign": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name),
+    "augassign": lambda n: isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name),
+    "select": lambda n: isinstance(n, ast.IfExp),
+    "store": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Subscript),
+    "component_store": lambda n: isinstance(n, ast.Assign)
+    and isinstance(n.targets[0], ast.Subscript | ast.Attribute),
+    "unpack": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Tuple),
+    "struct_local": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Attribute),
+    "atomic": _atomic,
+    "if": lambda n: isinstance(n, ast.If) and not isinstance(n.body[0], ast.Return),
+    "for": lambda n: isinstance(n, ast.For),
+    "while": lambda n: isinstance(n, ast.While),
+    "break": lambda n: isinstance(n, ast.Break | ast.Continue),
+    "nest": lambda n: isinstance(n, ast.For | ast.While | ast.If)
+    and any(isinstance(m, ast.For | ast.While | ast.If) for s in n.body for m in ast.walk(s)),
+    "math": lambda n: isinstance(n, ast.Call) and wp_name(n.func) in ("sin", "exp", "sqrt", "log", "tanh"),
+    "vector": lambda n: isinstance(n, ast.Call) and (wp_name(n.func) or "").startswith("vec"),
+    "matrix": lambda n: isinstance(n, ast.Call) and (wp_name(n.func) or "").startswith("mat"),
+}
+
+
+def test_every_statement_kind_is_described_here():
+    assert set(SHOWS) == {k.name for k in KINDS}
+
+
+def test_statement_table_rows_are_consistent():
+    for kind in KINDS:
+        assert kind.switches <= set(SWITCHES), kind.name
+        assert not kind.required_by or kind.required_by in kind.switches, kind.name
+        assert kind.weight > 0 or kind.required_by, f"{kind.name} can never appear"
+        assert not (kind.compound and kind.in_helpers), f"{kind.name}: helpers hold no blocks"
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    return [sample(seed) for seed in range(300)]
+
+
+@pytest.mark.parametrize("kind", [k.name for k in KINDS])
+def test_every_statement_kind_appears_and_lowers(kind, kernels):
+    shows = SHOWS[kind]
+    found = next((s for s in kernels if any(shows(n) for n in ast.walk(s.tree.body[-1]))), None)
+    assert found is not None, f"no kernel among 300 has a {kind} statement"
+    lower(to_source(found.tree), found.kernel_name, "cpu")
+
+
+def test_readme_states_the_label_rules_of_the_table():
+    assert readme_rules() in README.read_text()
+    assert [r.label for r in RULES][-1] == "arithmetic"
+
+
+def test_narrow_arguments_hold_in_generated_calls():
+    assert set(ARGUMENTS) <= {b.name for b in all_builtins()}
+    calls = [
+        n
+        for seed in range(800)
+        for n in ast.walk(sample(seed).tree)
+        if isinstance(n, ast.Call) and wp_name(n.func) in ARGUMENTS
+    ]
+    assert calls, "no call of a builtin with narrow arguments among 800 seeds"
+    for call in calls:
+        axes = [ast.literal_eval(call.args[k]) for k in ARGUMENTS[wp_name(call.func)].positions]
+        assert sorted(axes) == [0, 1, 2], ast.unparse(call)
+
+
+def test_differentiable_kernels_keep_float_data_flow_inside_the_contract():
+    never = {b.name for b in all_builtins() if not b.differentiable} | nondifferentiable_on_floats()
+    assert "control_flow" not in DIFFERENTIABLE_FOCUS
+    for seed in range(60):
+        s = sample(seed, differentiable=True)
+        assert s.policy.differentiable and not s.policy.switches & NOT_DIFFERENTIABLE
+        source = to_source(s.tree)
+        dtypes = re.findall(r"\(dtype=([\w.]+)\)", source)
+        arrays = [BY_WARP_NAME[SPELLINGS[a.removeprefix("wp.")]] for a in dtypes]
+        assert arrays and all(a.is_float_based and a.scalar != "float16" for a in arrays), source
+        kernel = s.tree.body[-1]
+        assert not any(isinstance(n, ast.While | ast.Break | ast.Continue) for n in ast.walk(kernel)), source
+        for loop in (n for n in ast.walk(kernel) if isinstance(n, ast.For)):
+            bound = loop.iter.args[0]  # type: ignore[attr-defined]
+            assert isinstance(bound, ast.Constant) or wp_name(bound.func) == "static", source  # unrolled
+        calls = {wp_name(n.func) for n in ast.walk(s.tree) if isinstance(n, ast.Call)}
+        assert not calls & never, source
+        lower(source, s.kernel_name, "cpu")

@@ -1,0 +1,80 @@
+"""Reproducers judge with the fuzzer's own policy: the same tolerance, steps and functions."""
+
+import runpy
+
+import numpy as np
+import pytest
+
+from check import execute, tolerance
+from check.findings import Finding, write_finding
+from check.gradcheck import check_gradient
+from tests.conftest import load_one, plain_warp
+from tests.test_fuzz import SHIFT
+
+
+def _namespace(script):
+    """The reproducer's definitions, without running its check."""
+    return runpy.run_path(str(script), run_name="reproducer")
+
+
+def test_cpu_gpu_reproducer_is_not_blinded_by_an_infinity(tmp_path):
+    source = SHIFT.replace("DELTA", "0.0")
+    params, inputs = execute.prepare(load_one(source, "shift"), 5)
+    finding = Finding("cpu_gpu_mismatch", "cuda", "shift", source, "arrays differ", 5, False, inputs, params)
+    ns = _namespace(write_finding(tmp_path, finding))
+    assert ns["ACCUMULATORS"] == ["hist"] and ns["THREADS"] == inputs.threads
+    cpu, gpu = np.array([np.inf, 1.0], np.float32), np.array([np.inf, 2.0], np.float32)
+    # the earlier reproducer scaled its tolerance by nanmax|cpu| = inf: every finite element matched
+    assert ns["mismatches"]({"out": cpu}, {"out": gpu}, set(), 1) == ["out"]
+    assert tolerance.mismatches({"out": cpu}, {"out": gpu}, set(), 1) == ["out"]
+
+
+@pytest.mark.parametrize(
+    ("cpu", "gpu", "contributors"),
+    [
+        (np.array([1.0, 2.0], np.float32), np.array([1.0, 2.0005], np.float32), 1),
+        (np.array([1.0, 2.0], np.float32), np.array([1.0, 2.01], np.float32), 1),
+        (np.array([1e-9, 0.0], np.float32), np.array([-1e-9, 1e-6], np.float32), 1),
+        (np.array([np.nan, np.inf, 3.0], np.float32), np.array([np.nan, np.inf, 3.5], np.float32), 1),
+        (np.array([100.0], np.float32), np.array([100.2], np.float32), 256),
+        (np.array([1, 2], np.int32), np.array([1, 3], np.int32), 1),
+    ],
+)
+def test_cpu_gpu_reproducer_agrees_with_the_fuzzer(tmp_path, cpu, gpu, contributors):
+    source = SHIFT.replace("DELTA", "0.0")
+    params, inputs = execute.prepare(load_one(source, "shift"), 5)
+    finding = Finding("cpu_gpu_mismatch", "cuda", "shift", source, "arrays differ", 5, False, inputs, params)
+    ns = _namespace(write_finding(tmp_path, finding))
+    assert ns["close"](cpu, gpu, contributors) is tolerance.close(cpu, gpu, contributors)
+
+
+#: A float64 custom gradient 0.1% off: far outside float64's tolerance (1e-6), inside the 2e-2
+#: and step 1e-2 the gradient reproducer used to hard-code for every precision.
+CUBE = """import warp as wp
+
+@wp.func
+def cube(x: wp.float64) -> wp.float64:
+    return x * x * x
+
+@wp.func_grad(cube)
+def adj_cube(x: wp.float64, adj_ret: wp.float64):
+    wp.adjoint[x] += wp.float64(FACTOR) * x * x * adj_ret
+
+@wp.kernel
+def apply_cube(a: wp.array(dtype=wp.float64), out: wp.array(dtype=wp.float64)):
+    i = wp.tid()
+    out[i] = cube(a[i])
+"""
+
+
+@pytest.mark.parametrize(("factor", "reproduces"), [("3.003", True), ("3.0", False)])
+def test_gradient_reproducer_takes_the_precisions_step_and_tolerance(tmp_path, factor, reproduces):
+    source = CUBE.replace("FACTOR", factor)
+    kernel = load_one(source, "apply_cube")
+    params, inputs = execute.prepare(kernel, 2)
+    status = check_gradient(kernel, params, inputs, source, "apply_cube").status
+    assert status == ("mismatch" if reproduces else "passed")
+    finding = Finding("gradient", "cpu", "apply_cube", source, status, 2, False, inputs, params)
+    result = plain_warp(write_finding(tmp_path, finding), tmp_path)
+    assert result.returncode == int(reproduces), result.stdout + result.stderr
+    assert f": {status}" in result.stdout  # the reproducer reaches the fuzzer's verdict
