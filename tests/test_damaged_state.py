@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from grammar.features import KERNEL_TYPES
+from grammar.labels import KERNEL_TYPES
 from synth.cli import SUBCOMMANDS
 from tests.test_cli import ROOT, synth
 

@@ -133,19 +133,30 @@ def _mount(*args: str) -> bool:
     return subprocess.run(["mount", *args], capture_output=True).returncode == 0
 
 
+def _room(reference: bytes) -> int:
+    """Bytes for the dataset's first chunk but not the whole dataset: half-way between the two."""
+    first = sum(
+        len(line)
+        for line in reference.splitlines(keepends=True)
+        if json.loads(line)["metadata"]["seed"] < candidate_seed(5, SECOND_CHUNK[0])
+    )
+    return (first + len(reference)) // 2
+
+
+#: tmpfs counts whole pages: the lock, progress.json and its temporary copy take one each.
+_TMPFS_OVERHEAD = 4 * 4096
+
+
 @pytest.fixture
-def small_tmpfs(tmp_path):
-    """An 800 kB file system: the first chunk fits, the whole dataset does not (skipped if not root)."""
+def small_tmpfs(tmp_path, reference):
+    """A file system the first chunk fits in, and not the whole dataset (skipped if not root)."""
     where = tmp_path / "tmpfs"
     where.mkdir()
-    if not _mount("-t", "tmpfs", "-o", "size=800k", "tmpfs", str(where)):
+    size = f"size={(_room(reference) + _TMPFS_OVERHEAD) // 1024}k"
+    if not _mount("-t", "tmpfs", "-o", size, "tmpfs", str(where)):
         pytest.skip("cannot mount a tmpfs here (not root); test_file_size_limit covers the same path")
     yield where
     subprocess.run(["umount", "-l", str(where)], check=True)
-
-
-def _limit_file_size() -> None:
-    resource.setrlimit(resource.RLIMIT_FSIZE, (800_000, resource.RLIM_INFINITY))
 
 
 def _stopped(out: Path, result: subprocess.CompletedProcess, says: str) -> None:
@@ -170,8 +181,13 @@ def test_file_size_limit_stops_with_the_checkpoint_and_resumes(tmp_path, referen
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     command = [sys.executable, "-m", "synth", *ARGS, "--out", str(out)]
+    room = _room(reference)
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, resource.RLIM_INFINITY))
+
     limited = subprocess.run(
-        command, capture_output=True, text=True, env=env, preexec_fn=_limit_file_size, timeout=300
+        command, capture_output=True, text=True, env=env, preexec_fn=limit_file_size, timeout=300
     )
     _stopped(out, limited, "file size limit exceeded")
     assert synth(*ARGS, "--out", str(out)).returncode == 0
