@@ -34,6 +34,8 @@ START_SECONDS = 120.0
 GIVE_UP_AFTER = 4
 #: Seconds between checks of the workers' allowances while waiting.
 POLL_SECONDS = 0.5
+#: Tasks a worker holds: the one it works on and the next, so it goes on while the parent writes.
+HELD_PER_WORKER = 2
 
 #: `work(*args, lo, hi, beat)`: `beat(what, steps)` before each step; the step may take `steps` allowances.
 Work = Callable[..., Any]
@@ -87,16 +89,22 @@ class _Worker:
         )
         child.close()
         self.conn.send((work, args))
-        self.task: Task | None = None
+        self.tasks: deque[Task] = deque()  # in the order it works on them: the first is under way
         self.started = False  # has it begun a step (started up)?
         self.doing = "start-up"
         self.since = time.monotonic()
         self.allowance = 0.0
 
     def give(self, task: Task, step_limit: float) -> None:
-        self.task, self.doing, self.since = task, "the start of a task", time.monotonic()
-        self.allowance = step_limit + (0.0 if self.started else START_SECONDS)
+        if not self.tasks:
+            self.next_task(step_limit)
+        self.tasks.append(task)
         self.conn.send((task.lo, task.hi))
+
+    def next_task(self, step_limit: float) -> None:
+        """The clock for the start of its next task (a new worker's start-up included)."""
+        self.doing, self.since = "the start of a task", time.monotonic()
+        self.allowance = step_limit + (0.0 if self.started else START_SECONDS)
 
     def beat(self, what: str, steps: int, step_limit: float) -> None:
         self.started, self.doing, self.since = True, what, time.monotonic()
@@ -147,10 +155,12 @@ class Pool:
         return task.value
 
     def _dispatch(self) -> None:
-        for worker in self.workers:
-            if worker.task is None and self.queue:
-                with contextlib.suppress(OSError):  # it died: _check retries the task
-                    worker.give(self.queue.popleft(), self.step_limit)
+        """Queued tasks to the workers: a first one each, then a second (the oldest are the most awaited)."""
+        for held in range(1, HELD_PER_WORKER + 1):
+            for worker in self.workers:
+                if len(worker.tasks) < held and self.queue:
+                    with contextlib.suppress(OSError):  # it died: _check retries the task
+                        worker.give(self.queue.popleft(), self.step_limit)
 
     def _check(self, w: _Worker) -> None:
         """Take `w`'s messages; replace it if it died, failed or overran its allowance."""
@@ -160,9 +170,11 @@ class Pool:
                 if kind == "beat":
                     w.beat(*payload, self.step_limit)
                 elif kind == "done":
-                    assert w.task is not None
-                    w.task.done, w.task.value, w.task = True, payload, None
+                    task = w.tasks.popleft()
+                    task.done, task.value = True, payload
                     self.failed_in_a_row = 0
+                    if w.tasks:
+                        w.next_task(self.step_limit)
                 else:  # "error": the worker ends
                     self._lost(w, f"{payload} at {w.doing}")
                     return
@@ -173,15 +185,16 @@ class Pool:
             return
         if w.process.poll() is not None:  # ended, its pipe not yet read as closed
             return
-        if w.task is not None and time.monotonic() - w.since > w.allowance:
+        if w.tasks and time.monotonic() - w.since > w.allowance:
             self._lost(w, f"worker made no progress for {w.allowance:g} s at {w.doing} (killed)")
 
     def _lost(self, w: _Worker, why: str) -> None:
         w.stop()
         self.workers[self.workers.index(w)] = self._start()
-        task = w.task
-        if task is None:
+        if not w.tasks:
             return
+        task, *waiting = w.tasks
+        self.queue.extendleft(reversed(waiting))  # not begun: back to the head of the queue, in order
         task.attempts += 1
         if task.attempts < ATTEMPTS:
             self.retries += 1
