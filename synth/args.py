@@ -26,11 +26,18 @@ class HelpFormatter(argparse.HelpFormatter):
         return _wrap(" ".join(text.split()), width)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        return "\n".join(indent + "\n".join(_wrap(line, width - len(indent))) for line in text.splitlines())
+        return "\n".join(_fill(indent + line, width) for line in text.splitlines())
 
 
 def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
+
+
+def _fill(line: str, width: int) -> str:
+    """`line` wrapped; continuation lines of an indented line (a list entry) indented 4 more."""
+    lead = len(line) - len(line.lstrip())
+    more = " " * (lead + 4) if lead else ""
+    return textwrap.fill(line, width, subsequent_indent=more, break_long_words=False, break_on_hyphens=False)
 
 
 class Parser(argparse.ArgumentParser):

@@ -42,7 +42,7 @@ SUBCOMMANDS = {
         "synth.fuzz",
         "build_fuzz_parser",
         "run_fuzz",
-        "compile, run and gradient-check kernels; findings become reproducers",
+        "compile, run and gradient-check kernels; findings as reproducers",
         fault_status=3,  # fuzz's own 1 means "new findings": a fault is its EXIT_HARNESS
     ),
     "export": Subcommand(

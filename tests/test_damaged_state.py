@@ -159,6 +159,7 @@ def test_help_lists_the_commands_and_breaks_no_word(columns):
     words = set(re.findall(r"[\w.-]+", text))
     assert set(KERNEL_TYPES) <= words and "comma" not in words
     assert not [line for line in text.splitlines() if re.search(r"\w-$", line)]
+    assert max(map(len, text.splitlines())) <= int(columns)
 
 
 def test_progress_bar_ends_before_the_summary(tmp_path):
