@@ -229,13 +229,19 @@ def allowed(g: Gen, b: Builtin) -> bool:
 
 def _allowed(b: Builtin, allowance: Allowance) -> bool:
     types, differentiable, math = allowance
+    needs, is_differentiable, is_math = _needs(b)
+    return needs <= types and (is_differentiable or not differentiable) and (math or not is_math)
+
+
+@cache
+def _needs(b: Builtin) -> tuple[frozenset[WType], bool, bool]:
+    """What a policy must allow for `b`: the types of its drawn arguments and results, whether it
+    is differentiable (on floats too), whether it is a math builtin."""
     narrow = ARGUMENTS.get(b.name)
     drawn = [t for k, t in enumerate(b.params) if narrow is None or k not in narrow.positions]
-    if any(t not in types for t in (*drawn, *b.results) if t is not BOOL):
-        return False
-    if differentiable and (not b.differentiable or b.name in nondifferentiable_on_floats()):
-        return False
-    return math or b.name not in math_builtin_names()
+    types = frozenset(t for t in (*drawn, *b.results) if t is not BOOL)
+    differentiable = b.differentiable and b.name not in nondifferentiable_on_floats()
+    return types, differentiable, b.name in math_builtin_names()
 
 
 def candidates(g: Gen, ty: WType) -> tuple[tuple[Builtin, ...], ...]:
