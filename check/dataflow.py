@@ -150,7 +150,7 @@ class _Graph:
             for t in targets:
                 self.assign(t, reads)
         elif isinstance(s, ast.AugAssign):
-            self.assign(s.target, _all_reads(s.value) | _all_reads(s.target), augmented=True)
+            self.assign(s.target, _all_reads(s.value) | _all_reads(s.target))
         elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
             self.call_statement(s.value)
         elif isinstance(s, ast.If | ast.While):
@@ -170,7 +170,7 @@ class _Graph:
         self.block(body)
         self.control.pop()
 
-    def assign(self, target: ast.expr, reads: set[str], augmented: bool = False) -> None:
+    def assign(self, target: ast.expr, reads: set[str]) -> None:
         if isinstance(target, ast.Tuple | ast.List):
             for t in target.elts:
                 self.assign(t, reads)

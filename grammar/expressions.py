@@ -229,13 +229,19 @@ def allowed(g: Gen, b: Builtin) -> bool:
 
 def _allowed(b: Builtin, allowance: Allowance) -> bool:
     types, differentiable, math = allowance
+    needs, is_differentiable, is_math = _needs(b)
+    return needs <= types and (is_differentiable or not differentiable) and (math or not is_math)
+
+
+@cache
+def _needs(b: Builtin) -> tuple[frozenset[WType], bool, bool]:
+    """What a policy must allow for `b`: the types of its drawn arguments and results, whether it
+    is differentiable (on floats too), whether it is a math builtin."""
     narrow = ARGUMENTS.get(b.name)
     drawn = [t for k, t in enumerate(b.params) if narrow is None or k not in narrow.positions]
-    if any(t not in types for t in (*drawn, *b.results) if t is not BOOL):
-        return False
-    if differentiable and (not b.differentiable or b.name in nondifferentiable_on_floats()):
-        return False
-    return math or b.name not in math_builtin_names()
+    types = frozenset(t for t in (*drawn, *b.results) if t is not BOOL)
+    differentiable = b.differentiable and b.name not in nondifferentiable_on_floats()
+    return types, differentiable, b.name in math_builtin_names()
 
 
 def candidates(g: Gen, ty: WType) -> tuple[tuple[Builtin, ...], ...]:
@@ -466,7 +472,8 @@ def flow(g: Gen, source: Expr, ty: WType, hops: int = 2) -> Expr | None:
     if not source.type.is_scalar and hops > 0:
         routes.append((1.0, lambda: _via_component(g, source, ty, hops)))
     if source.type.is_scalar and source.type is not BOOL and hops > 0:  # through a test: `int(x > 0.5)`
-        routes.append((0.7, lambda: flow(g, compare(g, source), ty, hops - 1)))
+        weight = 0.05 if g.policy.differentiable else 0.7  # a test's derivative is zero
+        routes.append((weight, lambda: flow(g, compare(g, source), ty, hops - 1)))
     for _ in range(3):
         if not routes:
             return None
@@ -498,10 +505,16 @@ def flow_pending(g: Gen, ty: WType) -> Expr | None:
     return None if source is None else flow(g, source, ty)
 
 
-def combine(g: Gen, a: Expr, b: Expr) -> Expr:
-    """One value of `a`'s type from `a` and `b` (same type): `a + b`, `a * b`, `wp.max(a, b)` ..."""
+def combine(g: Gen, a: Expr, b: Expr, accumulate: bool = False) -> Expr:
+    """One value of `a`'s type from `a` and `b` (same type): `a + b`, `a * b`, `wp.max(a, b)` ...
+
+    `accumulate`: `a` is a running value (`acc`) that may still be zero: under a differentiable
+    policy it is added to or subtracted from (a product with zero would lose `b`'s derivative).
+    """
     ty = a.type
     binary = [o for group in candidates(g, ty) for o in group if o.params == (ty, ty)]
+    if accumulate and g.policy.differentiable:
+        binary = [o for o in binary if o.name in ("add", "sub")] or binary
     weights = [COMBINERS.get(o.name, 1.0) for o in binary]
     for _ in range(4):
         if not binary:

@@ -75,11 +75,22 @@ def stored(g: Gen, value: Expr) -> Expr:
 
 
 def input_fed(g: Gen, value: Expr) -> Expr:
-    """`value`, made to depend on a kernel input if it does not yet (combined with an input read)."""
-    if value.tainted or not g.scope.inputs:
+    """`value`, made to depend on a kernel input if it does not yet (combined with an input read).
+
+    Under a differentiable policy it must read an input array itself: a dependence through a
+    branch or a scalar parameter has no derivative the gradient check sees.
+    """
+    if not g.scope.inputs:
+        return value
+    if value.tainted and not (g.policy.differentiable and not _reads_input(g, value.node)):
         return value
     read = flow(g, array_read(g, choice(g.ch, g.scope.inputs)), value.type)
     return combine(g, value, read) if read is not None else value
+
+
+def _reads_input(g: Gen, node: ast.expr) -> bool:
+    inputs = {a.name for a in g.scope.inputs}
+    return any(isinstance(n, ast.Subscript) and ast.unparse(n.value) in inputs for n in ast.walk(node))
 
 
 def fresh_type(g: Gen) -> WType:
@@ -215,7 +226,7 @@ def assign(g: Gen) -> list[ast.stmt]:
 def assign_to(g: Gen, var: Var) -> list[ast.stmt]:
     value = expression(g, var.type, g.policy.max_expr_depth, live=True)
     if var.key in g.scope.pending and var.key not in value.reads:
-        value = combine(g, g.read(var), value)
+        value = combine(g, g.read(var), value, accumulate=True)
     if isinstance(value.node, ast.Name) and value.node.id == var.name:
         value = combine(g, value, expression(g, var.type, 1, live=True))
     value = assignable(g, value)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from grammar import safety
-from grammar.astnodes import binop, call, load, number, shape, store
+from grammar.astnodes import binop, call, load, number, shape, store, subscript
 from grammar.choices import Choices, choice
 from grammar.context import Expr, Gen, Var
 from grammar.expressions import combine, condition, gather, literal
@@ -40,7 +40,7 @@ from grammar.simple import (
     struct_local,
     unpack,
 )
-from grammar.types import BOOL, BY_WARP_NAME, INT32, WType
+from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, INT32, WType
 
 Production = Callable[[Gen], list[ast.stmt]]
 
@@ -151,7 +151,7 @@ def while_statement(g: Gen) -> list[ast.stmt]:
     step = ast.AugAssign(target=store(counter), op=ast.Add(), value=ast.Constant(1))
     body = nested(g, lambda: inner_block(g), loop_trips=limit, tainted=tainted)
     init = ast.Assign(targets=[store(counter)], value=call("int", ast.Constant(0)))
-    return [*g.take_prelude(), init, ast.While(test=test, body=[step, *body], orelse=[])]
+    return [init, *g.take_prelude(), ast.While(test=test, body=[step, *body], orelse=[])]
 
 
 def nested_statement(g: Gen) -> list[ast.stmt]:
@@ -291,19 +291,32 @@ def fold_frame(g: Gen) -> list[ast.stmt]:
     if not pending:
         return []
     outer = [v for frame in s.frames[:-1] for v in frame if v.mutable and v.type is not BOOL]
-    same = [v for v in outer if v.type is pending[0].type]
-    carrier = choice(g.ch, same or outer) if outer else new_carrier(g, pending[0].type)
+    ty = pending[0].type
+    if g.policy.differentiable and not ty.is_float_based:  # a loop counter: carried in a float
+        ty = next((v.type for v in pending if v.type.is_float_based), FLOAT32)
+    same = [v for v in outer if v.type is ty]
+    carrier = choice(g.ch, same or outer) if outer else new_carrier(g, ty)
     value = gather(g, carrier.type, [g.read(v) for v in pending])
-    value = assignable(g, combine(g, g.read(carrier), value))
+    value = assignable(g, combine(g, g.read(carrier), value, accumulate=True))
     node = g.use(value)
     g.assigned(carrier, value)
     return [ast.Assign(targets=[store(carrier.name)], value=node)]
 
 
 def new_carrier(g: Gen, ty: WType) -> Var:
-    """A variable declared just before the compound statement being built (`acc = float(0.0)`)."""
+    """A variable declared just before the compound statement being built: from a value already
+    there (`acc = x[i]`, so later products keep depending on it) or from zero (`acc = float(0.0)`)."""
     carrier = Var(g.names.fresh(VAR_NAMES[ty.kind]), ty)
-    start = assignable(g, zero(g, ty))
+    s = g.scope
+    starts = [g.read(v) for v in s.frames[-2] if v.type is ty and not v.constant]
+    starts += [  # an input at the thread's own index: the one index valid before any loop
+        Expr(subscript(a.name, [load(n) for n in s.tid], ast.Load()), ty, 0, frozenset({a.key}), True, True)
+        for a in s.inputs
+        if a.type.dtype is ty and not ty.is_int_based
+    ]
+    from_value = g.ch.boolean(0.9 if g.policy.differentiable else 0.6)
+    start = choice(g.ch, starts) if starts and from_value else assignable(g, zero(g, ty))
+    g.use(start)
     g.scope.frames[-2].append(carrier)
     declaration = ast.Assign(targets=[store(carrier.name)], value=start.node)
     g.prelude.append((len(g.scope.frames) - 2, declaration))

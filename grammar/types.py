@@ -131,7 +131,7 @@ def _scalar(name: str) -> WType:
 
 
 SCALARS: tuple[WType, ...] = tuple(_scalar(n) for n in (*FLOAT_SCALARS, *INT_BITS))
-FLOAT32, FLOAT64, FLOAT16, INT32 = SCALARS[0], SCALARS[1], SCALARS[2], SCALARS[3]
+FLOAT32, FLOAT64, INT32 = SCALARS[0], SCALARS[1], SCALARS[3]
 BOOL = WType("bool", "wp.bool", "bool", "bool")
 
 #: Vectors exist over every scalar dtype; the other families over float dtypes only (as in Warp).
@@ -164,11 +164,6 @@ SPELLINGS: dict[str, str] = {t.warp_name: t.warp_name for t in VALUE_TYPES} | {
 }
 
 UINT32 = BY_WARP_NAME["uint32"]
-VEC3 = BY_WARP_NAME["vec3f"]
-MAT33 = BY_WARP_NAME["mat33f"]
-
-#: Dimensionalities of array parameters.
-ARRAY_NDIMS: tuple[int, ...] = (1, 2, 3, 4)
 
 
 def int_bits(ty: WType) -> int:
