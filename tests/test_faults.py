@@ -313,6 +313,16 @@ def test_a_chunk_whose_worker_fails_twice_is_skipped_and_listed(fault, error, tm
     )[:kept]
 
 
+def test_workers_that_fail_on_every_chunk_stop_the_run_in_one_line(tmp_path):
+    """A worker that cannot work at all (here: every kernel segfaults) must not spin forever."""
+    out = tmp_path / "out"
+    result = faulty(out, "segv@*")
+    assert result.returncode == 1
+    line = error_line(result.stderr)
+    assert "workers failed on 4 chunks in a row; last: worker killed by SIGSEGV at seed" in line, line
+    assert consistent(out) == []
+
+
 def _interrupted(moment: str, tmp_path: Path) -> subprocess.Popen:
     """A run of ARGS into tmp_path/out, sent SIGINT (to its process group, as a terminal's Ctrl-C) at
     `moment`: while Python starts, while its workers start (importing), or held mid-run."""
