@@ -20,6 +20,18 @@ from grammar.unparse import to_source
 
 GENERATOR_VERSION = "0.2.0"
 
+#: Candidate `k` of a run with base seed `S` has seed `S * SEED_STRIDE + k`.
+SEED_STRIDE = 2**32
+
+
+def candidate_seed(base_seed: int, index: int) -> int:
+    return base_seed * SEED_STRIDE + index
+
+
+def candidate_of(seed: int) -> tuple[int, int]:
+    """(base seed, candidate index) of a record's `metadata.seed`."""
+    return divmod(seed, SEED_STRIDE)
+
 
 def build_record(sample: Sample, device: str) -> dict[str, Any]:
     """The record of `sample` lowered for `device`."""
