@@ -19,6 +19,9 @@ from grammar.sample import Sample
 from grammar.unparse import to_source
 
 GENERATOR_VERSION = "0.2.0"
+#: A run skips records larger than this by default (a training example of hundreds of KB is an
+#: outlier); `--max-record-bytes` sets it.
+MAX_RECORD_BYTES = 256 * 1024
 
 #: Candidate `k` of a run with base seed `S` has seed `S * SEED_STRIDE + k`.
 SEED_STRIDE = 2**32

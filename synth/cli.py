@@ -18,7 +18,7 @@ from pathlib import Path
 from emit.lower import DEVICES
 from grammar.labels import KERNEL_TYPES
 from synth.args import Parser, UsageError, positive_int, positive_number, seed
-from synth.pipeline import ENGINES, KERNEL_TIMEOUT
+from synth.pipeline import ENGINES, KERNEL_TIMEOUT, MAX_RECORD_BYTES
 
 DEFAULT_TARGET_BYTES = 213_476_688
 
@@ -155,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"once, then skipped and listed in stats.json (default {KERNEL_TIMEOUT:g})",
     )
     parser.add_argument(
+        "--max-record-bytes",
+        type=positive_int,
+        default=MAX_RECORD_BYTES,
+        metavar="N",
+        help=f"skip candidates whose record is larger (counted in stats.json; default {MAX_RECORD_BYTES})",
+    )
+    parser.add_argument(
         "--verify",
         choices=("compile",),
         default=None,
@@ -196,6 +203,7 @@ def run_generate(args: argparse.Namespace) -> int:
         engine=args.engine,
         ray_address=args.ray_address,
         kernel_timeout=args.kernel_timeout,
+        max_record_bytes=args.max_record_bytes,
     )
     reporter = Reporter(target_bytes=target, count=args.count)
     try:

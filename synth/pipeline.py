@@ -33,7 +33,7 @@ import warp_access
 from check.compile import failing, record_code
 from check.findings import Finding, write_finding
 from emit.lower import HASH_SEED, error_summary
-from emit.records import build_record, candidate_seed, encode
+from emit.records import MAX_RECORD_BYTES, build_record, candidate_seed, encode
 from emit.writer import DatasetWriter, Progress
 from grammar.labels import KERNEL_TYPES
 from grammar.sample import focus_of, sample
@@ -65,10 +65,12 @@ class RunConfig:
     engine: str = "local"  # a key of ENGINES
     ray_address: str | None = None  # engine "ray": an existing cluster; None starts a local one
     kernel_timeout: float = KERNEL_TIMEOUT
+    max_record_bytes: int = MAX_RECORD_BYTES  # larger candidates are skipped (and counted)
 
     def identity(self) -> dict[str, Any]:
         """The arguments that decide the dataset's content (a resumed run must match them)."""
         identity = {"device": self.device, "seed": self.seed, "types": list(self.types)}
+        identity |= {"max_record_bytes": self.max_record_bytes}
         return identity | ({"verify": self.verify} if self.verify else {})
 
 
@@ -377,6 +379,8 @@ class Run:
             raise self.writer.fault(e) from None
 
     def _keep_or_skip(self, o: Outcome, p: Progress) -> str:
+        if len(o.line) > self.config.max_record_bytes:
+            return "skipped_too_large"
         if o.source_sha1 in self.sources:
             return "duplicate_exact"
         if o.shape_sha1 in self.shapes:
