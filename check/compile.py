@@ -41,9 +41,17 @@ def preamble(device: str) -> str:
     return full[: full.index(forward[:120])]
 
 
+#: Warp's preamble defines this unless the module's code spells `bfloat16` (Warp's own rule, in
+#: `ModuleBuilder.codegen`: the bfloat16 overloads cost compile time); the probe's preamble has it.
+_NO_BFLOAT16 = "#define WP_NO_BFLOAT16\n"
+
+
 def translation_unit(codes: Sequence[KernelCode], device: str) -> str:
     """One compilable unit holding every record's code, each in its own namespace."""
-    parts = [preamble(device)]
+    head = preamble(device)
+    if any("bfloat16" in code.helpers + code.forward + (code.backward or "") for code in codes):
+        head = head.replace(_NO_BFLOAT16, "", 1)
+    parts = [head]
     for n, code in enumerate(codes):
         parts.append(f"namespace wp_synth_{n} {{\n{code.helpers}{code.forward}{code.backward or ''}\n}}\n")
     return "".join(parts)

@@ -26,12 +26,13 @@ def test_merged_module_renames_every_top_level_name():
 
 def _has(kind: str, tree: ast.Module) -> bool:
     """Whether the kernel of `tree` has a parameter (or array) of that kind (a struct: holding an array)."""
+    source = to_source(tree)  # numbers the statements, which ast.unparse needs
     signature = ast.unparse(tree.body[-1].args)
     structs = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     holds_array = any("wp.array" in ast.unparse(n) for n in structs)
     return {
         "struct": holds_array and any(f": {n.name}" in signature for n in structs),
-        "tile": "wp.tile_load" in ast.unparse(tree),
+        "tile": "wp.tile_load" in source,
         "narrow_int": any(f"dtype=wp.{t})" in signature for t in ("int8", "uint8", "int16", "uint16")),
         "float16": "wp.float16" in signature,
     }[kind]
