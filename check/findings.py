@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from check import tolerance
-from check.execute import TILE_BLOCK_DIM, Inputs, Param, leaves
+from check.execute import Inputs, Param, leaves
 from check.gradcheck import float_arrays
 
 FINDINGS_DIR = "findings"
@@ -144,7 +144,7 @@ def _arguments_code(f: Finding) -> str:
     lines += [f"        {_argument_code(p, 'requires_grad')}," for p in f.params]
     lines += ["    ]", "", "", "def launch(args, device):"]
     call = f"{f.kernel_name}, dim=SHAPE, inputs=args, device=device"
-    tiled = f"wp.launch_tiled({call}, block_dim={TILE_BLOCK_DIM!r})"
+    tiled = f"wp.launch_tiled({call}, block_dim={f.kernel_name}.module.options['block_dim'])"
     lines += [f"    {tiled if f.inputs.tile else f'wp.launch({call})'}"]
     lines += ["", "", "def run(device, inputs=INPUTS):", "    args = arguments(device, inputs=inputs)"]
     lines += ["    launch(args, device)", "    return [a.numpy() for a in args if isinstance(a, wp.array)]"]

@@ -99,6 +99,20 @@ class Helper:
 
 
 @dataclass(frozen=True)
+class Handle:
+    """An object handle parameter (a mesh, BVH, hash grid or volume id, a texture): no variable,
+    read only by geometry queries (`grammar.geometry`); `key` pending until one reads it."""
+
+    name: str
+    kind: str  # mesh, bvh, hash_grid, volume, texture2d, texture3d
+    detail: str = ""  # a volume's value type: f, v or i
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
 class StructType:
     """A `@wp.struct` class: fields of value types, nested structs and arrays."""
 
@@ -183,6 +197,7 @@ class Gen:
         self.in_helper = False
         self.fallbacks = 0  # nesting of `expressions.fallback`
         self.rng: Var | None = None  # the kernel's random state (`wp.rand_init`), if any
+        self.handles: list[Handle] = []  # object handle parameters (geometry)
         # declarations due before a compound statement, with the frame depth it is emitted at
         self.prelude: list[tuple[int, ast.stmt]] = []
         self.allowance: Allowance = (self.type_set, policy.differentiable, policy.on("math"))

@@ -165,6 +165,13 @@ def nested_statement(g: Gen) -> list[ast.stmt]:
     return BY_NAME[outer].production(g)
 
 
+def _geometry(g: Gen) -> list[ast.stmt]:
+    """A query of a geometry handle (`grammar.geometry`, which builds query loops from this module)."""
+    from grammar.geometry import geometry_statement
+
+    return geometry_statement(g)
+
+
 #: The statement kinds.  Kinds with weight 0 appear only where a policy requires them.
 KINDS: tuple[StatementKind, ...] = (
     _kind("declare", 3.0, declare),
@@ -182,6 +189,7 @@ KINDS: tuple[StatementKind, ...] = (
     _kind("break", 0.4, break_continue, "break_continue", in_helpers=False, in_loops=True),
     _kind("nest", 0.0, nested_statement, "nesting", compound=True, in_helpers=False, required_by="nesting"),
     _kind("math", 0.0, math_declaration, "math", required_by="math"),
+    _kind("geometry", 0.8, _geometry, "geometry", in_helpers=False, required_by="geometry"),
     _kind("vector", 0.0, lambda g: declare_kind(g, "vector"), "vectors", required_by="vectors"),
     _kind("matrix", 0.0, lambda g: declare_kind(g, "matrix"), "matrices", required_by="matrices"),
 )

@@ -246,7 +246,7 @@ def compare_devices(report: Report, other: Any, cpu: dict, device: str = "cuda")
     assert report.inputs is not None
     gpu = execute.launch(other, report.params, report.inputs, device)
     again = execute.launch(other, report.params, report.inputs, device)
-    threads = int(np.prod(report.inputs.shape)) * max(1, report.inputs.tile**2)
+    threads = int(np.prod(report.inputs.shape)) * int(np.prod(report.inputs.tile))
     accumulators = {p.name for p in report.params if p.role == "accumulator"}
     differing = tolerance.mismatches(cpu, gpu, accumulators, threads)
     unstable = tolerance.run_to_run_differences(gpu, again, accumulators, threads)

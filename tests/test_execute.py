@@ -7,6 +7,7 @@ import numpy as np
 from check import execute
 from grammar import safety
 from grammar.sample import sample
+from grammar.tiles import TILE_SIDES
 from grammar.unparse import to_source
 
 SEEDS = (0, 1, 2, 3, 4, 5, 6, 7)
@@ -51,7 +52,7 @@ def _is(kind, params, inputs):
     dtypes = {p.numpy_dtype for p in execute.leaves(params)}
     return {
         "struct": any(p.is_struct for p in params),
-        "tile": inputs.tile > 0,
+        "tile": bool(inputs.tile),
         "narrow_int": any(d.kind in "iu" and d.itemsize < 4 for d in dtypes),
         "float16": np.dtype(np.float16) in dtypes,
     }[kind]
@@ -93,9 +94,10 @@ def test_widened_kernels_launch_deterministically():
 
 def test_struct_arrays_and_tile_shapes():
     (params, inputs), *_ = _launches_deterministically((WIDENED["tile"],))
-    side = inputs.tile
-    assert side in (4, 8, 16) and len(inputs.shape) == 2
-    assert all(inputs.array_shape(p) == tuple(n * side for n in inputs.shape) for p in params if p.ndim == 2)
+    rows, cols = inputs.tile
+    assert rows in TILE_SIDES and cols in TILE_SIDES and len(inputs.shape) == 2
+    expected = (inputs.shape[0] * rows, inputs.shape[1] * cols)
+    assert all(inputs.array_shape(p) == expected for p in params if p.ndim == 2)
     (params, inputs), *_ = _launches_deterministically((WIDENED["struct"],))
     struct = next(p for p in params if p.is_struct)
     held = {p.name for p in execute.leaves(struct.fields) if p.is_array}

@@ -65,6 +65,7 @@ KERNEL_OPTIONS: dict[str, type] = {
     "grid_stride": bool,
     "launch_bounds": int,
     "cuda_max_registers": int,
+    "enable_cuda_smem_spilling": bool,
 }
 
 #: Templates that begin the backward part of `codegen_kernel` / `codegen_module` output.
