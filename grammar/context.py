@@ -26,7 +26,7 @@ from grammar.astnodes import load
 from grammar.choices import Choices
 from grammar.names import Names
 from grammar.policy import Policy
-from grammar.types import ArrayType, WType
+from grammar.types import BFLOAT16, ArrayType, WType
 
 #: What decides which builtins a kernel may call: its types, differentiable policy, math switch.
 Allowance = tuple[frozenset[WType], bool, bool]
@@ -187,6 +187,7 @@ class Gen:
         self.constants: list[Var] = []
         self.structs: list[StructType] = []
         self.types = policy.types
+        self.storable = tuple(t for t in policy.types if t is not BFLOAT16)  # parameters, fields, constants
         self.type_set = frozenset(policy.types)
         self.weights: dict[str, float] = {}
         self.required: list[str] = []  # statement kinds the next block must contain

@@ -23,7 +23,7 @@ from grammar.types import ArrayType, WType
 
 def constant(g: Gen) -> ast.stmt:
     """`NAME = wp.constant(literal)`: a module-level constant (float, int or vector)."""
-    ty = choice(g.ch, [t for t in g.types if t.family in ("scalar", "vec")])
+    ty = choice(g.ch, [t for t in g.storable if t.family in ("scalar", "vec")])
     value = literal(g, ty)
     name = g.names.fresh(CONSTANT_NAMES)
     g.constants.append(Var(name, ty, mutable=False, bound=value.bound, constant=True))
@@ -36,11 +36,11 @@ def struct(g: Gen) -> ast.ClassDef:
     (so a kernel using the last struct uses every one)."""
     fields: list[tuple[str, WType | StructType | ArrayType]] = []
     for _ in range(g.ch.integer(1, 2)):
-        fields.append((g.names.fresh(FIELD_NAMES), choice(g.ch, g.types)))
+        fields.append((g.names.fresh(FIELD_NAMES), choice(g.ch, g.storable)))
     if g.structs:
         fields.append((g.names.fresh(FIELD_NAMES), g.structs[-1]))
     if g.ch.boolean(0.5):
-        dtype = choice(g.ch, g.types)
+        dtype = choice(g.ch, g.storable)
         fields.append((g.names.fresh(FIELD_NAMES), ArrayType(dtype, g.policy.launch_ndim)))
     made = StructType(g.names.fresh(STRUCT_NAMES), tuple(fields))
     g.structs.append(made)

@@ -287,7 +287,12 @@ def volume_sample(g: Gen, h: Handle) -> list[ast.stmt]:
     if h.detail == "f" and g.ch.boolean(0.3):
         grad = Var(g.names.fresh(VAR_NAMES["vector"]), VEC3)
         stmts = [ast.Assign(targets=[store(grad.name)], value=call("wp.vec3"))]  # zero
-        node = call("wp.volume_sample_grad_f", load(h.name), uvw, mode, load(grad.name))
+        if g.ch.boolean(0.5):
+            node = call("wp.volume_sample_grad_f", load(h.name), uvw, mode, load(grad.name))
+        else:
+            node = call(
+                "wp.volume_sample_grad", load(h.name), uvw, mode, load(grad.name), dtype=load("float")
+            )
         stmts += declare_value(g, _value(node, FLOAT32, [p]))
         g.scope.declare(grad)  # its value is the sample's gradient: pending from here on
         g.assigned(grad, _value(load(grad.name), VEC3, [p]))

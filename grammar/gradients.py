@@ -143,7 +143,7 @@ def expression(g: Gen, params: list[str]) -> Sym:
 
 def custom_gradient(g: Gen) -> list[ast.stmt]:
     """`f`, its `@wp.func_grad` adjoint and maybe a `@wp.func_replay`; `f` becomes a helper."""
-    ty = choice(g.ch, [t for t in g.types if t.kind == "float" and t.scalar != "float16"])
+    ty = choice(g.ch, [t for t in g.storable if t.kind == "float" and t.scalar != "float16"])
     name = g.names.fresh(HELPER_NAMES)
     params = [g.names.fresh(VAR_NAMES["float"]) for _ in range(g.ch.integer(1, 3))]
     e = expression(g, params)

@@ -40,8 +40,8 @@ from grammar.options import decorator, draw_options
 from grammar.policy import Policy
 from grammar.simple import atomic_ops, atomic_update, struct_fields, unpack_call, write_output
 from grammar.statements import block, draw_weights, required_kinds
-from grammar.tile_ops import draw_tile_weights, tile_operation
-from grammar.tiles import TILE_DTYPES, TileScope, tile_constants, tile_kernel, tile_shape
+from grammar.tile_blocks import draw_tile_weights, tile_operation
+from grammar.tiles import TILE_DTYPES, TileScope, module_options, tile_constants, tile_kernel, tile_shape
 from grammar.types import BOOL, INT32, UINT32, VEC3, ArrayType
 
 
@@ -70,7 +70,7 @@ def generate_module(ch: Choices, policy: Policy) -> tuple[ast.Module, str]:
         weights = draw_tile_weights(ts)
         params, kernel_body = tile_kernel(g, ts, lambda scope: tile_operation(scope, weights))
         body += ts.module_helpers
-        required = {"block_dim": ts.block_dim} if ts.block_dim else {}
+        required = module_options(ts)
     else:
         params, kernel_body = thread_kernel(g)
     name = f"{choice(ch, KERNEL_VERBS)}_{choice(ch, KERNEL_NOUNS)}"
@@ -102,7 +102,7 @@ def thread_kernel(g: Gen) -> tuple[list[tuple[str, str]], list[ast.stmt]]:
 def kernel_parameters(g: Gen) -> list[tuple[str, str]]:
     """Input, output and accumulator arrays, then a struct and scalar parameters: all pending."""
     p, s = g.policy, g.scope
-    array_types = [t for t in g.types if t is not BOOL]
+    array_types = [t for t in g.storable if t is not BOOL]
     atomic_types = [t for t in array_types if atomic_ops(t)]
     groups = (
         (s.inputs, p.n_inputs, ARRAY_NAMES, array_types),
@@ -130,7 +130,7 @@ def kernel_parameters(g: Gen) -> list[tuple[str, str]]:
         params += [(h.name, ANNOTATIONS[h.kind]) for h in draw_handles(g)]
     if p.on("scalar_params"):
         for _ in range(g.ch.integer(1, 2)):
-            ty = choice(g.ch, [t for t in g.types if t.is_scalar])
+            ty = choice(g.ch, [t for t in g.storable if t.is_scalar])
             bound = safety.settle(ty, safety.MAX_EXTENT)
             var = Var(g.names.fresh(VAR_NAMES[ty.kind]), ty, mutable=False, bound=bound, tainted=True)
             s.declare(var)

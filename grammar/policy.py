@@ -57,7 +57,9 @@ SWITCHES = (
 
 #: Chance that a switch a focus may add is on (swarm testing); the default for others is 0.4.
 #: Families that change a kernel's whole form are rarer, so most kernels stay plain.
-SWITCH_ODDS: dict[str, float] = {"options": 0.15, "custom_grads": 0.1, "geometry": 0.3}
+SWITCH_ODDS: dict[str, float] = {"options": 0.15, "custom_grads": 0.1, "geometry": 0.3, "tiles": 0.5}
+#: The same, for one focus: vector tile kernels (complex FFTs) are a small part of vector kernels.
+FOCUS_ODDS: dict[tuple[str, str], float] = {("vector", "tiles"): 0.1}
 
 #: Per kernel type: (switches it requires, switches it may add).
 FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -85,7 +87,7 @@ FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "vector": (
         frozenset({"vectors"}),
-        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random", "geometry"}),
+        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random", "geometry", "tiles"}),
     ),
     "matrix": (
         frozenset({"matrices"}),
@@ -234,12 +236,12 @@ def draw_switches(ch: Choices, focus: str, differentiable: bool) -> frozenset[st
         allowed = allowed - NOT_DIFFERENTIABLE
     switches = set(required)
     for s in sorted(allowed - required):
-        if ch.boolean(SWITCH_ODDS.get(s, 0.4)):
+        if ch.boolean(FOCUS_ODDS.get((focus, s), SWITCH_ODDS.get(s, 0.4))):
             switches.add(s)
     if "scalar_params" not in switches:
         switches.discard("structs")  # a struct parameter is a scalar (non-array) parameter
     if "tiles" in switches:  # a tile kernel uses none of them (its helpers map one tile each)
-        switches -= {"structs", "random", "scalar_params", "custom_grads"}
+        switches -= {"structs", "random", "scalar_params", "custom_grads", "geometry"}
     return frozenset(switches)
 
 

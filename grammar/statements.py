@@ -26,6 +26,7 @@ from grammar.expressions import combine, condition, gather, literal
 from grammar.names import COUNTER_NAMES, LOOP_NAMES, VAR_NAMES
 from grammar.policy import Policy
 from grammar.simple import (
+    address_offset,
     assign,
     assignable,
     atomic,
@@ -182,6 +183,7 @@ KINDS: tuple[StatementKind, ...] = (
     _kind("component_store", 0.7, component_store, "vectors", "matrices", "structs", differentiable=False),
     _kind("unpack", 0.6, unpack, "helpers", "matrices"),
     _kind("struct_local", 0.5, struct_local, "structs"),
+    _kind("address", 0.3, address_offset, in_helpers=False, differentiable=False),
     _kind("atomic", 1.5, atomic, "atomics", in_helpers=False, required_by="atomics"),
     _kind("if", 1.5, if_statement, "ifs", compound=True, in_helpers=False, required_by="ifs"),
     _kind("for", 1.5, for_statement, "loops", compound=True, in_helpers=False, required_by="loops"),

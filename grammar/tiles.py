@@ -87,6 +87,7 @@ class TileScope:
         self.storage = choice(g.ch, STORAGES) if g.ch.boolean(0.3) else None
         self.lane: str | None = None  # the thread's lane in its block, once a per-thread op needs it
         self.block_dim: int | None = None  # a module block_dim an operation needs (FFT)
+        self.dense = False  # a matmul or Cholesky factorisation (MathDx's, on CUDA) is in the kernel
         self.module_helpers: list[ast.stmt] = []  # functions an operation defines (FFT's complex pair)
         self.inputs: list[str] = []  # the input arrays' names
         self.offset: ast.expr = ast.Tuple(elts=[], ctx=ast.Load())  # this block's tile offset
@@ -204,6 +205,15 @@ class TileScope:
         return node
 
 
+def module_options(ts: TileScope) -> dict[str, object]:
+    """Module options the kernel's operations need: an FFT's block size; with it, Warp's own CUDA
+    matmul and Cholesky (libmathdx builds no GEMM for a block of two threads)."""
+    if not ts.block_dim:
+        return {}
+    dense = {"enable_mathdx_gemm": False, "enable_mathdx_solver": False} if ts.dense else {}
+    return {"block_dim": ts.block_dim, **dense}
+
+
 def tile_kernel(
     g: Gen, ts: TileScope, operation: Callable[[TileScope], None]
 ) -> tuple[list[tuple[str, str]], list[ast.stmt]]:
@@ -223,7 +233,8 @@ def tile_kernel(
     for a in arrays:
         value = call("wp.tile_load", load(a), shape=ts.spell(ts.shape), offset=ts.offset, **ts.layout())
         ts.assign(value, ts.shape, ts.dtype, ())
-    for _ in range(max(1, g.policy.statements, len(g.helpers))):  # every helper is mapped over a tile
+    # every helper is mapped over a tile; a tile kernel has nothing else: one or two more operations
+    for _ in range(max(1, g.policy.statements, len(g.helpers)) + g.ch.integer(1, 2)):
         operation(ts)
     if acc:
         ts.emit(ast.Expr(value=call("wp.tile_atomic_add", load(acc), reduction(ts))))

@@ -45,6 +45,7 @@ SHOWS = {
     "math": lambda n: isinstance(n, ast.Call) and wp_name(n.func) in ("sin", "exp", "sqrt", "log", "tanh"),
     "vector": lambda n: isinstance(n, ast.Call) and (wp_name(n.func) or "").startswith("vec"),
     "matrix": lambda n: isinstance(n, ast.Call) and (wp_name(n.func) or "").startswith("mat"),
+    "address": lambda n: isinstance(n, ast.Call) and wp_name(n.func) == "address_of",
     "geometry": lambda n: isinstance(n, ast.Call)
     and (wp_name(n.func) or "").startswith(("mesh_", "bvh_", "hash_grid_", "volume_", "texture_")),
 }
