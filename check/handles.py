@@ -63,6 +63,7 @@ def handle_kinds(kernel: Any) -> dict[str, str]:
     func = tree.body[0]
     assert isinstance(func, ast.FunctionDef)
     kinds: dict[str, str] = {}
+    params = {arg.arg for arg in func.args.args}  # not the query objects `*_next` is given
     for arg in func.args.args:
         annotation = wp_name(arg.annotation) if arg.annotation is not None else None
         if annotation in TEXTURES:
@@ -72,7 +73,7 @@ def handle_kinds(kernel: Any) -> dict[str, str]:
         if not name or not node.args or not isinstance(node.args[0], ast.Name):  # type: ignore[attr-defined]
             continue
         param = node.args[0].id  # type: ignore[attr-defined]
-        for prefix, kind in CALL_PREFIXES:
+        for prefix, kind in CALL_PREFIXES if param in params else ():
             if name.startswith(prefix):
                 detail = _volume_type(node) if kind == "volume" else ""  # type: ignore[arg-type]
                 if kinds.get(param, "volume") == "volume":  # a volume's value type once known

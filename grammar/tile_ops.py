@@ -278,8 +278,17 @@ def op_axpy(ts: TileScope) -> bool:
 
 
 def op_assign(ts: TileScope) -> bool:
-    """`wp.tile_assign(dst, src, offset=(a, b))`: a smaller tile written into a part of a larger one."""
+    """`wp.tile_assign(dst, src, offset=(a, b))`: a smaller tile written into a part of a larger one
+    (if there is none, a row of column sums: `wp.tile_reshape(wp.tile_sum(t, axis=0), shape=(1, c))`)."""
     src = ts.pick(lambda x: ts.floats(x) and two_d(x) and x.shape != ts.shape)
+    t = ts.pick(lambda x: ts.floats(x) and two_d(x) and x.shape[0] > 1)
+    if src is None and t is not None:
+        row = call(
+            "wp.tile_reshape",
+            call("wp.tile_sum", load(t.name), axis=ast.Constant(0)),
+            shape=ts.spell((1, t.shape[1])),
+        )
+        src = ts.assign(row, (1, t.shape[1]), t.dtype, (t.name,))
     fits = src and (
         lambda x: ts.floats(x) and two_d(x) and all(a >= b for a, b in zip(x.shape, src.shape, strict=True))
     )
