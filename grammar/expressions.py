@@ -26,6 +26,7 @@ from grammar import safety
 from grammar.astnodes import binop, call, load, number, same, shape, subscript, wp_attr
 from grammar.builtins import (
     ARGUMENTS,
+    ATOMICS,
     BINARY_OPERATORS,
     CONVERSIONS,
     INT_RANGE,
@@ -47,6 +48,8 @@ REPEAT_OK = frozenset(
     | {"volume_lookup", "volume_lookup_f", "volume_lookup_v", "volume_lookup_i", "texture_sample"}
     | {"mesh_query_ray", "mesh_query_ray_anyhit", "mesh_query_ray_count_intersections"}
     | {"bvh_query_ray", "bvh_query_capsule"}
+    # a tile's diagonal element, a descending range (`tile_arange(3, -1, -1)`), hist[i] = min(hist[i], i)
+    | {"tile_extract", "tile_arange", *ATOMICS}
 )
 #: Binary builtins `combine` prefers, by weight (others of type (T, T) -> T weigh 1).
 COMBINERS = {"add": 4.0, "mul": 3.0, "sub": 2.0, "max": 1.0, "min": 1.0}

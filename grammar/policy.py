@@ -57,7 +57,7 @@ SWITCHES = (
 
 #: Chance that a switch a focus may add is on (swarm testing); the default for others is 0.4.
 #: Families that change a kernel's whole form are rarer, so most kernels stay plain.
-SWITCH_ODDS: dict[str, float] = {"options": 0.15, "custom_grads": 0.1, "geometry": 0.3, "tiles": 0.5}
+SWITCH_ODDS: dict[str, float] = {"options": 0.15, "custom_grads": 0.1, "geometry": 0.2, "tiles": 0.5}
 #: The same, for one focus: vector tile kernels (complex FFTs) are a small part of vector kernels.
 FOCUS_ODDS: dict[tuple[str, str], float] = {("vector", "tiles"): 0.1}
 

@@ -72,7 +72,9 @@ def k(a: wp.array(dtype=int), acc: wp.array(dtype=int)):
 
 # ----------------------------------------------------------------------------- generated programs
 
-SEEDS = range(0, 160)
+#: 480 kernels: the share of constant-only calls over 160 kernels varies from 0.066 to 0.101
+#: between windows of seeds (measured), too much noise for a 0.10 target.
+SEEDS = range(0, 480)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,7 @@ def samples():
 def test_generated_kernels_meet_the_data_flow_targets(samples):
     flows = [f for s in samples for f in analyze(to_source(s.tree), s.kernel_name)]
     summary = Summary.of(flows)
-    # the targets on a 20 MB run: 0.95, 0.98, 0.95, <= 0.10 (margins for 160 kernels)
+    # the targets on a 20 MB run: 0.95, 0.98, 0.95, <= 0.10 (margins for 480 kernels)
     assert summary.live_assignments >= 0.97, summary
     assert summary.params_read >= 0.98, summary
     assert summary.input_fed_outputs >= 0.95, summary
