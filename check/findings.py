@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from check import tolerance
+from check import handles, tolerance
 from check.execute import Inputs, Param, leaves
 from check.gradcheck import float_arrays
 
@@ -120,6 +120,8 @@ def _comment(message: str) -> str:
 
 
 def _literal(value: Any) -> str:
+    if isinstance(value, handles.Recipe):  # an object's data; built by `build` (embedded)
+        return "{" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in value.data.items()) + "}"
     if isinstance(value, np.ndarray):
         return f"np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
     return repr(value)
@@ -140,8 +142,10 @@ def _arguments_code(f: Finding) -> str:
     lines += ["}", f"NAMES = {[p.name for p in f.params]!r}"]
     lines += [f"ARRAYS = {[p.name for p in f.params if p.is_array]!r}", "", ""]
     lines += [_STRUCT_HELPER, ""] if any(p.is_struct for p in f.params) else []
+    objects = {n: v.kind for n, v in f.inputs.values.items() if isinstance(v, handles.Recipe)}
+    lines += [_objects_helper(), ""] if objects else []
     lines += ["def arguments(device, requires_grad=False, inputs=INPUTS):", "    return ["]
-    lines += [f"        {_argument_code(p, 'requires_grad')}," for p in f.params]
+    lines += [f"        {_argument_code(p, 'requires_grad', objects)}," for p in f.params]
     lines += ["    ]", "", "", "def launch(args, device):"]
     call = f"{f.kernel_name}, dim=SHAPE, inputs=args, device=device"
     tiled = f"wp.launch_tiled({call}, block_dim={f.kernel_name}.module.options['block_dim'])"
@@ -151,8 +155,19 @@ def _arguments_code(f: Finding) -> str:
     return "\n".join(lines)
 
 
-def _argument_code(p: Param, requires_grad: str) -> str:
-    """The reproducer's expression for argument `p` (a struct's arrays never track gradients)."""
+def _objects_helper() -> str:
+    """Code building meshes, BVHs, hash grids, volumes and textures: `check.handles.build` itself."""
+    import inspect
+
+    sources = (inspect.getsource(handles.HandleArgument), inspect.getsource(handles.build))
+    return "\n\n".join(["from typing import Any", *sources])
+
+
+def _argument_code(p: Param, requires_grad: str, objects: dict[str, str] | None = None) -> str:
+    """The reproducer's expression for argument `p` (a struct's arrays never track gradients;
+    `objects`: handle parameters by kind)."""
+    if p.name in (objects or {}):
+        return f"build({objects[p.name]!r}, inputs[{p.name!r}], device, wp)"  # type: ignore[index]
     if p.is_struct:
         fields = ", ".join(f"{f.field_name}={_argument_code(f, 'False')}" for f in p.fields)
         return f"struct({p.struct}, {fields})"

@@ -121,7 +121,9 @@ def recipe(kind: str, rng: np.random.Generator) -> Recipe:
             "volume_v": lambda: rng.uniform(-1.0, 1.0, size=(*side, 3)).astype(np.float32),
             "volume_i": lambda: rng.integers(-1000, 1001, size=side).astype(np.int32),
         }[kind]()
-        return Recipe(kind, {"values": values})
+        origin = np.full(3, -WORLD, dtype=np.float32)
+        voxel = np.array(2 * WORLD / VOLUME_SIDE, dtype=np.float32)
+        return Recipe(kind, {"values": values, "origin": origin, "voxel_size": voxel})
     shape = (8, 8) if kind == "texture2d" else (4, 4, 4)
     return Recipe(kind, {"values": rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)})
 
@@ -131,32 +133,37 @@ def recipe(kind: str, rng: np.random.Generator) -> Recipe:
 
 def instance(r: Recipe, device: str) -> Any:
     """The object of recipe `r` built on `device`: a `HandleArgument` id, or a texture."""
-    wp = warp_access.warp()
-    d = r.data
-    if r.kind.startswith("texture"):
-        texture = wp.Texture2D if r.kind == "texture2d" else wp.Texture3D
+    return build(r.kind, r.data, device, warp_access.warp())
+
+
+def build(kind: str, d: dict, device: str, wp: Any) -> Any:
+    """An object of `kind` from its data `d` on `device`, with Warp module `wp`.
+
+    Self-contained (numpy, Warp and `HandleArgument`): reproducers embed its source."""
+    if kind.startswith("texture"):
+        texture = wp.Texture2D if kind == "texture2d" else wp.Texture3D
         return texture(d["values"], filter_mode=wp.TextureFilterMode.CLOSEST, device=device)
-    if r.kind == "mesh":
+    if kind == "mesh":
         arrays = [
             wp.array(d["points"], dtype=wp.vec3, device=device),
             wp.array(d["indices"], dtype=wp.int32, device=device),
             wp.array(d["velocities"], dtype=wp.vec3, device=device),
         ]
         made = wp.Mesh(points=arrays[0], indices=arrays[1], velocities=arrays[2], support_winding_number=True)
-    elif r.kind == "bvh":
+    elif kind == "bvh":
         arrays = [wp.array(d[k], dtype=wp.vec3, device=device) for k in ("lowers", "uppers")]
         made = wp.Bvh(*arrays)
-    elif r.kind == "hash_grid":
+    elif kind == "hash_grid":
         arrays = [wp.array(d["points"], dtype=wp.vec3, device=device)]
         made = wp.HashGrid(8, 8, 8, device=device)
         made.build(arrays[0], radius=0.5)
     else:
-        background = {"volume_f": 0.0, "volume_v": wp.vec3(0.0), "volume_i": 0}[r.kind]
+        background = {"volume_f": 0.0, "volume_v": wp.vec3(0.0), "volume_i": 0}[kind]
         arrays = []
         made = wp.Volume.load_from_numpy(
             d["values"],
-            min_world=(-WORLD,) * 3,
-            voxel_size=2 * WORLD / VOLUME_SIDE,
+            min_world=tuple(d["origin"].tolist()),
+            voxel_size=float(d["voxel_size"]),
             bg_value=background,
             device=device,
         )

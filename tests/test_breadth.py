@@ -273,3 +273,15 @@ def test_fft_records_link_mathdx_and_state_it():
     record = build_record(sample(seed), "cuda")
     symbols = record["metadata"]["codegen"]["link_symbols"]
     assert symbols and all(f"{s}(" in record["code_helpers"] for s in symbols)
+
+
+def test_geometry_reproducers_rebuild_their_objects_with_plain_warp(tmp_path):
+    from check.findings import Finding, write_finding
+    from tests.test_fuzz import _plain_warp
+
+    ((_, kernel),) = execute.load_kernels([(GEOMETRY, "probe")])
+    params, inputs = execute.prepare(kernel, 3)
+    finding = Finding("nondeterministic", "cpu", "probe", GEOMETRY, "two launches", 3, False, inputs, params)
+    script = write_finding(tmp_path, finding)
+    ran = _plain_warp(script, tmp_path)
+    assert ran.returncode == 0, ran.stderr[-2000:]  # deterministic: the finding does not reproduce
