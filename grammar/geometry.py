@@ -57,7 +57,7 @@ VOLUME_TYPES = {"f": FLOAT32, "v": VEC3, "i": INT32}
 #: How often each kind is drawn (textures are rarer: one family of one builtin).
 KIND_WEIGHTS = {"mesh": 2.0, "bvh": 1.0, "hash_grid": 1.0, "volume": 1.5, "texture2d": 0.6, "texture3d": 0.4}
 QUERY_NAMES = ("q", "query", "hit", "res")
-ITEM_NAMES = {"mesh": ("face", "tri"), "bvh": ("item", "box"), "hash_grid": ("index", "nbr")}
+ITEM_NAMES = {"mesh": ("face", "tri"), "bvh": ("item", "box"), "hash_grid": ("nbr", "neighbor")}
 
 
 def draw_handles(g: Gen) -> list[Handle]:

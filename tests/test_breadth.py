@@ -285,3 +285,18 @@ def test_geometry_reproducers_rebuild_their_objects_with_plain_warp(tmp_path):
     script = write_finding(tmp_path, finding)
     ran = _plain_warp(script, tmp_path)
     assert ran.returncode == 0, ran.stderr[-2000:]  # deterministic: the finding does not reproduce
+
+
+def test_no_generated_name_is_a_warp_builtin():
+    """Warp resolves `pos.p` to its builtin `pos` (docs/warp_findings): no pool holds such a name
+    (`tid`, the int `wp.tid()` returns, is never given an attribute)."""
+    import warp_access
+    from grammar import names
+
+    pools = [v for k, v in vars(names).items() if k.endswith("_NAMES")]
+    pools += [geometry.HANDLE_NAMES, geometry.ITEM_NAMES, {"q": geometry.QUERY_NAMES}]
+    spelled: set[str] = set()
+    for pool in pools:
+        for entry in pool.values() if isinstance(pool, dict) else pool:
+            spelled |= {entry} if isinstance(entry, str) else set(entry)
+    assert spelled & set(warp_access.builtin_names()) == {"tid"}

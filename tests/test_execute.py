@@ -4,8 +4,9 @@ import ast
 
 import numpy as np
 
-from check import execute
+from check import execute, handles
 from grammar import safety
+from grammar.geometry import MAX_ITEMS
 from grammar.sample import sample
 from grammar.tiles import TILE_SIDES
 from grammar.unparse import to_source
@@ -49,7 +50,8 @@ WIDENED = {kind: _first_seed(kind) for kind in ("struct", "tile", "narrow_int", 
 
 
 def _is(kind, params, inputs):
-    dtypes = {p.numpy_dtype for p in execute.leaves(params)}
+    values = [p for p in execute.leaves(params) if not isinstance(inputs.values[p.name], handles.Recipe)]
+    dtypes = {p.numpy_dtype for p in values}
     return {
         "struct": any(p.is_struct for p in params),
         "tile": bool(inputs.tile),
@@ -62,6 +64,11 @@ def _check_within_contract(params, inputs):
     assert all(1 <= d <= safety.MAX_EXTENT for d in inputs.shape)
     for p in execute.leaves(params):
         value = inputs.values[p.name]
+        if isinstance(value, handles.Recipe):  # an object: at most MAX_ITEMS faces, boxes or points
+            counted = {"mesh": ("indices", 3), "bvh": ("lowers", 1), "hash_grid": ("points", 1)}
+            key, per_item = counted.get(value.kind, ("", 1))
+            assert len(value.data.get(key, ())) // per_item <= MAX_ITEMS
+            continue
         if p.is_array:
             assert value.shape == inputs.array_shape(p) + p.element_shape
             assert all(1 <= d <= safety.MAX_EXTENT for d in value.shape)
