@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from grammar.astnodes import binop, call, load, number, store, wp_attr
+from grammar.astnodes import binop, call, load, store, wp_attr
 from grammar.builtins import CONVERSIONS, SAFETY, UNARY_OPERATORS, builtins_returning
 from grammar.choices import choice
 from grammar.context import Gen
@@ -279,8 +279,3 @@ def _tile_function_names(dtype: WType, arity: int, differentiable: bool) -> tupl
         and b.name not in UNARY_OPERATORS
         and (b.differentiable or not differentiable)
     )
-
-
-def literal_of(ts: TileScope, value: float) -> ast.expr:
-    """A literal of the tiles' float type."""
-    return number(ts.dtype, value)
