@@ -26,6 +26,7 @@ from grammar import safety
 from grammar.astnodes import binop, call, load, number, same, shape, subscript, wp_attr
 from grammar.builtins import (
     ARGUMENTS,
+    ATOMICS,
     BINARY_OPERATORS,
     CONVERSIONS,
     INT_RANGE,
@@ -42,7 +43,15 @@ from grammar.types import BOOL, BY_WARP_NAME, INT32, SUFFIX, UINT32, WType, is_u
 
 #: Builtins for which a repeated argument means something (`x * x`, `wp.dot(v, v)`); any other
 #: call with two identical arguments cancels or is idempotent (`x - x`, `x ^ x`, `wp.min(a, a)`).
-REPEAT_OK = frozenset({"add", "mul", "dot", "outer", "cw_mul", "ddot", "spatial_dot", "pow"})
+REPEAT_OK = frozenset(
+    {"add", "mul", "dot", "outer", "cw_mul", "ddot", "spatial_dot", "pow", "tile_dot", "tile_matmul"}
+    # geometry: a voxel on a diagonal, a ray from p along p, a texel at (u, u)
+    | {"volume_lookup", "volume_lookup_f", "volume_lookup_v", "volume_lookup_i", "texture_sample"}
+    | {"mesh_query_ray", "mesh_query_ray_anyhit", "mesh_query_ray_count_intersections"}
+    | {"bvh_query_ray", "bvh_query_capsule"}
+    # a tile's diagonal element, a descending range (`tile_arange(3, -1, -1)`), hist[i] = min(hist[i], i)
+    | {"tile_extract", "tile_arange", *ATOMICS}
+)
 #: Binary builtins `combine` prefers, by weight (others of type (T, T) -> T weigh 1).
 COMBINERS = {"add": 4.0, "mul": 3.0, "sub": 2.0, "max": 1.0, "min": 1.0}
 #: Attribute names of components, with the vector length each needs (0: a transform's parts).

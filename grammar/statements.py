@@ -26,6 +26,7 @@ from grammar.expressions import combine, condition, gather, literal
 from grammar.names import COUNTER_NAMES, LOOP_NAMES, VAR_NAMES
 from grammar.policy import Policy
 from grammar.simple import (
+    address_offset,
     assign,
     assignable,
     atomic,
@@ -165,6 +166,13 @@ def nested_statement(g: Gen) -> list[ast.stmt]:
     return BY_NAME[outer].production(g)
 
 
+def _geometry(g: Gen) -> list[ast.stmt]:
+    """A query of a geometry handle (`grammar.geometry`, which builds query loops from this module)."""
+    from grammar.geometry import geometry_statement
+
+    return geometry_statement(g)
+
+
 #: The statement kinds.  Kinds with weight 0 appear only where a policy requires them.
 KINDS: tuple[StatementKind, ...] = (
     _kind("declare", 3.0, declare),
@@ -175,6 +183,7 @@ KINDS: tuple[StatementKind, ...] = (
     _kind("component_store", 0.7, component_store, "vectors", "matrices", "structs", differentiable=False),
     _kind("unpack", 0.6, unpack, "helpers", "matrices"),
     _kind("struct_local", 0.5, struct_local, "structs"),
+    _kind("address", 0.3, address_offset, in_helpers=False, differentiable=False),
     _kind("atomic", 1.5, atomic, "atomics", in_helpers=False, required_by="atomics"),
     _kind("if", 1.5, if_statement, "ifs", compound=True, in_helpers=False, required_by="ifs"),
     _kind("for", 1.5, for_statement, "loops", compound=True, in_helpers=False, required_by="loops"),
@@ -182,6 +191,7 @@ KINDS: tuple[StatementKind, ...] = (
     _kind("break", 0.4, break_continue, "break_continue", in_helpers=False, in_loops=True),
     _kind("nest", 0.0, nested_statement, "nesting", compound=True, in_helpers=False, required_by="nesting"),
     _kind("math", 0.0, math_declaration, "math", required_by="math"),
+    _kind("geometry", 0.8, _geometry, "geometry", in_helpers=False, required_by="geometry"),
     _kind("vector", 0.0, lambda g: declare_kind(g, "vector"), "vectors", required_by="vectors"),
     _kind("matrix", 0.0, lambda g: declare_kind(g, "matrix"), "matrices", required_by="matrices"),
 )

@@ -5,7 +5,7 @@ import ast
 import pytest
 
 from check.dataflow import Summary, analyze
-from grammar.astnodes import wp_name
+from grammar.astnodes import decorated, wp_name
 from grammar.expressions import REPEAT_OK
 from grammar.sample import sample
 from grammar.types import SPELLINGS
@@ -72,7 +72,9 @@ def k(a: wp.array(dtype=int), acc: wp.array(dtype=int)):
 
 # ----------------------------------------------------------------------------- generated programs
 
-SEEDS = range(0, 160)
+#: 480 kernels: the share of constant-only calls over 160 kernels varies from 0.066 to 0.101
+#: between windows of seeds (measured), too much noise for a 0.10 target.
+SEEDS = range(0, 480)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,7 @@ def samples():
 def test_generated_kernels_meet_the_data_flow_targets(samples):
     flows = [f for s in samples for f in analyze(to_source(s.tree), s.kernel_name)]
     summary = Summary.of(flows)
-    # the targets on a 20 MB run: 0.95, 0.98, 0.95, <= 0.10 (margins for 160 kernels)
+    # the targets on a 20 MB run: 0.95, 0.98, 0.95, <= 0.10 (margins for 480 kernels)
     assert summary.live_assignments >= 0.97, summary
     assert summary.params_read >= 0.98, summary
     assert summary.input_fed_outputs >= 0.95, summary
@@ -111,7 +113,8 @@ def test_no_self_cancelling_operations(samples):
 def test_every_helper_is_called_and_reads_its_parameters(samples):
     for s in samples:
         source = to_source(s.tree)
-        helpers = [f for f in s.tree.body if isinstance(f, ast.FunctionDef) and f.name != s.kernel_name]
+        functions = [f for f in s.tree.body if isinstance(f, ast.FunctionDef) and f.name != s.kernel_name]
+        helpers = [f for f in functions if decorated(f, "func")]  # not func_grad/func_replay: Warp calls them
         used = {n.id for n in ast.walk(s.tree) if isinstance(n, ast.Name)}
         for h in helpers:
             assert h.name in used, source  # called, or mapped over a tile
