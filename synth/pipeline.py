@@ -33,7 +33,7 @@ import warp_access
 from check.compile import failing, record_code
 from check.findings import Finding, write_finding
 from emit.lower import HASH_SEED, error_summary
-from emit.records import MAX_RECORD_BYTES, build_record, candidate_seed, encode
+from emit.records import GENERATOR_VERSION, MAX_RECORD_BYTES, build_record, candidate_seed, encode
 from emit.writer import DatasetWriter, Progress
 from grammar.labels import KERNEL_TYPES
 from grammar.sample import focus_of, sample
@@ -68,9 +68,11 @@ class RunConfig:
     max_record_bytes: int = MAX_RECORD_BYTES  # larger candidates are skipped (and counted)
 
     def identity(self) -> dict[str, Any]:
-        """The arguments that decide the dataset's content (a resumed run must match them)."""
+        """What decides the dataset's content, arguments and versions: a resumed run must match it
+        (records of another generator or Warp would not regenerate from their seeds)."""
         identity = {"device": self.device, "seed": self.seed, "types": list(self.types)}
-        identity |= {"max_record_bytes": self.max_record_bytes}
+        identity |= {"max_record_bytes": self.max_record_bytes, "generator_version": GENERATOR_VERSION}
+        identity |= {"warp_version": warp_access.warp_version()}
         return identity | ({"verify": self.verify} if self.verify else {})
 
 
