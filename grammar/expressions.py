@@ -288,13 +288,16 @@ def apply(g: Gen, b: Builtin, depth: int, fixed: dict[int, Expr] | None = None) 
             fixed.setdefault(k, Expr(number(b.params[k], value), b.params[k], abs(value)))
     free = [k for k in range(len(b.params)) if k not in fixed]
     anchor = -1 if any(e.live for e in fixed.values()) or not free else choice(g.ch, free)
-    args = []
+    values, args = [], []
     for k in range(len(b.params)):
-        arg = guarded(g, b, k, fixed[k]) if k in fixed else argument(g, b, k, depth - 1, live=k == anchor)
+        value = fixed[k] if k in fixed else unguarded_argument(g, b, k, depth - 1, live=k == anchor)
+        arg = None if value is None else guarded(g, b, k, value)
         if arg is None:
             return None
+        values.append(value)
         args.append(arg)
-    if not any(a.live for a in args) or _repeats(b, args):
+    # repeats before guards too: `x % wp.max(wp.abs(x), 1)` is always 0
+    if not any(a.live for a in args) or _repeats(b, values) or _repeats(b, args):
         return None
     bound = 0
     if b.returns.is_int_based:
@@ -307,12 +310,15 @@ def apply(g: Gen, b: Builtin, depth: int, fixed: dict[int, Expr] | None = None) 
 
 def argument(g: Gen, b: Builtin, position: int, depth: int, live: bool) -> Expr | None:
     """Argument `position` of `b`, drawn and guarded."""
+    return guarded(g, b, position, unguarded_argument(g, b, position, depth, live))
+
+
+def unguarded_argument(g: Gen, b: Builtin, position: int, depth: int, live: bool) -> Expr:
+    """A value for argument `position` of `b`, before `guarded` puts it in the argument's domain."""
     ty = b.params[position]
     if b.family == "Random" and position == 0 and g.rng is not None and ty is UINT32:
-        value = g.read(g.rng)  # the thread's random state
-    else:
-        value = expression(g, ty, max(depth, 0), live)
-    return guarded(g, b, position, value)
+        return g.read(g.rng)  # the thread's random state
+    return expression(g, ty, max(depth, 0), live)
 
 
 def guarded(g: Gen, b: Builtin, position: int, value: Expr) -> Expr | None:
