@@ -52,6 +52,8 @@ REPEAT_OK = frozenset(
     # a tile's diagonal element, a descending range (`tile_arange(3, -1, -1)`), hist[i] = min(hist[i], i)
     | {"tile_extract", "tile_arange", *ATOMICS}
 )
+#: Arguments that decide between the others, drawn live: a constant one decides nothing.
+DECIDING: dict[str, tuple[int, ...]] = {"where": (0,)}
 #: Binary builtins `combine` prefers, by weight (others of type (T, T) -> T weigh 1).
 COMBINERS = {"add": 4.0, "mul": 3.0, "sub": 2.0, "max": 1.0, "min": 1.0}
 #: Attribute names of components, with the vector length each needs (0: a transform's parts).
@@ -290,7 +292,8 @@ def apply(g: Gen, b: Builtin, depth: int, fixed: dict[int, Expr] | None = None) 
     anchor = -1 if any(e.live for e in fixed.values()) or not free else choice(g.ch, free)
     values, args = [], []
     for k in range(len(b.params)):
-        value = fixed[k] if k in fixed else unguarded_argument(g, b, k, depth - 1, live=k == anchor)
+        live = k == anchor or k in DECIDING.get(b.name, ())
+        value = fixed[k] if k in fixed else unguarded_argument(g, b, k, depth - 1, live)
         arg = None if value is None else guarded(g, b, k, value)
         if arg is None:
             return None
@@ -436,7 +439,7 @@ def compare(g: Gen, left: Expr) -> Expr:
         if distinct and not any(isinstance(e.node, ast.Subscript | ast.Attribute) for e in (lo, left, hi)):
             node = ast.Compare(left=lo.node, ops=[ast.Lt(), ast.Lt()], comparators=[left.node, hi.node])
             return Expr.of(node, BOOL, [lo, left, hi])
-    right = expression(g, ty, 0)
+    right = expression(g, ty, 0, live=not left.live)  # a constant against a literal decides nothing
     if same(right.node, left.node):
         right = literal(g, ty)
     node = ast.Compare(left=left.node, ops=[choice(g.ch, ops)()], comparators=[right.node])
@@ -480,6 +483,8 @@ def flow(g: Gen, source: Expr, ty: WType, hops: int = 2) -> Expr | None:
         return source
     routes: list[tuple[float, Callable[[], Expr | None]]] = []
     direct = bridges(g, source.type, ty)
+    if not source.live:  # a constant decides nothing: not `wp.where(LIMIT, a, b)`
+        direct = tuple(kept for group in direct if (kept := tuple(b for b in group if not _decides(b))))
     if direct:
         routes.append((3.0, lambda: _through(g, choice(g.ch, choice(g.ch, direct)), source)))
     if source.type.is_scalar and constructible(ty) and ty.scalar == source.type.warp_name:
@@ -496,6 +501,11 @@ def flow(g: Gen, source: Expr, ty: WType, hops: int = 2) -> Expr | None:
         if made is not None and safety.fits(ty, made.bound):
             return made
     return _via_component(g, source, ty, hops) if not source.type.is_scalar and hops > 0 else None
+
+
+def _decides(bridge: Bridge) -> bool:
+    b, position = bridge
+    return position in DECIDING.get(b.name, ())
 
 
 def _through(g: Gen, bridge: tuple[Builtin, int], source: Expr) -> Expr | None:

@@ -105,6 +105,61 @@ def _cancelling(node: ast.AST) -> bool:
     return False
 
 
+def _guarded_operand(node: ast.expr) -> ast.expr | None:
+    """x of a divisor guard (`wp.max(wp.abs(x), 1)`, `wp.abs(x) + 1.0`, `wp.max(x, 1)`), else None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.left, ast.Call) and wp_name(node.left.func) == "abs":
+        return node.left.args[0]
+    if isinstance(node, ast.Call) and wp_name(node.func) == "max" and node.args:
+        inner = node.args[0]
+        return inner.args[0] if isinstance(inner, ast.Call) and wp_name(inner.func) == "abs" else inner
+    return None
+
+
+def _self_divided(node: ast.AST) -> bool:
+    """`x % wp.max(wp.abs(x), 1)` (always 0), `x // (wp.abs(x) + 1.0)`: a value divided by its own guard."""
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div | ast.FloorDiv | ast.Mod)):
+        return False
+    operand = _guarded_operand(node.right)
+    return operand is not None and ast.dump(operand) == ast.dump(node.left)
+
+
+def test_no_value_is_divided_by_its_own_guard(samples):
+    found = [ast.unparse(n) for s in samples for n in ast.walk(s.tree) if _self_divided(n)]
+    assert not found
+
+
+def _runtime_names(node: ast.AST, constants: set[str]) -> set[str]:
+    """Names `node` reads that hold runtime values (not `wp`, module constants or types)."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return names - constants - {"wp", "float", "int", "bool"}
+
+
+def test_no_decision_is_made_by_constants(samples):
+    """A `wp.where` condition and a comparison read a runtime value: one of constants and literals
+    decides nothing (`wp.where(LIMIT, a, b)`, `EPS < 8.5`)."""
+    found = []
+    for s in samples:
+        constants = {
+            t.id
+            for a in s.tree.body
+            if isinstance(a, ast.Assign)
+            and isinstance(a.value, ast.Call)
+            and wp_name(a.value.func) == "constant"
+            for t in a.targets
+            if isinstance(t, ast.Name)
+        }
+        for n in ast.walk(s.tree):
+            if isinstance(n, ast.Call) and wp_name(n.func) == "where":
+                decided_by = n.args[0]
+            elif isinstance(n, ast.Compare):
+                decided_by = n
+            else:
+                continue
+            if not _runtime_names(decided_by, constants):
+                found.append(ast.unparse(n))
+    assert not found
+
+
 def test_no_self_cancelling_operations(samples):
     found = [ast.unparse(n) for s in samples for n in ast.walk(s.tree) if _cancelling(n)]
     assert not found
