@@ -68,6 +68,7 @@ class Var:
     key: str = ""  # liveness key: its own name unless it is a field of a struct parameter
     tainted: bool = False
     constant: bool = False  # a module-level `wp.constant`: read like a literal
+    zero: bool = False  # holds the zero an accumulation starts from, until assigned
 
     def __post_init__(self) -> None:
         self.key = self.key or self.name
@@ -213,6 +214,7 @@ class Gen:
     def assigned(self, var: Var, value: Expr) -> None:
         """`var` now holds `value` (already used): pending, tainted by data or control."""
         var.tainted = value.tainted or self.scope.control_tainted
+        var.zero = False
         self.scope.pending[var.key] = None
 
     def read(self, var: Var) -> Expr:

@@ -530,15 +530,17 @@ def flow_pending(g: Gen, ty: WType) -> Expr | None:
     return None if source is None else flow(g, source, ty)
 
 
-def combine(g: Gen, a: Expr, b: Expr, accumulate: bool = False) -> Expr:
+def combine(g: Gen, a: Expr, b: Expr, accumulate: bool = False, from_zero: bool = False) -> Expr:
     """One value of `a`'s type from `a` and `b` (same type): `a + b`, `a * b`, `wp.max(a, b)` ...
 
     `accumulate`: `a` is a running value (`acc`) that may still be zero: under a differentiable
     policy it is added to or subtracted from (a product with zero would lose `b`'s derivative).
+    `from_zero`: `a` still holds its zero start: added to or subtracted from under any policy
+    (`acc = wp.cw_mul(acc, h)` would stay zero whatever `h` is).
     """
     ty = a.type
     binary = [o for group in candidates(g, ty) for o in group if o.params == (ty, ty)]
-    if accumulate and g.policy.differentiable:
+    if (accumulate and g.policy.differentiable) or from_zero:
         binary = [o for o in binary if o.name in ("add", "sub")] or binary
     weights = [COMBINERS.get(o.name, 1.0) for o in binary]
     for _ in range(4):

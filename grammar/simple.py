@@ -245,7 +245,7 @@ def assign(g: Gen) -> list[ast.stmt]:
 def assign_to(g: Gen, var: Var) -> list[ast.stmt]:
     value = expression(g, var.type, g.policy.max_expr_depth, live=True)
     if var.key in g.scope.pending and var.key not in value.reads:
-        value = combine(g, g.read(var), value, accumulate=True)
+        value = combine(g, g.read(var), value, accumulate=True, from_zero=var.zero)
     if isinstance(value.node, ast.Name) and value.node.id == var.name:
         value = combine(g, value, expression(g, var.type, 1, live=True))
     value = assignable(g, value)

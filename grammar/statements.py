@@ -307,7 +307,7 @@ def fold_frame(g: Gen) -> list[ast.stmt]:
     same = [v for v in outer if v.type is ty]
     carrier = choice(g.ch, same or outer) if outer else new_carrier(g, ty)
     value = gather(g, carrier.type, [g.read(v) for v in pending])
-    value = assignable(g, combine(g, g.read(carrier), value, accumulate=True))
+    value = assignable(g, combine(g, g.read(carrier), value, accumulate=True, from_zero=carrier.zero))
     node = g.use(value)
     g.assigned(carrier, value)
     return [ast.Assign(targets=[store(carrier.name)], value=node)]
@@ -325,7 +325,11 @@ def new_carrier(g: Gen, ty: WType) -> Var:
         if a.type.dtype is ty and not ty.is_int_based
     ]
     from_value = g.ch.boolean(0.9 if g.policy.differentiable else 0.6)
-    start = choice(g.ch, starts) if starts and from_value else assignable(g, zero(g, ty))
+    if starts and from_value:
+        start = choice(g.ch, starts)
+    else:
+        start = assignable(g, zero(g, ty))
+        carrier.zero = ty.is_scalar or ty.family in ("vec", "mat")  # other families start from a literal
     g.use(start)
     g.scope.frames[-2].append(carrier)
     declaration = ast.Assign(targets=[store(carrier.name)], value=start.node)

@@ -1,6 +1,7 @@
 """Data flow: the analyzer sees dead code, and generated programs have none (issue: live programs)."""
 
 import ast
+import re
 
 import pytest
 
@@ -158,6 +159,49 @@ def test_no_decision_is_made_by_constants(samples):
             if not _runtime_names(decided_by, constants):
                 found.append(ast.unparse(n))
     assert not found
+
+
+ZERO = re.compile(r"^(?:(?:wp\.\w+|float|int)\()?0(?:\.0)?\)?$")
+#: Operations that keep a zero left operand zero.
+ZERO_KEEPING = (ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.BitAnd, ast.LShift, ast.RShift)
+
+
+def _keeps_zero(name: str, value: ast.expr) -> bool:
+    """`name * e`, `name >> e`, `wp.cw_mul(name, e)` ...: zero if `name` is."""
+    if isinstance(value, ast.BinOp) and isinstance(value.op, ZERO_KEEPING):
+        left = value.left
+    elif isinstance(value, ast.Call) and wp_name(value.func) in ("mul", "cw_mul", "cw_div") and value.args:
+        left = value.args[0]
+    else:
+        return False
+    return isinstance(left, ast.Name) and left.id == name
+
+
+def _stays_zero(function: ast.FunctionDef) -> list[str]:
+    """Variables started at zero whose every later assignment keeps them zero."""
+    values: dict[str, list[ast.expr]] = {}
+    for n in ast.walk(function):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            values.setdefault(n.targets[0].id, []).append(n.value)
+    return [
+        name
+        for name, assigned in values.items()
+        if len(assigned) > 1
+        and any(ZERO.match(ast.unparse(v)) for v in assigned)
+        and all(ZERO.match(ast.unparse(v)) or _keeps_zero(name, v) for v in assigned)
+    ]
+
+
+def test_no_accumulator_stays_zero(samples):
+    """`acc = wp.mat44(0.0)` then only `acc = wp.cw_mul(acc, h)`: zero whatever `h` is."""
+    found = [
+        (name, to_source(s.tree))
+        for s in samples
+        for f in s.tree.body
+        if isinstance(f, ast.FunctionDef)
+        for name in _stays_zero(f)
+    ]
+    assert not found, found[:3]
 
 
 def test_no_self_cancelling_operations(samples):
