@@ -248,6 +248,17 @@ def draw_inputs(
     return inputs
 
 
+def redraw(params: Sequence[Param], inputs: Inputs, seed: int) -> Inputs:
+    """The same launch with every value the kernel only reads (input arrays, scalars, struct fields)
+    drawn again from `seed`; outputs, accumulators and objects stay as they were."""
+    rng = np.random.default_rng(seed)
+    values = dict(inputs.values)
+    for p in leaves(params):
+        if p.role in ("input", "scalar") and not isinstance(values[p.name], handles.Recipe):
+            values[p.name] = _draw(rng, p, inputs.array_shape(p) if p.is_array else ())
+    return Inputs(inputs.shape, values, inputs.tile)
+
+
 def _draw(rng: np.random.Generator, p: Param, shape: tuple[int, ...]) -> Any:
     """A value of `p` (an array of `shape`, or a scalar or vector when `shape` is ())."""
     dtype, size = p.numpy_dtype, shape + p.element_shape

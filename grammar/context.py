@@ -69,6 +69,7 @@ class Var:
     tainted: bool = False
     constant: bool = False  # a module-level `wp.constant`: read like a literal
     zero: bool = False  # holds the zero an accumulation starts from, until assigned
+    opaque: bool = False  # the random state: read only by the builtins that take it (its value is noise)
 
     def __post_init__(self) -> None:
         self.key = self.key or self.name
@@ -150,6 +151,10 @@ class Scope:
         if mutable:
             found = [v for v in found if v.mutable]
         return found
+
+    def values(self, ty: WType | None = None) -> list[Var]:
+        """Variables whose value an expression may read: not constants, not the random state."""
+        return [v for v in self.variables(ty) if not (v.constant or v.opaque)]
 
     def declare(self, var: Var, pending: bool = True) -> None:
         self.frames[-1].append(var)

@@ -52,8 +52,9 @@ REPEAT_OK = frozenset(
     # a tile's diagonal element, a descending range (`tile_arange(3, -1, -1)`), hist[i] = min(hist[i], i)
     | {"tile_extract", "tile_arange", *ATOMICS}
 )
-#: Arguments that decide between the others, drawn live: a constant one decides nothing.
-DECIDING: dict[str, tuple[int, ...]] = {"where": (0,)}
+#: Arguments drawn live, and never a constant: one deciding between the others (a constant decides
+#: nothing), a dividend of `//` and `%` (`0.1 // (wp.abs(x) + 1.0)` is 0 whatever x is).
+DECIDING: dict[str, tuple[int, ...]] = {"where": (0,), "floordiv": (0,), "mod": (0,)}
 #: Binary builtins `combine` prefers, by weight (others of type (T, T) -> T weigh 1).
 COMBINERS = {"add": 4.0, "mul": 3.0, "sub": 2.0, "max": 1.0, "min": 1.0}
 #: Attribute names of components, with the vector length each needs (0: a transform's parts).
@@ -64,8 +65,10 @@ ATTRIBUTES: dict[str, dict[str, int]] = {
 }
 #: Fallbacks nested in one another (a flow's arguments may need a flow of their own).
 MAX_FALLBACKS = 2
+#: Float literals a value is compared with: where inputs and most computed values lie.
+THRESHOLDS = (0.0, 0.5, -0.5, 1.0, -1.0, 0.25, -0.25, 1.5, -1.5, 0.1)
 #: Scalar literals a kernel uses as scales, offsets and thresholds.
-ROUND_FLOATS = (0.0, 0.5, 1.0, 2.0, 0.25, 3.0, 10.0, 0.1, -1.0, 1.5, 0.01, 100.0)
+ROUND_FLOATS = (0.5, 1.0, 2.0, 0.25, 3.0, 10.0, 0.1, -1.0, 1.5, 0.01, 100.0, -0.5)
 
 
 # ----------------------------------------------------------------------------- the start
@@ -79,7 +82,7 @@ def expression(g: Gen, ty: WType, depth: int, live: bool = False) -> Expr:
     pending = pending_leaves(g, ty, calls=depth > 0)
     if pending:
         options.append((6.0, lambda: choice(g.ch, pending)()))
-    variables = [v for v in g.scope.variables(ty) if not v.constant]
+    variables = g.scope.values(ty)
     if variables:
         options.append((3.0, lambda: g.read(choice(g.ch, variables))))
     arrays = [a for a in g.scope.inputs if a.type.dtype is ty]
@@ -117,7 +120,7 @@ def fallback(g: Gen, ty: WType, live: bool) -> Expr:
     if live and g.fallbacks < MAX_FALLBACKS:
         g.fallbacks += 1
         try:
-            sources = [g.read(v) for v in g.scope.variables() if not v.constant and v.type is not BOOL]
+            sources = [g.read(v) for v in g.scope.values() if v.type is not BOOL]
             sources += [array_read(g, a) for a in g.scope.inputs]
             for source in sources[::-1]:
                 made = flow(g, source, ty)
@@ -148,8 +151,9 @@ def literal(g: Gen, ty: WType) -> Expr:
 
 
 def _scalar_value(g: Gen, ty: WType) -> float:
+    """Never 0: a zero scale or offset leaves nothing of what it meets (`wp.vec3(0.0) / x`)."""
     if ty.kind == "int":
-        return g.ch.integer(0 if is_unsigned(ty) else -8, 16)
+        return g.ch.integer(0 if is_unsigned(ty) else -8, 16) or 1
     if g.ch.boolean(0.6):
         return choice(g.ch, ROUND_FLOATS)
     return round(g.ch.real(-10.0, 10.0), 3)
@@ -162,7 +166,7 @@ def pending_leaves(g: Gen, ty: WType | None, calls: bool = True) -> list[Callabl
     makers: list[Callable[[], Expr | None]] = [
         (lambda v=v: g.read(v))
         for v in s.pending_vars()
-        if (v.type is ty if ty else v.type is not BOOL) and not v.constant
+        if (v.type is ty if ty else v.type is not BOOL) and not (v.constant or v.opaque)
     ]
     makers += [(lambda a=a: array_read(g, a)) for a in s.pending_arrays() if ty is None or a.type.dtype is ty]
     if calls and not g.in_helper:
@@ -190,7 +194,7 @@ def array_index(g: Gen, arr: Array, dim: int) -> Expr:
     if valid and g.ch.boolean(0.9):
         name = choice(g.ch, valid)
         return Expr(load(name), INT32, safety.MAX_EXTENT, frozenset({name}), live=True)
-    ints = [v for v in g.scope.variables(INT32) if not v.constant]
+    ints = g.scope.values(INT32)
     pending = [v for v in ints if v.key in g.scope.pending]
     value = g.read(choice(g.ch, pending or ints))
     upper = binop(shape(arr.name, dim), ast.Sub(), ast.Constant(1))
@@ -434,16 +438,27 @@ def compare(g: Gen, left: Expr) -> Expr:
     if g.policy.on("compound") and g.ch.boolean(0.2):
         # chained: lo < x < hi.  Warp 1.19 rejects an array element (or struct field)
         # anywhere in a chain (docs/warp_findings), so none of the three is one.
-        lo, hi = expression(g, ty, 0), expression(g, ty, 0)
+        lo, hi = _threshold(g, expression(g, ty, 0)), _threshold(g, expression(g, ty, 0))
         distinct = not (same(lo.node, left.node) or same(left.node, hi.node) or same(lo.node, hi.node))
         if distinct and not any(isinstance(e.node, ast.Subscript | ast.Attribute) for e in (lo, left, hi)):
             node = ast.Compare(left=lo.node, ops=[ast.Lt(), ast.Lt()], comparators=[left.node, hi.node])
             return Expr.of(node, BOOL, [lo, left, hi])
-    right = expression(g, ty, 0, live=not left.live)  # a constant against a literal decides nothing
+    # mostly two runtime values: a literal lies outside the range of many values (`wp.exp(x) < -1.0`)
+    right = _threshold(g, expression(g, ty, 0, live=not left.live or g.ch.boolean(0.6)))
     if same(right.node, left.node):
-        right = literal(g, ty)
+        right = _threshold(g, literal(g, ty))
+    if not right.reads:  # a value rarely equals a literal: `b[i] != -6` is all but constant
+        ops = tuple(op for op in ops if op not in (ast.Eq, ast.NotEq))
     node = ast.Compare(left=left.node, ops=[choice(g.ch, ops)()], comparators=[right.node])
     return Expr.of(node, BOOL, [left, right])
+
+
+def _threshold(g: Gen, value: Expr) -> Expr:
+    """`value`, or for a float literal one where floats lie (inputs are within +-2): `x > 10.0` would
+    decide nothing."""
+    if value.reads or value.type.kind != "float" or not value.type.is_scalar:
+        return value
+    return Expr(number(value.type, choice(g.ch, THRESHOLDS)), value.type)
 
 
 # ----------------------------------------------------------------------------- data flow

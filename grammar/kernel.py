@@ -42,7 +42,7 @@ from grammar.simple import atomic_ops, atomic_update, struct_fields, unpack_call
 from grammar.statements import block, draw_weights, required_kinds
 from grammar.tile_blocks import draw_tile_weights, tile_operation
 from grammar.tiles import TILE_DTYPES, TileScope, module_options, tile_constants, tile_kernel, tile_shape
-from grammar.types import BOOL, INT32, UINT32, VEC3, ArrayType
+from grammar.types import BOOL, FLOAT32, INT32, UINT32, VEC3, ArrayType
 from grammar.unparse import number_statements
 
 
@@ -164,7 +164,7 @@ def prologue(g: Gen) -> list[ast.stmt]:
 
 def random_state(g: Gen) -> list[ast.stmt]:
     """`rng = wp.rand_init(seed, i)`: a per-thread random state for `wp.randf(rng)` and friends."""
-    g.rng = Var(g.names.fresh(RNG_NAMES), UINT32, bound=safety.type_max(UINT32))
+    g.rng = Var(g.names.fresh(RNG_NAMES), UINT32, mutable=False, bound=safety.type_max(UINT32), opaque=True)
     g.scope.declare(g.rng)
     seed = ast.Constant(g.ch.integer(0, 2**16))
     value = call("wp.rand_init", seed, load(g.scope.tid[0]))
@@ -182,6 +182,9 @@ def final_stores(g: Gen) -> list[ast.stmt]:
     sinks = [a for a in (*s.outputs, *s.accumulators) if a.name not in s.written]
     leaves = [leaf for make in pending_leaves(g, None) if (leaf := make()) is not None]
     leaves += [g.read(c) for c in s.variables() if c.constant and c.key in s.pending]
+    if g.rng is not None and g.rng.key in s.pending:  # a random number: no random builtin took it yet
+        state = g.read(g.rng)
+        leaves.append(Expr.of(call("wp.randf", state.node), FLOAT32, [state]))
     shares: dict[str, list[Expr]] = {a.name: [] for a in sinks}
     for k, leaf in enumerate(leaves):
         same = [a for a in sinks if a.type.dtype is leaf.type]

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from check.dataflow import Summary, analyze
+from check.sensitivity import measure
 from grammar.astnodes import decorated, wp_name
 from grammar.expressions import REPEAT_OK
 from grammar.sample import sample
@@ -161,6 +162,8 @@ def test_no_decision_is_made_by_constants(samples):
     assert not found
 
 
+#: Builtins taking a random state first (`wp.randf(rng)`, `wp.sample_unit_disk(rng)`, `wp.noise(rng, x)`).
+RANDOM_PREFIXES = ("rand", "sample_", "noise", "pnoise", "curlnoise", "poisson")
 ZERO = re.compile(r"^(?:(?:wp\.\w+|float|int)\()?0(?:\.0)?\)?$")
 #: Operations that keep a zero left operand zero.
 ZERO_KEEPING = (ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.BitAnd, ast.LShift, ast.RShift)
@@ -204,6 +207,46 @@ def test_no_accumulator_stays_zero(samples):
     assert not found, found[:3]
 
 
+def test_the_random_state_is_read_only_by_the_builtins_that_take_it(samples):
+    """`rng = wp.rand_init(...)` is noise of no input: compared or computed with, it decides nothing."""
+    found = []
+    for s in samples:
+        for f in s.tree.body:
+            if not isinstance(f, ast.FunctionDef):
+                continue
+            states = {  # the kernel's state, `rng = wp.rand_init(1234, tid)` (rand_init(tid, k) is a hash)
+                t.id
+                for n in ast.walk(f)
+                if isinstance(n, ast.Assign)
+                and isinstance(n.value, ast.Call)
+                and wp_name(n.value.func) == "rand_init"
+                and isinstance(n.value.args[0], ast.Constant)
+                for t in n.targets
+                if isinstance(t, ast.Name)
+            }
+            taken = {
+                id(c.args[0])
+                for c in ast.walk(f)
+                if isinstance(c, ast.Call) and c.args and (wp_name(c.func) or "").startswith(RANDOM_PREFIXES)
+            }
+            found += [
+                (n.id, to_source(s.tree))
+                for n in ast.walk(f)
+                if isinstance(n, ast.Name)
+                and n.id in states
+                and isinstance(n.ctx, ast.Load)
+                and id(n) not in taken
+            ]
+    assert not found, found[:2]
+
+
+def test_most_outputs_change_with_their_inputs():
+    """Run: new inputs change most outputs (`check/sensitivity.py`; 0.66 of outputs over 200
+    kernels; a constant output is a hollow program the syntactic figures above cannot see)."""
+    sensitive, _ = measure(range(50))
+    assert sensitive >= 0.55
+
+
 def test_no_self_cancelling_operations(samples):
     found = [ast.unparse(n) for s in samples for n in ast.walk(s.tree) if _cancelling(n)]
     assert not found
@@ -233,7 +276,9 @@ def test_noise_periods_are_at_least_one(samples):
     for call in calls:
         for period in call.args[2:]:
             positive_literal = isinstance(period, ast.Constant) and period.value >= 1
-            floored = isinstance(period, ast.Call) and wp_name(period.func) == "max" and (
-                ast.unparse(period.args[1]) in ("1", "wp.int32(1)")
+            floored = (
+                isinstance(period, ast.Call)
+                and wp_name(period.func) == "max"
+                and (ast.unparse(period.args[1]) in ("1", "wp.int32(1)"))
             )
             assert positive_literal or floored, ast.unparse(call)
