@@ -447,7 +447,7 @@ def compare(g: Gen, left: Expr) -> Expr:
     right = _threshold(g, expression(g, ty, 0, live=not left.live or g.ch.boolean(0.6)))
     if same(right.node, left.node):
         right = _threshold(g, literal(g, ty))
-    if not right.reads:  # a value rarely equals a literal: `b[i] != -6` is all but constant
+    if not (left.live and right.live):  # a value rarely equals a constant: `b[i] != -6` is all but constant
         ops = tuple(op for op in ops if op not in (ast.Eq, ast.NotEq))
     node = ast.Compare(left=left.node, ops=[choice(g.ch, ops)()], comparators=[right.node])
     return Expr.of(node, BOOL, [left, right])
