@@ -385,6 +385,11 @@ def _one_parameter(b: Builtin) -> bool:
     return len(b.params) == 1
 
 
+def _bool_condition(b: Builtin) -> bool:
+    """`wp.where(x > c, a, b)`, not `wp.where(n, a, b)`: a drawn int is all but never zero."""
+    return b.params[0].kind == "bool"
+
+
 def _wrapping_operands(b: Builtin) -> bool:
     """uint32/uint64 only: a left shift of a signed or promoted (narrow) value can overflow."""
     return b.params[0].scalar in ("uint32", "uint64")
@@ -392,8 +397,10 @@ def _wrapping_operands(b: Builtin) -> bool:
 
 #: Builtins only some of whose overloads are generated: Warp declares the norms over `Any`
 #: but defines them (in Python) for float32 vectors; `randu(state, lo, hi)` divides by hi - lo;
-#: `<<` is defined behaviour only on unsigned operands C++ does not promote.
+#: `<<` is defined behaviour only on unsigned operands C++ does not promote; `where` decides by a
+#: test, not by the truth of a value.
 INSTANCES: dict[str, Callable[[Builtin], bool]] = {
+    "where": _bool_condition,
     "norm_l1": _float32_vector_first,
     "norm_l2": _float32_vector_first,
     "norm_huber": _float32_vector_first,

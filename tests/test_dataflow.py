@@ -241,10 +241,10 @@ def test_the_random_state_is_read_only_by_the_builtins_that_take_it(samples):
 
 
 def test_most_outputs_change_with_their_inputs():
-    """Run: new inputs change most outputs (`check/sensitivity.py`; 0.66 of outputs over 200
+    """Run: new inputs change most outputs (`check/sensitivity.py`; 0.72 of outputs over 200
     kernels; a constant output is a hollow program the syntactic figures above cannot see)."""
     sensitive, _ = measure(range(50))
-    assert sensitive >= 0.55
+    assert sensitive >= 0.65  # 0.78 for these 50
 
 
 def test_no_self_cancelling_operations(samples):
