@@ -385,8 +385,9 @@ def _one_parameter(b: Builtin) -> bool:
     return len(b.params) == 1
 
 
-def _bool_condition(b: Builtin) -> bool:
-    """`wp.where(x > c, a, b)`, not `wp.where(n, a, b)`: a drawn int is all but never zero."""
+def _bool_first(b: Builtin) -> bool:
+    """`wp.where(x > c, a, b)`, `not (x > c)`; not `wp.where(n, a, b)`, `not n`: a drawn int is all
+    but never zero."""
     return b.params[0].kind == "bool"
 
 
@@ -397,10 +398,11 @@ def _wrapping_operands(b: Builtin) -> bool:
 
 #: Builtins only some of whose overloads are generated: Warp declares the norms over `Any`
 #: but defines them (in Python) for float32 vectors; `randu(state, lo, hi)` divides by hi - lo;
-#: `<<` is defined behaviour only on unsigned operands C++ does not promote; `where` decides by a
-#: test, not by the truth of a value.
+#: `<<` is defined behaviour only on unsigned operands C++ does not promote; `where` and `not`
+#: decide by a test, not by the truth of a value.
 INSTANCES: dict[str, Callable[[Builtin], bool]] = {
-    "where": _bool_condition,
+    "where": _bool_first,
+    "unot": _bool_first,
     "norm_l1": _float32_vector_first,
     "norm_l2": _float32_vector_first,
     "norm_huber": _float32_vector_first,
