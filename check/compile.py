@@ -19,8 +19,10 @@ import warp_access
 from emit.lower import lower, module_source
 from warp_access import KernelCode
 
-#: A kernel whose preamble defines the translation unit's headers and macros.
+#: A kernel whose preamble defines the translation unit's headers and macros (for a block size:
+#: the module header defines it, and tile code is written for it).
 _PREAMBLE_PROBE = """import warp as wp
+wp.set_module_options({{"block_dim": {block_dim}}})
 
 @wp.kernel
 def probe(a: wp.array(dtype=float)):
@@ -33,17 +35,35 @@ class CompileError(Exception):
     """The toolchain rejected a translation unit."""
 
 
+#: The module block size of code that does not say (Warp's default).
+DEFAULT_BLOCK_DIM = 256
+
+
 @cache
-def preamble(device: str) -> str:
+def preamble(device: str, block_dim: int = DEFAULT_BLOCK_DIM) -> str:
     """Warp's headers and macros that precede generated code in every translation unit."""
-    full = module_source(_PREAMBLE_PROBE, device)
-    forward = lower(_PREAMBLE_PROBE, "probe", device).forward
+    probe = _PREAMBLE_PROBE.format(block_dim=block_dim)
+    full = module_source(probe, device)
+    forward = lower(probe, "probe", device).forward
     return full[: full.index(forward[:120])]
 
 
+def block_dim(code: KernelCode) -> int:
+    """The block size the code was generated for (its module's `block_dim`)."""
+    return dict(code.module_options).get("block_dim", DEFAULT_BLOCK_DIM)
+
+
+#: Warp's preamble defines this unless the module's code spells `bfloat16` (Warp's own rule, in
+#: `ModuleBuilder.codegen`: the bfloat16 overloads cost compile time); the probe's preamble has it.
+_NO_BFLOAT16 = "#define WP_NO_BFLOAT16\n"
+
+
 def translation_unit(codes: Sequence[KernelCode], device: str) -> str:
-    """One compilable unit holding every record's code, each in its own namespace."""
-    parts = [preamble(device)]
+    """One compilable unit holding every record's code (all for one block size), each in its own namespace."""
+    head = preamble(device, block_dim(codes[0]) if codes else DEFAULT_BLOCK_DIM)
+    if any("bfloat16" in code.helpers + code.forward + (code.backward or "") for code in codes):
+        head = head.replace(_NO_BFLOAT16, "", 1)
+    parts = [head]
     for n, code in enumerate(codes):
         parts.append(f"namespace wp_synth_{n} {{\n{code.helpers}{code.forward}{code.backward or ''}\n}}\n")
     return "".join(parts)
@@ -58,7 +78,7 @@ def _entry_points(code: KernelCode) -> set[str]:
 
 
 def _unit_batches(codes: Sequence[KernelCode]) -> list[list[KernelCode]]:
-    """Split `codes` so no translation unit defines an entry point twice.
+    """Split `codes` so no translation unit defines an entry point twice, or mixes block sizes.
 
     Two records with the same kernel (same name and content hash) would clash.
     """
@@ -66,7 +86,7 @@ def _unit_batches(codes: Sequence[KernelCode]) -> list[list[KernelCode]]:
     for code in codes:
         names = _entry_points(code)
         for batch, taken in batches:
-            if taken.isdisjoint(names):
+            if taken.isdisjoint(names) and block_dim(batch[0]) == block_dim(code):
                 batch.append(code)
                 taken |= names
                 break
@@ -110,5 +130,7 @@ def failing(codes: Sequence[KernelCode], device: str) -> dict[int, str]:
 
 
 def record_code(record: dict) -> KernelCode:
-    """A record's exact code fields, as compiled by `compile_codes`."""
-    return KernelCode(record["code_forward"], record["code_backward"], record["code_helpers"])
+    """A record's exact code fields (and the module options they were generated under), as compiled
+    by `compile_codes`."""
+    options = tuple(record["metadata"]["codegen"]["module_options"].items())
+    return KernelCode(record["code_forward"], record["code_backward"], record["code_helpers"], options)

@@ -8,6 +8,8 @@ Flow-insensitive, per `@wp.kernel`, on any Warp source (ours or Warp's own kerne
   (`out[i] = e`, `arr[i] += e`, `s.arr[i] = e`), a call taking an array parameter
   (`wp.atomic_add(acc, i, v)`, `wp.tile_store(out, t)`, a helper writing an array),
   `print`/`expect_*`, and the tests guarding an early `return`, `break` or `continue`;
+- any other `wp.*` call statement updates its local arguments in place (`wp.tile_fft(c)`,
+  `wp.tile_assign(dst, src)`, `wp.tile_matmul(a, b, acc)`): what it reads feeds them;
 - a name is live when it reaches a sink; an assignment is live when its target is.
 
 Figures per kernel (`KernelFlow`): live assignments, parameters read, outputs fed by an
@@ -150,7 +152,7 @@ class _Graph:
             for t in targets:
                 self.assign(t, reads)
         elif isinstance(s, ast.AugAssign):
-            self.assign(s.target, _all_reads(s.value) | _all_reads(s.target), augmented=True)
+            self.assign(s.target, _all_reads(s.value) | _all_reads(s.target))
         elif isinstance(s, ast.Expr) and isinstance(s.value, ast.Call):
             self.call_statement(s.value)
         elif isinstance(s, ast.If | ast.While):
@@ -170,7 +172,7 @@ class _Graph:
         self.block(body)
         self.control.pop()
 
-    def assign(self, target: ast.expr, reads: set[str], augmented: bool = False) -> None:
+    def assign(self, target: ast.expr, reads: set[str]) -> None:
         if isinstance(target, ast.Tuple | ast.List):
             for t in target.elts:
                 self.assign(t, reads)
@@ -190,10 +192,13 @@ class _Graph:
         # an array passed whole (`wp.atomic_add(acc, i, v)`), not one of its elements (`a[i]`)
         whole = {_root(a) for a in call.args if isinstance(a, ast.Name | ast.Attribute)}
         written = sorted(r for r in whole if r in self.arrays)
+        reads = _all_reads(call)
         if written or name in EFFECT_CALLS:
-            reads = _all_reads(call)
             for array in written or ["<effect>"]:
                 self.sink(array, reads)
+        elif name is not None:  # updates its local arguments in place (`wp.tile_assign(dst, src)`)
+            for local in sorted(r for r in whole if r is not None):
+                self.feed(reads | self.controlling(), local)
 
     def live(self) -> set[str]:
         """Names that reach a sink."""

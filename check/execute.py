@@ -4,8 +4,8 @@ The launch contract (`grammar.safety`, README "Launch contract"): every array of
 a kernel, array fields of struct parameters included, has the launch shape,
 1..MAX_EXTENT elements per dimension; int parameters and int fields of struct
 parameters have |n| <= MAX_EXTENT, int array elements |x| <= ARRAY_INT_BOUND.
-A tile kernel is launched with `wp.launch_tiled` over a 2-D grid of tiles: its
-2-D arrays have shape grid * TILE (the side of the tiles it loads), its 1-D
+A tile kernel is launched with `wp.launch_tiled` over a 2-D grid of tiles, with its module's
+`block_dim`: its 2-D arrays have shape grid * (rows, cols) of the tiles it loads, its 1-D
 accumulator one element.  Inputs here stay well inside the contract (small
 extents keep a CPU launch fast; floats in [-2, 2] keep guarded math finite;
 ints within the smaller of the draw range and their dtype's range; bools 0/1).
@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 import warp_access
+from check import handles
 from check.roles import UnknownRole, array_roles
 from check.runner import merge_modules
 from emit.lower import error_summary
@@ -54,8 +55,6 @@ EXEC_THREADS = 64
 TILE_GRID = 2
 #: Length of a tile kernel's 1-D arrays (its accumulator: `tile_atomic_add` adds at index 0).
 TILE_ACC_LENGTH = 1
-#: `block_dim` of tiled launches: None is the device's default (the README's contract).
-TILE_BLOCK_DIM = None
 #: Float inputs are drawn from [-FLOAT_RANGE, FLOAT_RANGE].
 FLOAT_RANGE = 2.0
 #: Int array elements and int parameters drawn here (inside the contract's bounds and their dtype's).
@@ -185,22 +184,22 @@ def leaves(params: Iterable[Param]) -> Iterator[Param]:
         yield from leaves(p.fields) if p.is_struct else (p,)
 
 
-def tile_side(kernel: Any) -> int:
-    """The side of a tile kernel's square tiles (the `shape=` of its `wp.tile_load`s); 0 for other kernels.
+def tile_shape(kernel: Any) -> tuple[int, ...]:
+    """The shape of a tile kernel's tiles (the `shape=` of its `wp.tile_load`s); () for other kernels.
 
     A tile kernel is one calling any `wp.tile_*` (read from the source text Warp built it from).
     """
     tree = ast.parse(textwrap.dedent(warp_access.kernel_source(kernel)))
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
     if not any(c.func.attr.startswith("tile_") for c in calls):  # type: ignore[union-attr]
-        return 0
+        return ()
     for c in calls:
         shape = next((k.value for k in c.keywords if k.arg == "shape"), None)
         if c.func.attr == "tile_load" and isinstance(shape, ast.Tuple):  # type: ignore[union-attr]
-            sides = {_constant(kernel, e) for e in shape.elts}
-            if len(sides) == 1 and None not in sides:
-                return sides.pop()  # type: ignore[return-value]
-    raise Unsupported("tile kernel without a square wp.tile_load of constant shape")
+            sides = tuple(_constant(kernel, e) for e in shape.elts)
+            if len(sides) == 2 and None not in sides:
+                return sides  # type: ignore[return-value]
+    raise Unsupported("tile kernel without a 2-d wp.tile_load of constant shape")
 
 
 def _constant(kernel: Any, node: ast.expr) -> int | None:
@@ -220,31 +219,31 @@ def _constant(kernel: Any, node: ast.expr) -> int | None:
 @dataclass
 class Inputs:
     """One launch's arguments: the launch shape, a value per leaf parameter (numpy or scalar),
-    and the tile side of a tile kernel (0 otherwise)."""
+    and the tile shape of a tile kernel (() otherwise)."""
 
     shape: tuple[int, ...]
     values: dict[str, Any]
-    tile: int = 0
+    tile: tuple[int, ...] = ()
 
     @property
     def threads(self) -> int:
         """Threads of the launch (a tile kernel: the blocks' tiles' elements), the most that may add
         into one accumulator element."""
-        return int(np.prod(self.shape)) * max(1, self.tile**2)
+        return int(np.prod(self.shape)) * int(np.prod(self.tile))
 
     def array_shape(self, p: Param) -> tuple[int, ...]:
         """The shape of array `p` for this launch (see the module docstring)."""
         if not self.tile:
             return self.shape
         if p.ndim == 2:
-            return tuple(n * self.tile for n in self.shape)
+            return tuple(n * t for n, t in zip(self.shape, self.tile, strict=True))
         return (TILE_ACC_LENGTH,) * p.ndim
 
 
 def prepare(kernel: Any, seed: int) -> tuple[list[Param], Inputs]:
     """A kernel's parameters and the arguments drawn from `seed`; raises `Unsupported`."""
     params = kernel_params(kernel)
-    return params, draw_inputs(params, seed, tile_side(kernel))
+    return params, draw_inputs(params, seed, tile_shape(kernel), handles.handle_kinds(kernel))
 
 
 def describe(source: str, kernel_name: str, seed: int) -> tuple[list[Param], Inputs]:
@@ -255,16 +254,34 @@ def describe(source: str, kernel_name: str, seed: int) -> tuple[list[Param], Inp
         return prepare(getattr(module.py_module, kernel_name), seed)
 
 
-def draw_inputs(params: Sequence[Param], seed: int, tile: int = 0) -> Inputs:
-    """Arguments drawn from `seed`: arrays of the launch (or tile) shape, values inside the contract."""
+def draw_inputs(
+    params: Sequence[Param], seed: int, tile: tuple[int, ...] = (), objects: dict[str, str] | None = None
+) -> Inputs:
+    """Arguments drawn from `seed`: arrays of the launch (or tile) shape, values inside the contract;
+    `objects`: handle parameters by kind, whose objects come from a stream of their own."""
     rng = np.random.default_rng(seed)
     arrays = [p for p in leaves(params) if p.is_array]
     ndim = 2 if tile else max((p.ndim for p in arrays), default=1)
     extent = TILE_GRID if tile else min(EXEC_EXTENT, round(EXEC_THREADS ** (1 / ndim)))
     inputs = Inputs(tuple(int(n) for n in rng.integers(1, extent + 1, size=ndim)), {}, tile)
     for p in leaves(params):
-        inputs.values[p.name] = _draw(rng, p, inputs.array_shape(p) if p.is_array else ())
+        if p.name not in (objects or {}):
+            inputs.values[p.name] = _draw(rng, p, inputs.array_shape(p) if p.is_array else ())
+    geometry = np.random.default_rng([seed, 1])  # kernels without objects draw as before
+    for name, kind in (objects or {}).items():
+        inputs.values[name] = handles.recipe(kind, geometry)
     return inputs
+
+
+def redraw(params: Sequence[Param], inputs: Inputs, seed: int) -> Inputs:
+    """The same launch with every value the kernel only reads (input arrays, scalars, struct fields)
+    drawn again from `seed`; outputs, accumulators and objects stay as they were."""
+    rng = np.random.default_rng(seed)
+    values = dict(inputs.values)
+    for p in leaves(params):
+        if p.role in ("input", "scalar") and not isinstance(values[p.name], handles.Recipe):
+            values[p.name] = _draw(rng, p, inputs.array_shape(p) if p.is_array else ())
+    return Inputs(inputs.shape, values, inputs.tile)
 
 
 def _draw(rng: np.random.Generator, p: Param, shape: tuple[int, ...]) -> Any:
@@ -296,6 +313,8 @@ def _argument(p: Param, inputs: Inputs, device: str, requires_grad: bool) -> Any
             setattr(instance, f.field_name, _argument(f, inputs, device, False))
         return instance
     value = inputs.values[p.name]
+    if isinstance(value, handles.Recipe):  # a mesh, BVH, hash grid, volume or texture
+        return handles.instance(value, device)
     if p.is_array:
         grad = requires_grad and p.is_float
         return wp.array(value, dtype=p.dtype, device=device, requires_grad=grad)
@@ -315,11 +334,18 @@ def held_arrays(params: Sequence[Param], args: Sequence[Any]) -> dict[str, Any]:
     return found
 
 
+def tile_block_dim(kernel: Any) -> int:
+    """The block size a tile kernel is launched with: its module's (256 unless the kernel sets
+    `module_options={"block_dim": n}`, as an FFT must)."""
+    return kernel.module.options["block_dim"]
+
+
 def launch_kernel(kernel: Any, args: list, inputs: Inputs, device: str) -> None:
     """`wp.launch`, or `wp.launch_tiled` for a tile kernel, over the launch shape of `inputs`."""
     wp = warp_access.warp()
     if inputs.tile:
-        wp.launch_tiled(kernel, dim=inputs.shape, inputs=args, device=device, block_dim=TILE_BLOCK_DIM)
+        block_dim = tile_block_dim(kernel)
+        wp.launch_tiled(kernel, dim=inputs.shape, inputs=args, device=device, block_dim=block_dim)
     else:
         wp.launch(kernel, dim=inputs.shape, inputs=args, device=device)
 

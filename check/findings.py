@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from check import gradcheck, runner, tolerance
-from check.execute import TILE_BLOCK_DIM, Inputs, Param, leaves
+from check import gradcheck, handles, runner, tolerance
+from check.execute import Inputs, Param, leaves
 from check.signature import constructs
 
 FINDINGS_DIR = "findings"
@@ -257,6 +257,8 @@ def _comment(message: str) -> str:
 
 
 def _literal(value: Any) -> str:
+    if isinstance(value, handles.Recipe):  # an object's data; built by `build` (embedded)
+        return "{" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in value.data.items()) + "}"
     if isinstance(value, np.ndarray):
         return f"np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
     return repr(value)
@@ -276,13 +278,15 @@ def _arguments_code(f: Finding) -> str:
     lines += [f"    {p.name!r}: {_literal(f.inputs.values[p.name])}," for p in leaves(f.params)]
     lines += ["}", f"NAMES = {[p.name for p in f.params]!r}", "", ""]
     lines += [_STRUCT_HELPER, ""] if any(p.is_struct for p in f.params) else []
+    objects = {n: v.kind for n, v in f.inputs.values.items() if isinstance(v, handles.Recipe)}
+    lines += [_objects_helper(), ""] if objects else []
     lines += ["def arguments(device, requires_grad=False, inputs=INPUTS):", "    return ["]
-    lines += [f"        {_argument_code(p, 'requires_grad')}," for p in f.params]
+    lines += [f"        {_argument_code(p, 'requires_grad', objects)}," for p in f.params]
     lines += ["    ]", "", "", "def held(args):", '    """Every array of a launch by name."""']
     lines += ["    return {" + ", ".join(f"{name!r}: {code}" for name, code in _held(f.params)) + "}"]
     lines += ["", "", "def launch(args, device):"]
     call = f"{f.kernel_name}, dim=SHAPE, inputs=args, device=device"
-    tiled = f"wp.launch_tiled({call}, block_dim={TILE_BLOCK_DIM!r})"
+    tiled = f"wp.launch_tiled({call}, block_dim={f.kernel_name}.module.options['block_dim'])"
     lines += [f"    {tiled if f.inputs.tile else f'wp.launch({call})'}"]
     lines += ["", "", "def run(device, inputs=INPUTS):", "    args = arguments(device, inputs=inputs)"]
     lines += ["    launch(args, device)", "    wp.synchronize_device(device)"]
@@ -302,8 +306,19 @@ def _held(params: Sequence[Param], reach: str = "") -> list[tuple[str, str]]:
     return found
 
 
-def _argument_code(p: Param, requires_grad: str) -> str:
-    """The reproducer's expression for argument `p` (a struct's arrays never track gradients)."""
+def _objects_helper() -> str:
+    """Code building meshes, BVHs, hash grids, volumes and textures: `check.handles.build` itself."""
+    import inspect
+
+    sources = (inspect.getsource(handles.HandleArgument), inspect.getsource(handles.build))
+    return "\n\n".join(["from typing import Any", *sources])
+
+
+def _argument_code(p: Param, requires_grad: str, objects: dict[str, str] | None = None) -> str:
+    """The reproducer's expression for argument `p` (a struct's arrays never track gradients;
+    `objects`: handle parameters by kind)."""
+    if p.name in (objects or {}):
+        return f"build({objects[p.name]!r}, inputs[{p.name!r}], device, wp)"  # type: ignore[index]
     if p.is_struct:
         fields = ", ".join(f"{f.field_name}={_argument_code(f, 'False')}" for f in p.fields)
         return f"struct({p.struct}, {fields})"

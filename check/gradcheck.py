@@ -166,9 +166,15 @@ def contract_violations(source: str, kernel_name: str) -> list[str]:
     return sorted(reasons)
 
 
+#: Tile constructors of constants (`wp.tile_zeros(shape, dtype)`): Warp marks them not differentiable,
+#: but they take nothing to differentiate.
+TILE_CONSTANTS = frozenset({"tile_zeros", "tile_ones", "tile_arange"})
+
+
 def _tile_violations(kernel: ast.FunctionDef) -> set[str]:
     """Non-differentiable tile builtins, and non-differentiable functions given to `wp.tile_map`."""
-    names = nondifferentiable_on_floats() | warp_access.nondifferentiable_builtins("Tile Primitives")
+    tile_builtins = warp_access.nondifferentiable_builtins("Tile Primitives") - TILE_CONSTANTS
+    names = nondifferentiable_on_floats() | tile_builtins
     found = set()
     for node in ast.walk(kernel):
         name = wp_name(node.func) if isinstance(node, ast.Call) else None
@@ -206,9 +212,26 @@ def gradient_contract(
     wrt, of = float_arrays(params)
     if not wrt or not of:
         return GradResult("not_differentiable", ["no float input or output array"]), []
+    if _backward_disabled(source, kernel_name):  # @wp.kernel(enable_backward=False): no adjoint
+        return GradResult("not_differentiable", ["enable_backward=False"]), []
     if any(p.numpy_dtype == np.float16 for p in (*wrt, *of)):
         return GradResult("not_checked", ["float16 arrays: finite differences below half precision"]), []
+    if "bfloat16" in source:  # 8-bit mantissas: a step of 1e-2 is below their resolution
+        return GradResult("not_checked", ["bfloat16 values: finite differences below bfloat16 precision"]), []
     return None, contract_violations(source, kernel_name)
+
+
+def _backward_disabled(source: str, kernel_name: str) -> bool:
+    """Whether the kernel is declared `@wp.kernel(enable_backward=False)`."""
+    kernel = next(
+        n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == kernel_name
+    )
+    return any(
+        k.arg == "enable_backward" and isinstance(k.value, ast.Constant) and k.value.value is False
+        for d in kernel.decorator_list
+        if isinstance(d, ast.Call)
+        for k in d.keywords
+    )
 
 
 def judged(

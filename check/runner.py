@@ -192,8 +192,9 @@ def launcher(module: Any, n: int, kernel: Any, case: dict, device: str) -> Launc
     def launch(values: dict[str, Any], grad: bool) -> dict[str, Any]:
         args = [_argument(wp, module, n, spec, values, device, grad) for spec in case["params"]]
         shape = tuple(case["shape"])
-        if case["tile"]:
-            wp.launch_tiled(kernel, dim=shape, inputs=args, device=device, block_dim=case["block_dim"])
+        if case["tile"]:  # the block size its module declares (`module_options`), else Warp's 256
+            block_dim = case["block_dim"] or getattr(kernel.module, "options", {}).get("block_dim", 256)
+            wp.launch_tiled(kernel, dim=shape, inputs=args, device=device, block_dim=block_dim)
         else:
             wp.launch(kernel, dim=shape, inputs=args, device=device)
         wp.synchronize_device(device)

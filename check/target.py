@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 import warp_access
-from check import gradcheck, runner, tolerance
+from check import gradcheck, handles, runner, tolerance
 from check.execute import Param, Unsupported, describe, leaves
 from check.gradcheck import GradResult
 from check.harness import Failure, Report
@@ -426,6 +426,9 @@ def _described(report: Report) -> bool:
         report.params, report.inputs = describe(report.source, report.kernel_name, report.seed)
     except Unsupported as e:
         report.metadata["execution"] = f"unsupported: {e}"
+        return False
+    if any(isinstance(v, handles.Recipe) for v in report.inputs.values.values()):
+        report.metadata["execution"] = "unsupported: handle parameters (meshes ...) under another Warp"
         return False
     return True
 

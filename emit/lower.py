@@ -7,8 +7,6 @@ A record's code fields are exactly what `lower()` returns for its
 from __future__ import annotations
 
 import re
-from functools import cache
-from typing import Any
 
 import warp_access
 from warp_access import KernelCode
@@ -31,13 +29,6 @@ def lower(source: str, kernel_name: str, device: str) -> KernelCode:
         raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
     with warp_access.WarpModule(MODULE_NAME, source) as module:
         return module.kernel_code(kernel_name, device)
-
-
-@cache
-def codegen_options() -> dict[str, Any]:
-    """The Warp module options every generated module is lowered with (Warp's defaults: none is set)."""
-    with warp_access.WarpModule(MODULE_NAME, "") as module:
-        return module.codegen_options()
 
 
 def error_summary(e: BaseException) -> str:

@@ -14,11 +14,27 @@ import json
 from typing import Any
 
 import warp_access
-from emit.lower import HASH_SEED, MODULE_NAME, codegen_options, lower
+from emit.lower import HASH_SEED, MODULE_NAME, lower
 from grammar.sample import Sample
 from grammar.unparse import to_source
+from warp_access import KernelCode
 
-GENERATOR_VERSION = "0.2.0"
+GENERATOR_VERSION = "0.3.0"
+#: A run skips records larger than this by default (a training example of hundreds of KB is an
+#: outlier); `--max-record-bytes` sets it.
+MAX_RECORD_BYTES = 256 * 1024
+
+#: Candidate `k` of a run with base seed `S` has seed `S * SEED_STRIDE + k`.
+SEED_STRIDE = 2**32
+
+
+def candidate_seed(base_seed: int, index: int) -> int:
+    return base_seed * SEED_STRIDE + index
+
+
+def candidate_of(seed: int) -> tuple[int, int]:
+    """(base seed, candidate index) of a record's `metadata.seed`."""
+    return divmod(seed, SEED_STRIDE)
 
 
 def build_record(sample: Sample, device: str) -> dict[str, Any]:
@@ -38,7 +54,7 @@ def build_record(sample: Sample, device: str) -> dict[str, Any]:
             "warp_version": warp_access.warp_version(),
             "generator_version": GENERATOR_VERSION,
             "module_file": warp_access.source_file_name(MODULE_NAME),
-            "codegen": codegen_metadata(device),
+            "codegen": codegen_metadata(device, code),
             "features": sample.features.as_list(),
             "builtins": sorted(sample.features.builtins),
             "types": sorted(sample.features.types),
@@ -49,11 +65,19 @@ def build_record(sample: Sample, device: str) -> dict[str, Any]:
     }
 
 
-def codegen_metadata(device: str) -> dict[str, Any]:
-    """What besides `python_source` and the Warp version decides the code: enough to re-lower a record."""
+def codegen_metadata(device: str, code: KernelCode) -> dict[str, Any]:
+    """What besides `python_source` and the Warp version decides the code: enough to re-lower a record.
+
+    `kernel_options` are the kernel's own (`@wp.kernel(enable_backward=False)`), null where unset;
+    `link_symbols` the MathDx device functions its CUDA code declares and links from LTO-IR that
+    libmathdx generates when Warp builds the module (not part of the record, see README).
+    """
+    kernel_options = dict(code.kernel_options)
     return {
         "cuda_arch": f"sm_{warp_access.CUDA_ARCH}" if device == "cuda" else None,
-        "module_options": dict(codegen_options()),
+        "module_options": dict(code.module_options),
+        "kernel_options": {name: kernel_options.get(name) for name in warp_access.KERNEL_OPTIONS},
+        "link_symbols": list(code.link_symbols),
         "pythonhashseed": HASH_SEED,
     }
 

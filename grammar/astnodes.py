@@ -102,5 +102,5 @@ def arguments(params: list[tuple[str, str]]) -> ast.arguments:
 
 
 def decorated(node: ast.FunctionDef | ast.ClassDef, decorator: str) -> bool:
-    """`@wp.<decorator>` on `node`."""
-    return any(wp_name(d) == decorator for d in node.decorator_list)
+    """`@wp.<decorator>` (or `@wp.<decorator>(options)`) on `node`."""
+    return any(wp_name(d.func if isinstance(d, ast.Call) else d) == decorator for d in node.decorator_list)

@@ -27,7 +27,6 @@ from grammar.types import BY_WARP_NAME, INT_BITS, SCALARS, VALUE_TYPES, WType
 
 #: Registry names never generated, and why.  Everything else whose types fit is.
 EXCLUDED: dict[str, str] = {
-    "block_dim": "launch geometry: only meaningful with tiles",
     "print": "I/O side effect: output is not part of the kernel's result",
     "printf": "I/O side effect: output is not part of the kernel's result",
     "expect_eq": "test assertion, prints on failure",
@@ -35,7 +34,6 @@ EXCLUDED: dict[str, str] = {
     "expect_near": "test assertion, prints on failure",
     "assign": "internal codegen helper for component stores",
     "bool": "conditions are built from comparisons",
-    "bfloat16": "bfloat16 is not in the type universe (CPU support is partial)",
     "select": "removed in Warp 1.19 (raises at codegen); where() covers it",
     "copy": "internal: identity copy, emitted by codegen",
     "randi": "randi(state) is any int32 (no bound); randi(state, lo, hi) divides by hi - lo",
@@ -46,7 +44,6 @@ EXCLUDED: dict[str, str] = {
     "closest_point_edge_edge": "geometry query with degenerate parallel-edge cases",
     "nonzero": "identical to step's negation; kept out to keep labels readable",
     "load": "internal: loads through a pointer",
-    "tile_matmul": "its CUDA code calls MathDx functions built apart: a record would not compile alone",
     "transform_set_rotation": "in-place update returning nothing; attribute stores (t.q = ...) cover it",
     "transform_set_translation": "in-place update returning nothing; attribute stores (t.p = ...) cover it",
     "reversed": "range reversal: loops count up by construction (bounded trip counts)",
@@ -121,19 +118,86 @@ EXCLUDED: dict[str, str] = {
         "registered only generically (no concrete overload, result type not resolvable from Any)",
     ),
     **dict.fromkeys(("lower_bound", "sample_cdf"), "takes a sorted array or CDF as argument: not modelled"),
+    **dict.fromkeys(
+        ["volume_store", "volume_store_f", "volume_store_v", "volume_store_i"],
+        "writes a voxel other threads may read: a data race (outputs are arrays at the thread's index)",
+    ),
+    **dict.fromkeys(
+        ["volume_lookup_index", "volume_sample_index", "volume_sample_grad_index"],
+        "needs an index volume (NanoVDB onindex grid) and its voxel data array",
+    ),
+    **dict.fromkeys(
+        ["mesh_get_group_root", "bvh_get_group_root"],
+        "needs an object built with groups (the fuzzer's objects have none)",
+    ),
+    "mesh_get": "returns the mesh's arrays: indexing them needs its sizes, which no kernel parameter states",
+    "mesh_get_bvh": "a BVH of a mesh: BVHs come as parameters of their own",
+    **dict.fromkeys(
+        (
+            *("bvh_query_aabb_tiled", "bvh_query_ray_tiled", "bvh_query_next_tiled"),
+            *("mesh_query_aabb_tiled", "mesh_query_aabb_next_tiled"),
+        ),
+        "deprecated in Warp 1.18 (tile_bvh_query_*, tile_mesh_query_* replace them)",
+    ),
+    **dict.fromkeys(
+        (
+            *("tile_bvh_query_aabb", "tile_bvh_query_ray", "tile_bvh_query_next"),
+            *("tile_mesh_query_aabb", "tile_mesh_query_aabb_next", "tile_query_valid"),
+        ),
+        "tiled geometry query: tile kernels take no handle parameters",
+    ),
+    "tile_empty": "uninitialised storage: reading it before every element is assigned is undefined",
+    **dict.fromkeys(
+        ["tile_randf", "tile_randi"], "random tiles: the scalar random builtins cover the family"
+    ),
+    "tile_squeeze": "removes unit dimensions: no generated tile has one (reshape covers shape changes)",
+    **dict.fromkeys(
+        ["tile_store_indexed", "tile_atomic_add_indexed", "tile_slice_indexed"],
+        "indexed store, atomic or slice: the store writes the block's own tile (tile_load_indexed reads)",
+    ),
+    **dict.fromkeys(
+        ["tile_bit_and_inplace", "tile_bit_or_inplace", "tile_bit_xor_inplace"],
+        "bitwise update of an integer tile: the grammar's tiles hold floats",
+    ),
 }
 
-#: Tile primitives the tile-kernel production emits (they count as "math" for labels).
+#: Tile primitives the tile-kernel productions emit (`grammar/tiles.py`, `grammar/tile_ops.py`; they
+#: count as "math" for labels).  `tile_add_inplace`/`tile_sub_inplace` are what `t[r, c] += x` lowers to.
 TILE_BUILTINS = (
-    "tile_load",
-    "tile_store",
-    "tile_map",
-    "tile_transpose",
-    "tile_sum",
-    "tile_max",
-    "tile_min",
-    "tile_reduce",
-    "tile_atomic_add",
+    *("tile_load", "tile_store", "tile_map", "tile_transpose", "tile_atomic_add", "tile_astype"),
+    *("tile_sum", "tile_max", "tile_min", "tile_reduce", "tile_dot", "tile_argmax", "tile_argmin"),
+    *("tile_extract", "tile_view", "tile_reshape", "tile_broadcast", "tile_assign", "tile_load_indexed"),
+    *(
+        "tile_zeros",
+        "tile_ones",
+        "tile_full",
+        "tile_arange",
+        "tile_axpy",
+        "tile_add_inplace",
+        "tile_sub_inplace",
+    ),
+    *("tile_matmul", "tile_diag_add", "tile_cholesky", "tile_cholesky_inplace", "tile_cholesky_solve"),
+    *("tile_cholesky_solve_inplace", "tile_lower_solve", "tile_lower_solve_inplace", "tile_upper_solve"),
+    *("tile_upper_solve_inplace", "tile_fft", "tile_ifft", "tile_sort"),
+    *("tile_scan_inclusive", "tile_scan_exclusive", "tile_scan_max_inclusive", "tile_scan_min_inclusive"),
+    *("tile", "untile", "tile_from_thread", "tile_scatter_add", "tile_scatter_masked", "block_dim"),
+    *("tile_stack", "tile_stack_push", "tile_stack_count", "tile_stack_pop", "tile_stack_clear"),
+)
+
+#: Geometry builtins the geometry productions emit (`grammar/geometry.py`), on handle parameters.
+GEOMETRY_BUILTINS = (
+    *("mesh_query_point", "mesh_query_point_no_sign", "mesh_query_point_sign_normal"),
+    *("mesh_query_point_sign_winding_number", "mesh_query_point_sign_parity"),
+    *("mesh_query_furthest_point_no_sign", "mesh_eval_position", "mesh_eval_velocity"),
+    *("mesh_query_ray", "mesh_query_ray_anyhit", "mesh_query_ray_count_intersections"),
+    *("mesh_eval_face_normal", "mesh_get_index", "mesh_get_point", "mesh_get_velocity"),
+    *("mesh_query_aabb", "mesh_query_aabb_next", "mesh_query_sphere", "mesh_query_next"),
+    *("bvh_query_aabb", "bvh_query_ray", "bvh_query_sphere", "bvh_query_capsule", "bvh_query_next"),
+    *("hash_grid_query", "hash_grid_query_next", "hash_grid_point_id"),
+    *("volume_sample", "volume_sample_f", "volume_sample_v", "volume_sample_i", "volume_sample_grad"),
+    *("volume_sample_grad_f", "volume_lookup", "volume_lookup_f", "volume_lookup_v", "volume_lookup_i"),
+    *("volume_world_to_index", "volume_index_to_world", "volume_world_to_index_dir"),
+    *("volume_index_to_world_dir", "volume_voxel_count", "texture_sample"),
 )
 
 #: Every atomic builtin, generated by the atomic statement (integers support them all).
@@ -152,6 +216,7 @@ ATOMICS = (
 #: Registry names emitted by productions rather than from the table.
 PRODUCTIONS: dict[str, str] = {
     **dict.fromkeys(TILE_BUILTINS, "tile kernels"),
+    **dict.fromkeys(GEOMETRY_BUILTINS, "geometry queries on handle parameters"),
     "tid": "kernel prologue",
     "range": "for loops",
     "static": "wp.static loop bounds",
@@ -159,12 +224,13 @@ PRODUCTIONS: dict[str, str] = {
     **dict.fromkeys(ATOMICS, "atomic statements"),
 }
 
-#: Registry groups never generated, and why (every name in them is reported with this reason).
+#: Registry groups whose builtins only productions emit (geometry on handles, tile operations): the
+#: table never draws them; those no production emits are reported with their reason in `EXCLUDED`.
 EXCLUDED_GROUPS: dict[str, str] = {
-    "Geometry": "needs a mesh, BVH or hash-grid object (a uint64 handle no kernel parameter provides)",
-    "Volumes": "needs a NanoVDB volume object (a uint64 handle no kernel parameter provides)",
-    "Textures": "needs a texture object",
-    "Tile Primitives": "tile primitive outside the tile production (reshape, solvers, FFT, sort ...)",
+    "Geometry": "a geometry builtin no production emits",
+    "Volumes": "a volume builtin no production emits",
+    "Textures": "a texture builtin no production emits",
+    "Tile Primitives": "a tile primitive no production emits",
 }
 
 #: Registry operator names, spelled as Python operators.
@@ -319,6 +385,12 @@ def _one_parameter(b: Builtin) -> bool:
     return len(b.params) == 1
 
 
+def _bool_first(b: Builtin) -> bool:
+    """`wp.where(x > c, a, b)`, `not (x > c)`; not `wp.where(n, a, b)`, `not n`: a drawn int is all
+    but never zero."""
+    return b.params[0].kind == "bool"
+
+
 def _wrapping_operands(b: Builtin) -> bool:
     """uint32/uint64 only: a left shift of a signed or promoted (narrow) value can overflow."""
     return b.params[0].scalar in ("uint32", "uint64")
@@ -326,8 +398,11 @@ def _wrapping_operands(b: Builtin) -> bool:
 
 #: Builtins only some of whose overloads are generated: Warp declares the norms over `Any`
 #: but defines them (in Python) for float32 vectors; `randu(state, lo, hi)` divides by hi - lo;
-#: `<<` is defined behaviour only on unsigned operands C++ does not promote.
+#: `<<` is defined behaviour only on unsigned operands C++ does not promote; `where` and `not`
+#: decide by a test, not by the truth of a value.
 INSTANCES: dict[str, Callable[[Builtin], bool]] = {
+    "where": _bool_first,
+    "unot": _bool_first,
     "norm_l1": _float32_vector_first,
     "norm_l2": _float32_vector_first,
     "norm_huber": _float32_vector_first,
@@ -343,7 +418,7 @@ def _generatable(b: Builtin) -> bool:
         return False
     if b.name in CONVERSIONS and b.returns.is_int_based and b.params[0].kind == "float":
         return False  # float to int: undefined behaviour out of range (bool to int is fine)
-    if b.name == "float16" and b.params[0].kind == "bool":
+    if b.name in ("float16", "bfloat16") and b.params[0].kind == "bool":
         return False  # its adjoint does not compile (docs/warp_findings/bool_to_half.py)
     return len(b.results) > 1 or not b.returns.is_int_based or b.name in INT_RANGE
 

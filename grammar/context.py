@@ -26,7 +26,7 @@ from grammar.astnodes import load
 from grammar.choices import Choices
 from grammar.names import Names
 from grammar.policy import Policy
-from grammar.types import ArrayType, WType
+from grammar.types import BFLOAT16, ArrayType, WType
 
 #: What decides which builtins a kernel may call: its types, differentiable policy, math switch.
 Allowance = tuple[frozenset[WType], bool, bool]
@@ -68,6 +68,8 @@ class Var:
     key: str = ""  # liveness key: its own name unless it is a field of a struct parameter
     tainted: bool = False
     constant: bool = False  # a module-level `wp.constant`: read like a literal
+    zero: bool = False  # holds the zero an accumulation starts from, until assigned
+    opaque: bool = False  # the random state: read only by the builtins that take it (its value is noise)
 
     def __post_init__(self) -> None:
         self.key = self.key or self.name
@@ -96,6 +98,20 @@ class Helper:
     def returns(self) -> WType | None:
         """The single result's type (None for a tuple-returning helper)."""
         return self.results[0] if len(self.results) == 1 else None
+
+
+@dataclass(frozen=True)
+class Handle:
+    """An object handle parameter (a mesh, BVH, hash grid or volume id, a texture): no variable,
+    read only by geometry queries (`grammar.geometry`); `key` pending until one reads it."""
+
+    name: str
+    kind: str  # mesh, bvh, hash_grid, volume, texture2d, texture3d
+    detail: str = ""  # a volume's value type: f, v or i
+
+    @property
+    def key(self) -> str:
+        return self.name
 
 
 @dataclass(frozen=True)
@@ -136,6 +152,10 @@ class Scope:
             found = [v for v in found if v.mutable]
         return found
 
+    def values(self, ty: WType | None = None) -> list[Var]:
+        """Variables whose value an expression may read: not constants, not the random state."""
+        return [v for v in self.variables(ty) if not (v.constant or v.opaque)]
+
     def declare(self, var: Var, pending: bool = True) -> None:
         self.frames[-1].append(var)
         if pending:
@@ -173,6 +193,7 @@ class Gen:
         self.constants: list[Var] = []
         self.structs: list[StructType] = []
         self.types = policy.types
+        self.storable = tuple(t for t in policy.types if t is not BFLOAT16)  # parameters, fields, constants
         self.type_set = frozenset(policy.types)
         self.weights: dict[str, float] = {}
         self.required: list[str] = []  # statement kinds the next block must contain
@@ -183,6 +204,7 @@ class Gen:
         self.in_helper = False
         self.fallbacks = 0  # nesting of `expressions.fallback`
         self.rng: Var | None = None  # the kernel's random state (`wp.rand_init`), if any
+        self.handles: list[Handle] = []  # object handle parameters (geometry)
         # declarations due before a compound statement, with the frame depth it is emitted at
         self.prelude: list[tuple[int, ast.stmt]] = []
         self.allowance: Allowance = (self.type_set, policy.differentiable, policy.on("math"))
@@ -197,6 +219,7 @@ class Gen:
     def assigned(self, var: Var, value: Expr) -> None:
         """`var` now holds `value` (already used): pending, tainted by data or control."""
         var.tainted = value.tainted or self.scope.control_tainted
+        var.zero = False
         self.scope.pending[var.key] = None
 
     def read(self, var: Var) -> Expr:

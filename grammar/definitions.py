@@ -14,15 +14,16 @@ import ast
 from grammar.astnodes import annotation, arguments, call, store, wp_attr
 from grammar.choices import choice
 from grammar.context import Expr, Gen, Helper, StructType, Var
-from grammar.expressions import gather, literal, pending_leaves
+from grammar.expressions import call_helper, gather, literal, pending_leaves
 from grammar.names import CONSTANT_NAMES, FIELD_NAMES, HELPER_NAMES, STRUCT_NAMES, VAR_NAMES
+from grammar.simple import declare_value
 from grammar.statements import block
 from grammar.types import ArrayType, WType
 
 
 def constant(g: Gen) -> ast.stmt:
     """`NAME = wp.constant(literal)`: a module-level constant (float, int or vector)."""
-    ty = choice(g.ch, [t for t in g.types if t.family in ("scalar", "vec")])
+    ty = choice(g.ch, [t for t in g.storable if t.family in ("scalar", "vec")])
     value = literal(g, ty)
     name = g.names.fresh(CONSTANT_NAMES)
     g.constants.append(Var(name, ty, mutable=False, bound=value.bound, constant=True))
@@ -35,11 +36,11 @@ def struct(g: Gen) -> ast.ClassDef:
     (so a kernel using the last struct uses every one)."""
     fields: list[tuple[str, WType | StructType | ArrayType]] = []
     for _ in range(g.ch.integer(1, 2)):
-        fields.append((g.names.fresh(FIELD_NAMES), choice(g.ch, g.types)))
+        fields.append((g.names.fresh(FIELD_NAMES), choice(g.ch, g.storable)))
     if g.structs:
         fields.append((g.names.fresh(FIELD_NAMES), g.structs[-1]))
     if g.ch.boolean(0.5):
-        dtype = choice(g.ch, g.types)
+        dtype = choice(g.ch, g.storable)
         fields.append((g.names.fresh(FIELD_NAMES), ArrayType(dtype, g.policy.launch_ndim)))
     made = StructType(g.names.fresh(STRUCT_NAMES), tuple(fields))
     g.structs.append(made)
@@ -52,10 +53,11 @@ def struct(g: Gen) -> ast.ClassDef:
     )
 
 
-def helper(g: Gen, unary: WType | None = None) -> ast.FunctionDef:
+def helper(g: Gen, unary: WType | None = None, nest: Helper | None = None) -> ast.FunctionDef:
     """`@wp.func def name(params) -> T: statements; return value` (or `return a, b`).
 
-    `unary`: the helper maps one value of that type to another (for `wp.tile_map`).
+    `unary`: the helper maps one value of that type to another (for `wp.tile_map`);
+    `nest`: its body starts by calling that helper (`x = f(a, b)`: kernel -> helper -> f).
     """
     outer, g.scope = g.scope, g.new_scope(kernel=False)
     g.in_helper = True
@@ -67,7 +69,9 @@ def helper(g: Gen, unary: WType | None = None) -> ast.FunctionDef:
         params.append(var)
     n_results = 2 if not unary and g.ch.boolean(0.25) else 1
     results = (unary,) if unary else tuple(choice(g.ch, g.types) for _ in range(n_results))
-    body = block(g, g.ch.integer(0, 2), helper=True)
+    called = call_helper(g, nest, g.policy.max_expr_depth) if nest else None
+    body = declare_value(g, called) if called else []
+    body += block(g, g.ch.integer(0, 2), helper=True)
     values = returned_values(g, results)
     nodes = [g.use(v) for v in values]
     body.append(ast.Return(value=nodes[0] if n_results == 1 else ast.Tuple(elts=nodes, ctx=ast.Load())))

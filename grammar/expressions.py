@@ -26,6 +26,7 @@ from grammar import safety
 from grammar.astnodes import binop, call, load, number, same, shape, subscript, wp_attr
 from grammar.builtins import (
     ARGUMENTS,
+    ATOMICS,
     BINARY_OPERATORS,
     CONVERSIONS,
     INT_RANGE,
@@ -42,7 +43,18 @@ from grammar.types import BOOL, BY_WARP_NAME, INT32, SUFFIX, UINT32, WType, is_u
 
 #: Builtins for which a repeated argument means something (`x * x`, `wp.dot(v, v)`); any other
 #: call with two identical arguments cancels or is idempotent (`x - x`, `x ^ x`, `wp.min(a, a)`).
-REPEAT_OK = frozenset({"add", "mul", "dot", "outer", "cw_mul", "ddot", "spatial_dot", "pow"})
+REPEAT_OK = frozenset(
+    {"add", "mul", "dot", "outer", "cw_mul", "ddot", "spatial_dot", "pow", "tile_dot", "tile_matmul"}
+    # geometry: a voxel on a diagonal, a ray from p along p, a texel at (u, u)
+    | {"volume_lookup", "volume_lookup_f", "volume_lookup_v", "volume_lookup_i", "texture_sample"}
+    | {"mesh_query_ray", "mesh_query_ray_anyhit", "mesh_query_ray_count_intersections"}
+    | {"bvh_query_ray", "bvh_query_capsule"}
+    # a tile's diagonal element, a descending range (`tile_arange(3, -1, -1)`), hist[i] = min(hist[i], i)
+    | {"tile_extract", "tile_arange", *ATOMICS}
+)
+#: Arguments drawn live, and never a constant: one deciding between the others (a constant decides
+#: nothing), a dividend of `//` and `%` (`0.1 // (wp.abs(x) + 1.0)` is 0 whatever x is).
+DECIDING: dict[str, tuple[int, ...]] = {"where": (0,), "floordiv": (0,), "mod": (0,)}
 #: Binary builtins `combine` prefers, by weight (others of type (T, T) -> T weigh 1).
 COMBINERS = {"add": 4.0, "mul": 3.0, "sub": 2.0, "max": 1.0, "min": 1.0}
 #: Attribute names of components, with the vector length each needs (0: a transform's parts).
@@ -53,8 +65,10 @@ ATTRIBUTES: dict[str, dict[str, int]] = {
 }
 #: Fallbacks nested in one another (a flow's arguments may need a flow of their own).
 MAX_FALLBACKS = 2
+#: Float literals a value is compared with: where inputs and most computed values lie.
+THRESHOLDS = (0.0, 0.5, -0.5, 1.0, -1.0, 0.25, -0.25, 1.5, -1.5, 0.1)
 #: Scalar literals a kernel uses as scales, offsets and thresholds.
-ROUND_FLOATS = (0.0, 0.5, 1.0, 2.0, 0.25, 3.0, 10.0, 0.1, -1.0, 1.5, 0.01, 100.0)
+ROUND_FLOATS = (0.5, 1.0, 2.0, 0.25, 3.0, 10.0, 0.1, -1.0, 1.5, 0.01, 100.0, -0.5)
 
 
 # ----------------------------------------------------------------------------- the start
@@ -68,7 +82,7 @@ def expression(g: Gen, ty: WType, depth: int, live: bool = False) -> Expr:
     pending = pending_leaves(g, ty, calls=depth > 0)
     if pending:
         options.append((6.0, lambda: choice(g.ch, pending)()))
-    variables = [v for v in g.scope.variables(ty) if not v.constant]
+    variables = g.scope.values(ty)
     if variables:
         options.append((3.0, lambda: g.read(choice(g.ch, variables))))
     arrays = [a for a in g.scope.inputs if a.type.dtype is ty]
@@ -106,7 +120,7 @@ def fallback(g: Gen, ty: WType, live: bool) -> Expr:
     if live and g.fallbacks < MAX_FALLBACKS:
         g.fallbacks += 1
         try:
-            sources = [g.read(v) for v in g.scope.variables() if not v.constant and v.type is not BOOL]
+            sources = [g.read(v) for v in g.scope.values() if v.type is not BOOL]
             sources += [array_read(g, a) for a in g.scope.inputs]
             for source in sources[::-1]:
                 made = flow(g, source, ty)
@@ -137,8 +151,9 @@ def literal(g: Gen, ty: WType) -> Expr:
 
 
 def _scalar_value(g: Gen, ty: WType) -> float:
+    """Never 0: a zero scale or offset leaves nothing of what it meets (`wp.vec3(0.0) / x`)."""
     if ty.kind == "int":
-        return g.ch.integer(0 if is_unsigned(ty) else -8, 16)
+        return g.ch.integer(0 if is_unsigned(ty) else -8, 16) or 1
     if g.ch.boolean(0.6):
         return choice(g.ch, ROUND_FLOATS)
     return round(g.ch.real(-10.0, 10.0), 3)
@@ -151,7 +166,7 @@ def pending_leaves(g: Gen, ty: WType | None, calls: bool = True) -> list[Callabl
     makers: list[Callable[[], Expr | None]] = [
         (lambda v=v: g.read(v))
         for v in s.pending_vars()
-        if (v.type is ty if ty else v.type is not BOOL) and not v.constant
+        if (v.type is ty if ty else v.type is not BOOL) and not (v.constant or v.opaque)
     ]
     makers += [(lambda a=a: array_read(g, a)) for a in s.pending_arrays() if ty is None or a.type.dtype is ty]
     if calls and not g.in_helper:
@@ -179,7 +194,7 @@ def array_index(g: Gen, arr: Array, dim: int) -> Expr:
     if valid and g.ch.boolean(0.9):
         name = choice(g.ch, valid)
         return Expr(load(name), INT32, safety.MAX_EXTENT, frozenset({name}), live=True)
-    ints = [v for v in g.scope.variables(INT32) if not v.constant]
+    ints = g.scope.values(INT32)
     pending = [v for v in ints if v.key in g.scope.pending]
     value = g.read(choice(g.ch, pending or ints))
     upper = binop(shape(arr.name, dim), ast.Sub(), ast.Constant(1))
@@ -229,13 +244,19 @@ def allowed(g: Gen, b: Builtin) -> bool:
 
 def _allowed(b: Builtin, allowance: Allowance) -> bool:
     types, differentiable, math = allowance
+    needs, is_differentiable, is_math = _needs(b)
+    return needs <= types and (is_differentiable or not differentiable) and (math or not is_math)
+
+
+@cache
+def _needs(b: Builtin) -> tuple[frozenset[WType], bool, bool]:
+    """What a policy must allow for `b`: the types of its drawn arguments and results, whether it
+    is differentiable (on floats too), whether it is a math builtin."""
     narrow = ARGUMENTS.get(b.name)
     drawn = [t for k, t in enumerate(b.params) if narrow is None or k not in narrow.positions]
-    if any(t not in types for t in (*drawn, *b.results) if t is not BOOL):
-        return False
-    if differentiable and (not b.differentiable or b.name in nondifferentiable_on_floats()):
-        return False
-    return math or b.name not in math_builtin_names()
+    types = frozenset(t for t in (*drawn, *b.results) if t is not BOOL)
+    differentiable = b.differentiable and b.name not in nondifferentiable_on_floats()
+    return types, differentiable, b.name in math_builtin_names()
 
 
 def candidates(g: Gen, ty: WType) -> tuple[tuple[Builtin, ...], ...]:
@@ -273,13 +294,17 @@ def apply(g: Gen, b: Builtin, depth: int, fixed: dict[int, Expr] | None = None) 
             fixed.setdefault(k, Expr(number(b.params[k], value), b.params[k], abs(value)))
     free = [k for k in range(len(b.params)) if k not in fixed]
     anchor = -1 if any(e.live for e in fixed.values()) or not free else choice(g.ch, free)
-    args = []
+    values, args = [], []
     for k in range(len(b.params)):
-        arg = guarded(g, b, k, fixed[k]) if k in fixed else argument(g, b, k, depth - 1, live=k == anchor)
+        live = k == anchor or k in DECIDING.get(b.name, ())
+        value = fixed[k] if k in fixed else unguarded_argument(g, b, k, depth - 1, live)
+        arg = None if value is None else guarded(g, b, k, value)
         if arg is None:
             return None
+        values.append(value)
         args.append(arg)
-    if not any(a.live for a in args) or _repeats(b, args):
+    # repeats before guards too: `x % wp.max(wp.abs(x), 1)` is always 0
+    if not any(a.live for a in args) or _repeats(b, values) or _repeats(b, args):
         return None
     bound = 0
     if b.returns.is_int_based:
@@ -292,12 +317,15 @@ def apply(g: Gen, b: Builtin, depth: int, fixed: dict[int, Expr] | None = None) 
 
 def argument(g: Gen, b: Builtin, position: int, depth: int, live: bool) -> Expr | None:
     """Argument `position` of `b`, drawn and guarded."""
+    return guarded(g, b, position, unguarded_argument(g, b, position, depth, live))
+
+
+def unguarded_argument(g: Gen, b: Builtin, position: int, depth: int, live: bool) -> Expr:
+    """A value for argument `position` of `b`, before `guarded` puts it in the argument's domain."""
     ty = b.params[position]
     if b.family == "Random" and position == 0 and g.rng is not None and ty is UINT32:
-        value = g.read(g.rng)  # the thread's random state
-    else:
-        value = expression(g, ty, max(depth, 0), live)
-    return guarded(g, b, position, value)
+        return g.read(g.rng)  # the thread's random state
+    return expression(g, ty, max(depth, 0), live)
 
 
 def guarded(g: Gen, b: Builtin, position: int, value: Expr) -> Expr | None:
@@ -410,16 +438,27 @@ def compare(g: Gen, left: Expr) -> Expr:
     if g.policy.on("compound") and g.ch.boolean(0.2):
         # chained: lo < x < hi.  Warp 1.19 rejects an array element (or struct field)
         # anywhere in a chain (docs/warp_findings), so none of the three is one.
-        lo, hi = expression(g, ty, 0), expression(g, ty, 0)
+        lo, hi = _threshold(g, expression(g, ty, 0)), _threshold(g, expression(g, ty, 0))
         distinct = not (same(lo.node, left.node) or same(left.node, hi.node) or same(lo.node, hi.node))
         if distinct and not any(isinstance(e.node, ast.Subscript | ast.Attribute) for e in (lo, left, hi)):
             node = ast.Compare(left=lo.node, ops=[ast.Lt(), ast.Lt()], comparators=[left.node, hi.node])
             return Expr.of(node, BOOL, [lo, left, hi])
-    right = expression(g, ty, 0)
+    # mostly two runtime values: a literal lies outside the range of many values (`wp.exp(x) < -1.0`)
+    right = _threshold(g, expression(g, ty, 0, live=not left.live or g.ch.boolean(0.6)))
     if same(right.node, left.node):
-        right = literal(g, ty)
+        right = _threshold(g, literal(g, ty))
+    if not (left.live and right.live):  # a value rarely equals a constant: `b[i] != -6` is all but constant
+        ops = tuple(op for op in ops if op not in (ast.Eq, ast.NotEq))
     node = ast.Compare(left=left.node, ops=[choice(g.ch, ops)()], comparators=[right.node])
     return Expr.of(node, BOOL, [left, right])
+
+
+def _threshold(g: Gen, value: Expr) -> Expr:
+    """`value`, or for a float literal one where floats lie (inputs are within +-2): `x > 10.0` would
+    decide nothing."""
+    if value.reads or value.type.kind != "float" or not value.type.is_scalar:
+        return value
+    return Expr(number(value.type, choice(g.ch, THRESHOLDS)), value.type)
 
 
 # ----------------------------------------------------------------------------- data flow
@@ -459,6 +498,8 @@ def flow(g: Gen, source: Expr, ty: WType, hops: int = 2) -> Expr | None:
         return source
     routes: list[tuple[float, Callable[[], Expr | None]]] = []
     direct = bridges(g, source.type, ty)
+    if not source.live:  # a constant decides nothing: not `wp.where(LIMIT, a, b)`
+        direct = tuple(kept for group in direct if (kept := tuple(b for b in group if not _decides(b))))
     if direct:
         routes.append((3.0, lambda: _through(g, choice(g.ch, choice(g.ch, direct)), source)))
     if source.type.is_scalar and constructible(ty) and ty.scalar == source.type.warp_name:
@@ -475,6 +516,11 @@ def flow(g: Gen, source: Expr, ty: WType, hops: int = 2) -> Expr | None:
         if made is not None and safety.fits(ty, made.bound):
             return made
     return _via_component(g, source, ty, hops) if not source.type.is_scalar and hops > 0 else None
+
+
+def _decides(bridge: Bridge) -> bool:
+    b, position = bridge
+    return position in DECIDING.get(b.name, ())
 
 
 def _through(g: Gen, bridge: tuple[Builtin, int], source: Expr) -> Expr | None:
@@ -499,15 +545,17 @@ def flow_pending(g: Gen, ty: WType) -> Expr | None:
     return None if source is None else flow(g, source, ty)
 
 
-def combine(g: Gen, a: Expr, b: Expr, accumulate: bool = False) -> Expr:
+def combine(g: Gen, a: Expr, b: Expr, accumulate: bool = False, from_zero: bool = False) -> Expr:
     """One value of `a`'s type from `a` and `b` (same type): `a + b`, `a * b`, `wp.max(a, b)` ...
 
     `accumulate`: `a` is a running value (`acc`) that may still be zero: under a differentiable
     policy it is added to or subtracted from (a product with zero would lose `b`'s derivative).
+    `from_zero`: `a` still holds its zero start: added to or subtracted from under any policy
+    (`acc = wp.cw_mul(acc, h)` would stay zero whatever `h` is).
     """
     ty = a.type
     binary = [o for group in candidates(g, ty) for o in group if o.params == (ty, ty)]
-    if accumulate and g.policy.differentiable:
+    if (accumulate and g.policy.differentiable) or from_zero:
         binary = [o for o in binary if o.name in ("add", "sub")] or binary
     weights = [COMBINERS.get(o.name, 1.0) for o in binary]
     for _ in range(4):

@@ -26,8 +26,12 @@ MATRIX_PREFIXES = (
     "eig3",
     "qr3",
 )
-#: `wp.` name prefixes that make a kernel "vector": vectors, quaternions, transforms, spatial vectors.
-VECTOR_PREFIXES = ("vec", "quat", "transform", "spatial")
+#: `wp.` name prefixes that make a kernel "vector": vectors, quaternions, transforms, spatial vectors,
+#: and geometry queries (they take and return 3-vectors: points, directions, normals).
+VECTOR_PREFIXES = (
+    *("vec", "quat", "transform", "spatial"),
+    *("mesh_", "bvh_", "hash_grid_", "volume_", "texture_"),
+)
 
 
 @dataclass

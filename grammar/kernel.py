@@ -18,11 +18,13 @@ from __future__ import annotations
 import ast
 
 from grammar import safety
-from grammar.astnodes import arguments, call, load, shape, store, wp_attr
+from grammar.astnodes import arguments, call, load, shape, store
 from grammar.choices import Choices, choice
 from grammar.context import Array, Expr, Gen, Var
 from grammar.definitions import constant, helper, struct
 from grammar.expressions import expression, gather, pending_leaves
+from grammar.geometry import ANNOTATIONS, draw_handles, unread_handles
+from grammar.gradients import custom_gradient
 from grammar.names import (
     ACC_NAMES,
     ARRAY_NAMES,
@@ -34,11 +36,13 @@ from grammar.names import (
     TID_NAMES,
     VAR_NAMES,
 )
+from grammar.options import decorator, draw_options
 from grammar.policy import Policy
 from grammar.simple import atomic_ops, atomic_update, struct_fields, unpack_call, write_output
 from grammar.statements import block, draw_weights, required_kinds
-from grammar.tiles import TILE_DTYPES, tile_kernel, tile_size
-from grammar.types import BOOL, INT32, UINT32, ArrayType
+from grammar.tile_blocks import draw_tile_weights, tile_operation
+from grammar.tiles import TILE_DTYPES, TileScope, module_options, tile_constants, tile_kernel, tile_shape
+from grammar.types import BOOL, FLOAT32, INT32, UINT32, VEC3, ArrayType
 from grammar.unparse import number_statements
 
 
@@ -52,11 +56,22 @@ def generate_module(ch: Choices, policy: Policy) -> tuple[ast.Module, str]:
         body += [struct(g) for _ in range(1 + ch.boolean(0.3))]
     tile_dtype = choice(ch, TILE_DTYPES) if policy.on("tiles") else None
     if tile_dtype:
-        size, definition = tile_size(g)
-        body.append(definition)
-    body += [helper(g, tile_dtype) for _ in range(policy.n_helpers)]
+        shape = tile_shape(g)
+        sides, definitions = tile_constants(g, shape)
+        body += definitions
+    nest = None
+    if policy.on("custom_grads"):
+        body += custom_gradient(g)
+        nest = g.helpers[-1] if ch.boolean(0.5) else None  # called by a helper (nested), else by the kernel
+    n_helpers = max(policy.n_helpers, bool(nest))
+    body += [helper(g, tile_dtype, nest if k == 0 else None) for k in range(n_helpers)]
+    required: dict[str, object] = {}
     if tile_dtype:
-        params, kernel_body = tile_kernel(g, tile_dtype, size)
+        ts = TileScope(g, tile_dtype, shape, sides)
+        weights = draw_tile_weights(ts)
+        params, kernel_body = tile_kernel(g, ts, lambda scope: tile_operation(scope, weights))
+        body += ts.module_helpers
+        required = module_options(ts)
     else:
         params, kernel_body = thread_kernel(g)
     name = f"{choice(ch, KERNEL_VERBS)}_{choice(ch, KERNEL_NOUNS)}"
@@ -64,7 +79,7 @@ def generate_module(ch: Choices, policy: Policy) -> tuple[ast.Module, str]:
         name=name,
         args=arguments(params),
         body=kernel_body,
-        decorator_list=[wp_attr("kernel")],
+        decorator_list=[decorator(*draw_options(g, tile_dtype is not None, required))],
         returns=None,
         type_params=[],
     )
@@ -81,6 +96,7 @@ def thread_kernel(g: Gen) -> tuple[list[tuple[str, str]], list[ast.stmt]]:
     if g.policy.on("random"):
         body += random_state(g)
     body += block(g, g.policy.statements, required=required_kinds(g.policy))
+    body += unread_handles(g)
     body += final_stores(g)
     return params, body
 
@@ -88,7 +104,7 @@ def thread_kernel(g: Gen) -> tuple[list[tuple[str, str]], list[ast.stmt]]:
 def kernel_parameters(g: Gen) -> list[tuple[str, str]]:
     """Input, output and accumulator arrays, then a struct and scalar parameters: all pending."""
     p, s = g.policy, g.scope
-    array_types = [t for t in g.types if t is not BOOL]
+    array_types = [t for t in g.storable if t is not BOOL]
     atomic_types = [t for t in array_types if atomic_ops(t)]
     groups = (
         (s.inputs, p.n_inputs, ARRAY_NAMES, array_types),
@@ -99,7 +115,9 @@ def kernel_parameters(g: Gen) -> list[tuple[str, str]]:
     for group, count, pool, dtypes in groups:
         for _ in range(count):
             name = g.names.fresh(pool)
-            array = Array(name, ArrayType(choice(g.ch, dtypes), p.launch_ndim), name)
+            # a geometry kernel's first input holds points (what its queries start from)
+            points = p.on("geometry") and group is s.inputs and not s.inputs
+            array = Array(name, ArrayType(VEC3 if points else choice(g.ch, dtypes), p.launch_ndim), name)
             group.append(array)
             params.append((name, array.type.annotation))
     for array in s.inputs:
@@ -110,9 +128,11 @@ def kernel_parameters(g: Gen) -> list[tuple[str, str]]:
         struct_fields(g, name, made, parameter=True)
         s.pending[name] = None
         params.append((name, made.annotation))
+    if p.on("geometry"):
+        params += [(h.name, ANNOTATIONS[h.kind]) for h in draw_handles(g)]
     if p.on("scalar_params"):
         for _ in range(g.ch.integer(1, 2)):
-            ty = choice(g.ch, [t for t in g.types if t.is_scalar])
+            ty = choice(g.ch, [t for t in g.storable if t.is_scalar])
             bound = safety.settle(ty, safety.MAX_EXTENT)
             var = Var(g.names.fresh(VAR_NAMES[ty.kind]), ty, mutable=False, bound=bound, tainted=True)
             s.declare(var)
@@ -144,7 +164,7 @@ def prologue(g: Gen) -> list[ast.stmt]:
 
 def random_state(g: Gen) -> list[ast.stmt]:
     """`rng = wp.rand_init(seed, i)`: a per-thread random state for `wp.randf(rng)` and friends."""
-    g.rng = Var(g.names.fresh(RNG_NAMES), UINT32, bound=safety.type_max(UINT32))
+    g.rng = Var(g.names.fresh(RNG_NAMES), UINT32, mutable=False, bound=safety.type_max(UINT32), opaque=True)
     g.scope.declare(g.rng)
     seed = ast.Constant(g.ch.integer(0, 2**16))
     value = call("wp.rand_init", seed, load(g.scope.tid[0]))
@@ -162,6 +182,9 @@ def final_stores(g: Gen) -> list[ast.stmt]:
     sinks = [a for a in (*s.outputs, *s.accumulators) if a.name not in s.written]
     leaves = [leaf for make in pending_leaves(g, None) if (leaf := make()) is not None]
     leaves += [g.read(c) for c in s.variables() if c.constant and c.key in s.pending]
+    if g.rng is not None and g.rng.key in s.pending:  # a random number: no random builtin took it yet
+        state = g.read(g.rng)
+        leaves.append(Expr.of(call("wp.randf", state.node), FLOAT32, [state]))
     shares: dict[str, list[Expr]] = {a.name: [] for a in sinks}
     for k, leaf in enumerate(leaves):
         same = [a for a in sinks if a.type.dtype is leaf.type]

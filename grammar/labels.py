@@ -49,7 +49,8 @@ RULES: tuple[Rule, ...] = (
         "vector",
         lambda f: f.vector,
         "a vector, quaternion, transform or spatial-vector type or builtin (`wp.vec*`, "
-        "`wp.quat*`, `wp.transform*`, `wp.spatial*`)",
+        "`wp.quat*`, `wp.transform*`, `wp.spatial*`), or a geometry query (`wp.mesh_*`, `wp.bvh_*`, "
+        "`wp.hash_grid_*`, `wp.volume_*`, `wp.texture_*`: points in, points and values out)",
     ),
     Rule(
         "multi_cond",

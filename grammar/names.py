@@ -27,23 +27,26 @@ HELPER_NAMES = (
 VAR_NAMES: dict[str, tuple[str, ...]] = {
     "float": ("acc", "s", "t", "val", "x", "y", "w", "h", "r", "tmp", "total", "alpha", "beta", "e", "d"),
     "int": ("n", "idx", "cnt", "m", "c", "bits", "off", "code", "b"),
-    "vector": ("v", "p", "axis", "vel", "pos", "u", "nrm", "g"),
+    "vector": ("v", "p", "axis", "vel", "loc", "u", "nrm", "g"),
     "matrix": ("M", "R", "A", "rot", "basis", "H"),
 }
-ARRAY_NAMES = ("a", "b", "x", "y", "data", "src", "vals", "pos", "field", "weights", "inp", "coef")
+ARRAY_NAMES = ("a", "b", "x", "y", "data", "src", "vals", "pts", "field", "weights", "inp", "coef")
 OUTPUT_NAMES = ("out", "result", "dst", "res", "y_out", "target")
 ACC_NAMES = ("accum", "hist", "total", "counts", "sums")
-LOOP_NAMES = ("k", "j", "q", "it", "step", "l")
+LOOP_NAMES = ("k", "j", "q", "it", "stage", "l")
 TID_NAMES = (("i",), ("tid",), ("i", "j"), ("x", "y"), ("i", "j", "k"), ("x", "y", "z"), ("i", "j", "k", "l"))
 CONSTANT_NAMES = ("SCALE", "EPS", "GAIN", "STEPS", "OFFSET", "LIMIT", "RATE", "BIAS")
 STRUCT_NAMES = ("Body", "Particle", "Cell", "Params", "State", "Material")
-FIELD_NAMES = ("mass", "pos", "vel", "k", "inner", "data", "coef", "flag", "radius", "weights", "n")
+FIELD_NAMES = ("mass", "center", "vel", "k", "inner", "data", "coef", "flag", "radius", "weights", "n")
 STRUCT_PARAM_NAMES = ("params", "body", "cfg", "prm")
 STRUCT_LOCAL_NAMES = ("st", "rec", "item", "cell")
 RNG_NAMES = ("rng", "state", "seed_state")
 COUNTER_NAMES = ("w", "iters", "tries", "count")
-TILE_NAMES = ("t", "tile", "blk", "tt")
+TILE_NAMES = ("t", "tl", "blk", "tt")
 TILE_SIZE_NAMES = ("TILE", "TILE_SIZE", "BLOCK")
+#: Pools hold no name of a Warp builtin either (but `tid`, which holds `wp.tid()`, an int): Warp 1.19
+#: resolves `pos.p` to its builtin `pos` when typing a generic function's argument
+#: (docs/warp_findings/attribute_of_builtin_named_variable.py); `tests/test_breadth.py` checks.
 #: Never generated: `wp`, and Python's builtins (Warp resolves a name it cannot type as a global).
 RESERVED = frozenset({"wp", *dir(builtins)})
 

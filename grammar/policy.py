@@ -49,8 +49,17 @@ SWITCHES = (
     "dtypes",  # scalar dtypes beyond float32 and int32 (float16/64, int8..uint64)
     "random",  # rand_init state and random-number builtins
     "structs",  # @wp.struct types: a kernel parameter and locals
-    "tiles",  # a tile kernel (tile_load/map/transpose/reduce/store) instead of a thread kernel
+    "tiles",  # a tile kernel (tile_load, tile operations, tile_store) instead of a thread kernel
+    "options",  # @wp.kernel(...) with kernel or module options (grammar/options.py)
+    "custom_grads",  # a @wp.func with a @wp.func_grad adjoint (and @wp.func_replay), grammar/gradients.py
+    "geometry",  # mesh, BVH, hash-grid, volume and texture handle parameters and their queries
 )
+
+#: Chance that a switch a focus may add is on (swarm testing); the default for others is 0.4.
+#: Families that change a kernel's whole form are rarer, so most kernels stay plain.
+SWITCH_ODDS: dict[str, float] = {"options": 0.15, "custom_grads": 0.1, "geometry": 0.2, "tiles": 0.5}
+#: The same, for one focus: vector tile kernels (complex FFTs) are a small part of vector kernels.
+FOCUS_ODDS: dict[tuple[str, str], float] = {("vector", "tiles"): 0.1}
 
 #: Per kernel type: (switches it requires, switches it may add).
 FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -78,20 +87,30 @@ FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "vector": (
         frozenset({"vectors"}),
-        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
+        frozenset({"math", "scalar_params", "structs", "helpers", "dtypes", "random", "geometry", "tiles"}),
     ),
     "matrix": (
         frozenset({"matrices"}),
-        frozenset({"vectors", "math", "scalar_params", "structs", "helpers", "dtypes", "random"}),
+        frozenset({"vectors", "math", "scalar_params", "structs", "helpers", "dtypes", "random", "geometry"}),
     ),
     "atomic": (
         frozenset({"atomics"}),
-        frozenset({"scalar_params", "structs", "helpers", "vectors", "dtypes"}),
+        frozenset({"scalar_params", "structs", "helpers", "vectors", "dtypes", "geometry"}),
     ),
     "nested": (
         frozenset({"nesting", "loops", "ifs"}),
         frozenset(
-            {"scalar_params", "structs", "helpers", "whiles", "elifs", "compound", "break_continue", "dtypes"}
+            {
+                "scalar_params",
+                "structs",
+                "helpers",
+                "whiles",
+                "elifs",
+                "compound",
+                "break_continue",
+                "dtypes",
+                "geometry",
+            }
         ),
     ),
     "combined": (
@@ -100,6 +119,9 @@ FOCUS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
 }
 assert set(FOCUS) == set(KERNEL_TYPES)
+#: Switches any focus may add: they change no label (a custom gradient's function is a helper,
+#: its body calls math builtins only where the math switch is on).
+ANY_FOCUS = frozenset({"options", "custom_grads"})
 
 #: Switches a differentiable policy never turns on: dynamic loops reassigning a variable and
 #: random numbers are outside Warp's autodiff contract; narrow dtypes are integers or float16.
@@ -183,6 +205,8 @@ def draw_types(ch: Choices, switches: frozenset[str], differentiable: bool) -> t
     if "matrices" in switches:
         matrices = tuple(t for t in (*MATRICES, *SHAPED) if t.kind == "matrix" and t.scalar in names)
         shaped += _sample(ch, matrices, 1, 2, by_size=True)
+    if "geometry" in switches and BY_WARP_NAME["vec3f"] not in shaped:  # points of queries
+        shaped.append(BY_WARP_NAME["vec3f"])
     if "random" in switches and shaped:  # what sample_unit_disk, sample_unit_sphere ... return
         shaped += [t for t in (BY_WARP_NAME["vec2f"], BY_WARP_NAME["vec3f"]) if t not in shaped]
     for t in list(shaped):  # companions, so the family's builtins (mat * vec, quat_rotate ...) apply
@@ -207,16 +231,17 @@ def companions(t: WType) -> tuple[WType, ...]:
 def draw_switches(ch: Choices, focus: str, differentiable: bool) -> frozenset[str]:
     """The focus's required switches plus a random subset of the allowed ones."""
     required, allowed = FOCUS[focus]
+    allowed = allowed | ANY_FOCUS
     if differentiable:
         allowed = allowed - NOT_DIFFERENTIABLE
     switches = set(required)
     for s in sorted(allowed - required):
-        if ch.boolean(0.4):
+        if ch.boolean(FOCUS_ODDS.get((focus, s), SWITCH_ODDS.get(s, 0.4))):
             switches.add(s)
     if "scalar_params" not in switches:
         switches.discard("structs")  # a struct parameter is a scalar (non-array) parameter
-    if "tiles" in switches:
-        switches -= {"structs", "random", "scalar_params"}  # a tile kernel uses none of them
+    if "tiles" in switches:  # a tile kernel uses none of them (its helpers map one tile each)
+        switches -= {"structs", "random", "scalar_params", "custom_grads", "geometry"}
     return frozenset(switches)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 
 from grammar import safety
-from grammar.astnodes import call, load, same, store, subscript
+from grammar.astnodes import binop, call, load, same, store, subscript
 from grammar.builtins import (
     ATOMICS,
     BINARY_OPERATORS,
@@ -43,7 +43,7 @@ from grammar.expressions import (
     narrowed,
 )
 from grammar.names import STRUCT_LOCAL_NAMES, VAR_NAMES
-from grammar.types import BOOL, ArrayType, WType
+from grammar.types import BOOL, INT32, UINT64, ArrayType, WType
 
 # ----------------------------------------------------------------------------- values
 
@@ -95,7 +95,7 @@ def _reads_input(g: Gen, node: ast.expr) -> bool:
 
 def fresh_type(g: Gen) -> WType:
     """The type of a new variable: often that of a pending value, so the value is carried on."""
-    pending = [v.type for v in g.scope.pending_vars() if not v.constant and v.type is not BOOL]
+    pending = [v.type for v in g.scope.pending_vars() if not (v.constant or v.opaque) and v.type is not BOOL]
     if pending and g.ch.boolean(0.5):
         return choice(g.ch, pending)
     return choice(g.ch, g.types)
@@ -144,6 +144,25 @@ def math_declaration(g: Gen) -> list[ast.stmt]:
         if made is not None:
             return declare_value(g, made)
     return declare(g)
+
+
+def address_offset(g: Gen) -> list[ast.stmt]:
+    """`off = wp.address_of(a[j]) - wp.address_of(a[i])`: the distance in bytes of two elements of
+    one input array, a uint64 (it wraps when j < i: defined).  An address itself differs between
+    runs and devices; a distance within one array does not, so only distances are computed.
+    Without uint64 in the kernel it is brought into an int: `wp.int32(off % wp.uint64(4096))`."""
+    if not g.scope.inputs:
+        return declare(g)
+    arr = choice(g.ch, g.scope.inputs)
+    a, b = array_read(g, arr), array_read(g, arr)
+    if same(a.node, b.node):  # the same element twice: a distance of 0
+        return declare(g)
+    node = binop(call("wp.address_of", a.node), ast.Sub(), call("wp.address_of", b.node))
+    if UINT64 in g.type_set and g.ch.boolean(0.5):
+        return declare_value(g, Expr.of(node, UINT64, [a, b], safety.type_max(UINT64)))
+    modulus = safety.NARROW_TARGETS[3]
+    node = call("wp.int32", binop(node, ast.Mod(), call("wp.uint64", ast.Constant(modulus))))
+    return declare_value(g, Expr.of(node, INT32, [a, b], modulus - 1))
 
 
 def struct_local(g: Gen) -> list[ast.stmt]:
@@ -226,7 +245,7 @@ def assign(g: Gen) -> list[ast.stmt]:
 def assign_to(g: Gen, var: Var) -> list[ast.stmt]:
     value = expression(g, var.type, g.policy.max_expr_depth, live=True)
     if var.key in g.scope.pending and var.key not in value.reads:
-        value = combine(g, g.read(var), value, accumulate=True)
+        value = combine(g, g.read(var), value, accumulate=True, from_zero=var.zero)
     if isinstance(value.node, ast.Name) and value.node.id == var.name:
         value = combine(g, value, expression(g, var.type, 1, live=True))
     value = assignable(g, value)

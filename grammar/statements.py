@@ -26,6 +26,7 @@ from grammar.expressions import combine, condition, gather, literal
 from grammar.names import COUNTER_NAMES, LOOP_NAMES, VAR_NAMES
 from grammar.policy import Policy
 from grammar.simple import (
+    address_offset,
     assign,
     assignable,
     atomic,
@@ -165,6 +166,13 @@ def nested_statement(g: Gen) -> list[ast.stmt]:
     return BY_NAME[outer].production(g)
 
 
+def _geometry(g: Gen) -> list[ast.stmt]:
+    """A query of a geometry handle (`grammar.geometry`, which builds query loops from this module)."""
+    from grammar.geometry import geometry_statement
+
+    return geometry_statement(g)
+
+
 #: The statement kinds.  Kinds with weight 0 appear only where a policy requires them.
 KINDS: tuple[StatementKind, ...] = (
     _kind("declare", 3.0, declare),
@@ -175,6 +183,7 @@ KINDS: tuple[StatementKind, ...] = (
     _kind("component_store", 0.7, component_store, "vectors", "matrices", "structs", differentiable=False),
     _kind("unpack", 0.6, unpack, "helpers", "matrices"),
     _kind("struct_local", 0.5, struct_local, "structs"),
+    _kind("address", 0.3, address_offset, in_helpers=False, differentiable=False),
     _kind("atomic", 1.5, atomic, "atomics", in_helpers=False, required_by="atomics"),
     _kind("if", 1.5, if_statement, "ifs", compound=True, in_helpers=False, required_by="ifs"),
     _kind("for", 1.5, for_statement, "loops", compound=True, in_helpers=False, required_by="loops"),
@@ -182,6 +191,7 @@ KINDS: tuple[StatementKind, ...] = (
     _kind("break", 0.4, break_continue, "break_continue", in_helpers=False, in_loops=True),
     _kind("nest", 0.0, nested_statement, "nesting", compound=True, in_helpers=False, required_by="nesting"),
     _kind("math", 0.0, math_declaration, "math", required_by="math"),
+    _kind("geometry", 0.8, _geometry, "geometry", in_helpers=False, required_by="geometry"),
     _kind("vector", 0.0, lambda g: declare_kind(g, "vector"), "vectors", required_by="vectors"),
     _kind("matrix", 0.0, lambda g: declare_kind(g, "matrix"), "matrices", required_by="matrices"),
 )
@@ -297,7 +307,7 @@ def fold_frame(g: Gen) -> list[ast.stmt]:
     same = [v for v in outer if v.type is ty]
     carrier = choice(g.ch, same or outer) if outer else new_carrier(g, ty)
     value = gather(g, carrier.type, [g.read(v) for v in pending])
-    value = assignable(g, combine(g, g.read(carrier), value, accumulate=True))
+    value = assignable(g, combine(g, g.read(carrier), value, accumulate=True, from_zero=carrier.zero))
     node = g.use(value)
     g.assigned(carrier, value)
     return [ast.Assign(targets=[store(carrier.name)], value=node)]
@@ -308,14 +318,18 @@ def new_carrier(g: Gen, ty: WType) -> Var:
     there (`acc = x[i]`, so later products keep depending on it) or from zero (`acc = float(0.0)`)."""
     carrier = Var(g.names.fresh(VAR_NAMES[ty.kind]), ty)
     s = g.scope
-    starts = [g.read(v) for v in s.frames[-2] if v.type is ty and not v.constant]
+    starts = [g.read(v) for v in s.frames[-2] if v.type is ty and not (v.constant or v.opaque)]
     starts += [  # an input at the thread's own index: the one index valid before any loop
         Expr(subscript(a.name, [load(n) for n in s.tid], ast.Load()), ty, 0, frozenset({a.key}), True, True)
         for a in s.inputs
         if a.type.dtype is ty and not ty.is_int_based
     ]
     from_value = g.ch.boolean(0.9 if g.policy.differentiable else 0.6)
-    start = choice(g.ch, starts) if starts and from_value else assignable(g, zero(g, ty))
+    if starts and from_value:
+        start = choice(g.ch, starts)
+    else:
+        start = assignable(g, zero(g, ty))
+        carrier.zero = ty.is_scalar or ty.family in ("vec", "mat")  # other families start from a literal
     g.use(start)
     g.scope.frames[-2].append(carrier)
     declaration = ast.Assign(targets=[store(carrier.name)], value=start.node)

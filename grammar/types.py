@@ -77,7 +77,9 @@ class ArrayType:
 
 # ----------------------------------------------------------------------------- the table
 
-FLOAT_SCALARS = ("float32", "float64", "float16")
+FLOAT_SCALARS = ("float32", "float64", "float16", "bfloat16")
+#: Float dtypes Warp builds vectors, matrices, quaternions ... over (bfloat16 is a scalar only).
+SHAPED_FLOATS = ("float32", "float64", "float16")
 #: Integer dtypes and their widths; signedness is in the name.
 INT_BITS: dict[str, int] = {
     "int32": 32,
@@ -130,22 +132,22 @@ def _scalar(name: str) -> WType:
     return _make(name, "float" if name in FLOAT_SCALARS else "int", name)
 
 
-SCALARS: tuple[WType, ...] = tuple(_scalar(n) for n in (*FLOAT_SCALARS, *INT_BITS))
-FLOAT32, FLOAT64, FLOAT16, INT32 = SCALARS[0], SCALARS[1], SCALARS[2], SCALARS[3]
+SCALARS: tuple[WType, ...] = tuple(_scalar(n) for n in (*SHAPED_FLOATS, *INT_BITS, "bfloat16"))
+FLOAT32, FLOAT64, INT32 = SCALARS[0], SCALARS[1], SCALARS[3]
 BOOL = WType("bool", "wp.bool", "bool", "bool")
 
 #: Vectors exist over every scalar dtype; the other families over float dtypes only (as in Warp).
 VECTORS = tuple(
     _make(f"vec{n}{SUFFIX[s]}", "vector", s, (n,), "vec")
-    for s in (*FLOAT_SCALARS, *INT_BITS)
+    for s in (*SHAPED_FLOATS, *INT_BITS)
     for n in (2, 3, 4)
 )
 MATRICES = tuple(
-    _make(f"mat{n}{n}{SUFFIX[s]}", "matrix", s, (n, n), "mat") for s in FLOAT_SCALARS for n in (2, 3, 4)
+    _make(f"mat{n}{n}{SUFFIX[s]}", "matrix", s, (n, n), "mat") for s in SHAPED_FLOATS for n in (2, 3, 4)
 )
 SHAPED = tuple(
     _make(f"{family}{SUFFIX[s]}", kind, s, shape, family)
-    for s in FLOAT_SCALARS
+    for s in SHAPED_FLOATS
     for family, kind, shape in (
         ("quat", "vector", (4,)),
         ("transform", "vector", (7,)),
@@ -164,11 +166,11 @@ SPELLINGS: dict[str, str] = {t.warp_name: t.warp_name for t in VALUE_TYPES} | {
 }
 
 UINT32 = BY_WARP_NAME["uint32"]
+UINT64 = BY_WARP_NAME["uint64"]
+#: bfloat16 values are locals only (`wp.bfloat16(x)`, math on them): never a parameter, array element,
+#: struct field or constant (numpy has no bfloat16 for the fuzzer's inputs).
+BFLOAT16 = BY_WARP_NAME["bfloat16"]
 VEC3 = BY_WARP_NAME["vec3f"]
-MAT33 = BY_WARP_NAME["mat33f"]
-
-#: Dimensionalities of array parameters.
-ARRAY_NDIMS: tuple[int, ...] = (1, 2, 3, 4)
 
 
 def int_bits(ty: WType) -> int:

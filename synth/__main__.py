@@ -14,8 +14,11 @@ def run() -> None:
     if os.environ.get("PYTHONHASHSEED") != "0":
         os.environ["PYTHONHASHSEED"] = "0"
         os.execv(sys.executable, [sys.executable, "-m", "synth", *sys.argv[1:]])
-    from synth.cli import main
-
+    try:
+        from synth.cli import main
+    except KeyboardInterrupt:  # Ctrl-C while starting up: nothing was written yet
+        print("synth: interrupted", file=sys.stderr)
+        sys.exit(130)
     sys.exit(main())
 
 

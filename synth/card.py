@@ -17,6 +17,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from emit.records import MAX_RECORD_BYTES
 from emit.writer import DATASET
 from grammar.labels import KERNEL_TYPES
 from synth import schema
@@ -160,6 +161,8 @@ def generation_command(run: dict[str, Any] | None, records: int) -> str | None:
     args = ["python -m synth", "--device", run["device"], "--seed", str(run["seed"])]
     if list(run["types"]) != list(KERNEL_TYPES):
         args += ["--types", ",".join(run["types"])]
+    if run.get("max_record_bytes", MAX_RECORD_BYTES) != MAX_RECORD_BYTES:
+        args += ["--max-record-bytes", str(run["max_record_bytes"])]
     if run.get("verify"):
         args += ["--verify", run["verify"]]
     return " ".join([*args, "--count", str(records)])

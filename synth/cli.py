@@ -1,6 +1,8 @@
 """`python -m synth`: the command line.
 
-Bad input is one line on stderr and exit status 2, never a traceback.
+Exit status: 0 done (or nothing to do), 1 stopped by a fault (another run holds
+--out, a full disk, ...: the one line says how to resume), 2 bad input (an
+argument, or an --out this run cannot use), 130 interrupted.  Never a traceback.
 """
 
 from __future__ import annotations
@@ -10,23 +12,54 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from emit.lower import DEVICES
 from grammar.labels import KERNEL_TYPES
-from synth.args import Parser, UsageError, check_writable, positive_int, seed
-from synth.pipeline import ENGINES
+from synth.args import Parser, UsageError, positive_int, positive_number, seed
+from synth.pipeline import ENGINES, KERNEL_TIMEOUT, MAX_RECORD_BYTES
 
 DEFAULT_TARGET_BYTES = 213_476_688
 
-#: Subcommands: name -> (module, its parser builder, its runner); imported only when named.
+@dataclass(frozen=True)
+class Subcommand:
+    """`python -m synth NAME ...`: `module.parser()` builds its parser, `module.run(args)` runs it.
+
+    The module is imported only when the command is named.
+    """
+
+    module: str
+    parser: str
+    run: str
+    summary: str  # its line in the main --help
+    fault_status: int = 1  # exit status when it stops on a fault (a full disk, a busy --out ...)
+
+
+#: Every subcommand, in the order the main --help lists them.
 SUBCOMMANDS = {
-    "fuzz": ("synth.fuzz", "build_fuzz_parser", "run_fuzz"),
-    "export": ("synth.export", "build_parser", "run"),
-    "stats": ("synth.inspect", "build_stats_parser", "run_stats"),
-    "show": ("synth.inspect", "build_show_parser", "run_show"),
-    "validate": ("synth.validate", "build_parser", "run"),
+    "fuzz": Subcommand(
+        "synth.fuzz",
+        "build_fuzz_parser",
+        "run_fuzz",
+        "compile, run and gradient-check kernels; findings as reproducers",
+        fault_status=3,  # fuzz's own 1 means "new findings": a fault is its EXIT_HARNESS
+    ),
+    "export": Subcommand(
+        "synth.export", "build_parser", "run", "write a dataset as Parquet shards, with splits and a card"
+    ),
+    "stats": Subcommand("synth.inspect", "build_stats_parser", "run_stats", "print a dataset's figures"),
+    "show": Subcommand("synth.inspect", "build_show_parser", "run_show", "print one record of a dataset"),
+    "validate": Subcommand(
+        "synth.validate", "build_parser", "run", "check a dataset: schema, re-lowering, regeneration"
+    ),
 }
+
+
+def _subcommands_help() -> str:
+    width = max(map(len, SUBCOMMANDS))
+    lines = [f"  {name:<{width}}  {sub.summary}" for name, sub in SUBCOMMANDS.items()]
+    return "\n".join(["commands (python -m synth COMMAND --help for their options):", *lines])
 
 
 def _types(text: str) -> tuple[str, ...]:
@@ -42,8 +75,10 @@ def _types(text: str) -> tuple[str, ...]:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="python -m synth",
-        description="Generate a dataset of random Warp kernels paired with the C++/CUDA code "
-        "Warp generates for them.",
+        usage="%(prog)s [COMMAND] [options]",
+        description="Generate a dataset of random Warp kernels paired with the C++/CUDA code\n"
+        "Warp generates for them (no COMMAND), or run one of the commands below.",
+        epilog=_subcommands_help(),
     )
     parser.add_argument(
         "--device",
@@ -92,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_types,
         default=KERNEL_TYPES,
         metavar="a,b",
-        help=f"only these kernel types, comma-separated: {','.join(KERNEL_TYPES)}",
+        # listed with spaces, so help wraps between names, not inside one
+        help=f"only these kernel types, separated by commas (default: all): {', '.join(KERNEL_TYPES)}",
     )
     parser.add_argument(
         "--engine",
@@ -109,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fresh", action="store_true", help="discard an existing dataset in --out instead of resuming it"
+    )
+    parser.add_argument(
+        "--kernel-timeout",
+        type=positive_number,
+        default=KERNEL_TIMEOUT,
+        metavar="SECONDS",
+        help="a worker that spends longer on one kernel is stopped; its chunk of candidates is retried "
+        f"once, then skipped and listed in stats.json (default {KERNEL_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--max-record-bytes",
+        type=positive_int,
+        default=MAX_RECORD_BYTES,
+        metavar="N",
+        help=f"skip candidates whose record is larger (counted in stats.json; default {MAX_RECORD_BYTES})",
     )
     parser.add_argument(
         "--verify",
@@ -131,13 +182,12 @@ def _check_engine(args: argparse.Namespace) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from emit.writer import DatasetMismatch
+    from emit.writer import DatasetMismatch, UnusableOutput
     from synth.pipeline import Run, RunConfig
     from synth.progress import Reporter
 
     out = args.out or Path("artifacts") / "datasets" / args.device
     _check_engine(args)
-    check_writable(out)
     # --count and --target-bytes exclude each other; with neither, the main job's byte target
     target = None if args.count is not None else (args.target_bytes or DEFAULT_TARGET_BYTES)
     config = RunConfig(
@@ -152,32 +202,52 @@ def run_generate(args: argparse.Namespace) -> int:
         verify=args.verify,
         engine=args.engine,
         ray_address=args.ray_address,
+        kernel_timeout=args.kernel_timeout,
+        max_record_bytes=args.max_record_bytes,
     )
-    with Reporter(target_bytes=target, count=args.count) as reporter:
-        try:
-            run = Run(config, report=reporter.update)
-        except DatasetMismatch as e:
-            raise UsageError(str(e)) from None
+    reporter = Reporter(target_bytes=target, count=args.count)
+    try:
+        run = Run(config, report=reporter.update)
+    except (DatasetMismatch, UnusableOutput) as e:
+        raise UsageError(str(e)) from None
+    for note in run.writer.notes:
+        reporter.say(note)
+    start = run.writer.progress
+    if run.done(start):
+        run.execute()  # writes stats.json (a run killed after its last checkpoint may lack it)
+        reporter.say(reporter.nothing_to_do(start, out))
+        _write_card(out)
+        return 0
+    with reporter:
         stats = run.execute()
-        reporter.finish(stats, out)
-    from synth.card import write_jsonl_card
-
-    write_jsonl_card(out)
+    reporter.finish(stats, out, resumed_from=start.records)
+    _write_card(out)
     return 0
 
 
+def _write_card(out: Path) -> None:
+    from synth.card import write_jsonl_card
+
+    write_jsonl_card(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from emit.writer import OutputError, UnusableOutput
+    from synth.pool import WorkersFailing
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    sub = SUBCOMMANDS.get(argv[0]) if argv else None
     try:
-        if argv[:1] and argv[0] in SUBCOMMANDS:
-            module, build, run = SUBCOMMANDS[argv[0]]
-            command = importlib.import_module(module)
-            return getattr(command, run)(getattr(command, build)().parse_args(argv[1:]))
-        args = build_parser().parse_args(argv)
-        return run_generate(args)
-    except UsageError as e:
+        if sub is not None:
+            module = importlib.import_module(sub.module)
+            return getattr(module, sub.run)(getattr(module, sub.parser)().parse_args(argv[1:]))
+        return run_generate(build_parser().parse_args(argv))
+    except (UsageError, UnusableOutput) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return 2
+    except (OutputError, WorkersFailing) as e:
+        print(f"synth: error: {e}", file=sys.stderr)
+        return sub.fault_status if sub else 1
     except KeyboardInterrupt:
         print("synth: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -22,7 +22,8 @@ from typing import Any
 
 from check.findings import FINDINGS_DIR
 from check.harness import Report
-from emit.writer import DatasetWriter
+from emit.records import candidate_seed
+from emit.writer import DatasetWriter, Progress
 
 RESULTS = "results.jsonl"
 SUMMARY = "fuzz.json"
@@ -72,6 +73,17 @@ class ResultsWriter(DatasetWriter):
                 seconds=seconds,
             ),
         )
+
+    def _recount(self, line: dict[str, Any], size: int, tally: Progress) -> int | None:
+        """Count a result line read back as `append_group` counted it (a damaged file is cut back
+        to its last whole line by `DatasetWriter`); its index, or None if another run wrote it."""
+        if line["seed"] != candidate_seed(tally.run["seed"], line["index"]):
+            return None
+        tally.bytes += size
+        tally.records += 1
+        for failure in line["failures"]:
+            tally.counters[outcome(failure)] = tally.counters.get(outcome(failure), 0) + 1
+        return line["index"]
 
     def lines(self) -> list[dict[str, Any]]:
         """Every result line written so far (the file holds only checkpointed groups)."""

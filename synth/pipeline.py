@@ -8,6 +8,11 @@ how many workers there are, and the output is byte-identical for any
 `--workers`.  An engine (`ENGINES`) decides where chunks run: local spawned
 processes, or Ray tasks on a cluster; either way chunks are seed ranges and
 are merged in index order, so the engine does not change the output either.
+
+A worker that dies or hangs does not stop the run (`synth.pool`): its chunk is
+computed again in a fresh worker, which gives the same bytes; a chunk that
+fails twice is skipped, its candidates counted as `worker_failed` and its
+seed range listed in stats.json (`worker_failures`) for replay.
 """
 
 from __future__ import annotations
@@ -20,9 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +33,11 @@ import warp_access
 from check.compile import failing, record_code
 from check.findings import Finding, write_finding
 from emit.lower import HASH_SEED, error_summary
-from emit.records import build_record, encode
+from emit.records import GENERATOR_VERSION, MAX_RECORD_BYTES, build_record, candidate_seed, encode
 from emit.writer import DatasetWriter, Progress
 from grammar.labels import KERNEL_TYPES
 from grammar.sample import focus_of, sample
+from synth.pool import ATTEMPTS, Pool, TaskFailed
 
 #: Candidates per task sent to a worker.
 CHUNK = 16
@@ -42,6 +46,9 @@ CHUNK = 16
 IN_FLIGHT_PER_WORKER = 4
 #: A kernel type is not kept while it is this far ahead of an even share (balance).
 BALANCE_SLACK = 1.10
+#: Seconds a worker may spend on one kernel (lowering; with --verify, compiling) before it is
+#: stopped and its chunk retried: lowering takes milliseconds, so only a kernel that never ends hits it.
+KERNEL_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -57,10 +64,15 @@ class RunConfig:
     verify: str | None = None  # "compile": every record is compiled before it is written
     engine: str = "local"  # a key of ENGINES
     ray_address: str | None = None  # engine "ray": an existing cluster; None starts a local one
+    kernel_timeout: float = KERNEL_TIMEOUT
+    max_record_bytes: int = MAX_RECORD_BYTES  # larger candidates are skipped (and counted)
 
     def identity(self) -> dict[str, Any]:
-        """The arguments that decide the dataset's content (a resumed run must match them)."""
+        """What decides the dataset's content, arguments and versions: a resumed run must match it
+        (records of another generator or Warp would not regenerate from their seeds)."""
         identity = {"device": self.device, "seed": self.seed, "types": list(self.types)}
+        identity |= {"max_record_bytes": self.max_record_bytes, "generator_version": GENERATOR_VERSION}
+        identity |= {"warp_version": warp_access.warp_version()}
         return identity | ({"verify": self.verify} if self.verify else {})
 
 
@@ -77,10 +89,6 @@ class Outcome:
     source_sha1: str = ""
     shape_sha1: str = ""
     error: str = ""
-
-
-def candidate_seed(base_seed: int, index: int) -> int:
-    return base_seed * 2**32 + index
 
 
 def make_candidate(base_seed: int, index: int, device: str, types: tuple[str, ...]) -> Outcome:
@@ -108,11 +116,29 @@ def make_candidate(base_seed: int, index: int, device: str, types: tuple[str, ..
     )
 
 
+def _quiet(what: str, steps: int = 1) -> None:
+    """A heartbeat nobody listens to."""
+
+
 def make_chunk(
-    base_seed: int, start: int, stop: int, device: str, types: tuple[str, ...], verify: str | None = None
+    base_seed: int,
+    start: int,
+    stop: int,
+    device: str,
+    types: tuple[str, ...],
+    verify: str | None = None,
+    beat: Callable[[str, int], None] = _quiet,
 ) -> list[Outcome]:
-    outcomes = [make_candidate(base_seed, k, device, types) for k in range(start, stop)]
-    return verify_compile(outcomes, device) if verify == "compile" else outcomes
+    """Candidates `start` to `stop`; `beat(step, kernels)` before each step (the pool's hang detection)."""
+    outcomes = []
+    for k in range(start, stop):
+        beat(f"seed {candidate_seed(base_seed, k)}", 1)
+        outcomes.append(make_candidate(base_seed, k, device, types))
+    if verify != "compile":
+        return outcomes
+    first, last = candidate_seed(base_seed, start), candidate_seed(base_seed, stop - 1)
+    beat(f"the compile check of seeds {first}..{last}", stop - start)
+    return verify_compile(outcomes, device)
 
 
 def verify_compile(outcomes: list[Outcome], device: str) -> list[Outcome]:
@@ -164,11 +190,16 @@ def init_worker() -> None:
 
 
 def worker_chunk(
-    base_seed: int, start: int, stop: int, device: str, types: tuple[str, ...], verify: str | None
+    c: RunConfig, start: int, stop: int, beat: Callable[[str, int], None] = _quiet
 ) -> list[Outcome]:
     """`make_chunk` in a worker process of any engine."""
     init_worker()
-    return make_chunk(base_seed, start, stop, device, types, verify)
+    return make_chunk(c.seed, start, stop, c.device, c.types, c.verify, beat)
+
+
+def failed_chunk(start: int, stop: int, error: str) -> list[Outcome]:
+    """The outcomes of a chunk given up after its workers failed: skipped, with the reason."""
+    return [Outcome(k, "worker_failed", error=error) for k in range(start, stop)]
 
 
 def _in_order(
@@ -185,32 +216,40 @@ def _in_order(
 
 
 class LocalEngine:
-    """Chunks computed by `config.workers` spawned processes on this machine."""
+    """Chunks computed by `config.workers` spawned processes on this machine (`synth.pool`)."""
 
     def __init__(self, config: RunConfig):
-        self.config = config
         os.environ.update(WORKER_ENV)  # inherited by the spawned workers
-        self.pool = ProcessPoolExecutor(config.workers, mp_context=get_context("spawn"))
+        self.pool = Pool(config.workers, worker_chunk, (config,), config.kernel_timeout)
         self.depth = IN_FLIGHT_PER_WORKER * config.workers
 
+    @property
+    def retries(self) -> int:
+        return self.pool.retries
+
     def chunks(self, start: int) -> Iterator[list[Outcome]]:
-        c = self.config
+        def result(task: Any) -> list[Outcome]:
+            try:
+                return self.pool.result(task)
+            except TaskFailed as e:
+                return failed_chunk(task.lo, task.hi, str(e))
 
-        def submit(lo: int, hi: int) -> Future[list[Outcome]]:
-            return self.pool.submit(worker_chunk, c.seed, lo, hi, c.device, c.types, c.verify)
-
-        return _in_order(submit, Future.result, self.depth, start)
+        return _in_order(self.pool.submit, result, self.depth, start)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
 
 
 class RayEngine:
     """Chunks (seed ranges) spread over a Ray cluster: `ray.init(address)`, or a local one.
 
     This checkout's packages travel with the job (`py_modules`); the cluster needs
-    only the dependencies (warp-lang==1.19.0, numpy) installed.
+    only the dependencies (warp-lang==1.19.0, numpy) installed.  Ray retries a
+    task once if its worker dies; a task that fails again is skipped like a
+    local chunk (no per-kernel time limit here: Ray cannot see inside a task).
     """
+
+    retries = 0  # Ray's own retries are not visible to the caller
 
     def __init__(self, config: RunConfig):
         import ray
@@ -226,16 +265,21 @@ class RayEngine:
                 include_dashboard=False,
                 logging_level="warning",
             )
-        self.task = ray.remote(worker_chunk)
+        self.task = ray.remote(max_retries=ATTEMPTS - 1)(worker_chunk)
         self.depth = IN_FLIGHT_PER_WORKER * max(1, int(ray.cluster_resources().get("CPU", config.workers)))
 
     def chunks(self, start: int) -> Iterator[list[Outcome]]:
-        c = self.config
+        def submit(lo: int, hi: int) -> tuple[int, int, Any]:
+            return lo, hi, self.task.remote(self.config, lo, hi)
 
-        def submit(lo: int, hi: int) -> Any:
-            return self.task.remote(c.seed, lo, hi, c.device, c.types, c.verify)
+        def result(task: tuple[int, int, Any]) -> list[Outcome]:
+            lo, hi, ref = task
+            try:
+                return self.ray.get(ref)
+            except self.ray.exceptions.RayError as e:
+                return failed_chunk(lo, hi, error_summary(e))
 
-        return _in_order(submit, self.ray.get, self.depth, start)
+        return _in_order(submit, result, self.depth, start)
 
     def close(self) -> None:
         if self.started:
@@ -263,9 +307,7 @@ class Run:
         self.config = config
         self.report = report or (lambda progress, seconds: None)
         self.writer = DatasetWriter(config.out, config.identity(), fresh=config.fresh)
-        self.sources, self.shapes = (
-            self.writer.written_hashes() if self.writer.progress.bytes else (set(), set())
-        )
+        self.sources, self.shapes = self.writer.sources, self.writer.shapes
 
     def done(self, p: Progress) -> bool:
         c = self.config
@@ -275,18 +317,20 @@ class Run:
 
     def execute(self) -> dict[str, Any]:
         """Generate until the target is met (or already was); return the stats."""
-        p = self.writer.progress
-        if not self.done(p):
-            self._generate()
-        stats = self.stats(self.writer.progress)
-        self.writer.write_stats(stats)
-        self.writer.close()
+        try:
+            if not self.done(self.writer.progress):
+                self._generate()
+            stats = self.stats(self.writer.progress)
+            self.writer.write_stats(stats)
+        finally:
+            self.writer.close()
         return stats
 
     def _generate(self) -> None:
         engine = ENGINES[self.config.engine](self.config)
         chunks = engine.chunks(self.writer.progress.next_index)
         session_start, base_seconds = time.perf_counter(), self.writer.progress.seconds
+        base_retried = self.writer.progress.retried
         try:
             for outcomes in chunks:
                 p = _copy(self.writer.progress)
@@ -296,6 +340,7 @@ class Run:
                     if self.done(p):
                         break
                 p.seconds = base_seconds + time.perf_counter() - session_start
+                p.retried = base_retried + engine.retries
                 self.writer.append(lines, p)
                 self.report(p, p.seconds)
                 if self.done(p):
@@ -312,17 +357,13 @@ class Run:
             p.counters[status] = p.counters.get(status, 0) + 1
             if status == "compile_failed":
                 self._compile_finding(o)
+            elif status == "worker_failed":
+                _note_failure(p, o)
             return
         lines.append(o.line)
         self.sources.add(o.source_sha1)
         self.shapes.add(o.shape_sha1)
-        p.bytes += len(o.line)
-        p.records += 1
-        p.per_type[o.kernel_type] = p.per_type.get(o.kernel_type, 0) + 1
-        for name in o.builtins:
-            p.builtins[name] = p.builtins.get(name, 0) + 1
-        for name in o.types:
-            p.types[name] = p.types.get(name, 0) + 1
+        p.add_record(o.kernel_type, o.builtins, o.types, len(o.line))
 
     def _compile_finding(self, o: Outcome) -> None:
         record = json.loads(o.line)
@@ -334,9 +375,14 @@ class Run:
             message=o.error,
             seed=record["metadata"]["seed"],
         )
-        write_finding(self.config.out, finding)
+        try:
+            write_finding(self.config.out, finding)
+        except OSError as e:
+            raise self.writer.fault(e) from None
 
     def _keep_or_skip(self, o: Outcome, p: Progress) -> str:
+        if len(o.line) > self.config.max_record_bytes:
+            return "skipped_too_large"
         if o.source_sha1 in self.sources:
             return "duplicate_exact"
         if o.shape_sha1 in self.shapes:
@@ -369,7 +415,26 @@ class Run:
             "verified": self.config.verify == "compile",
             "verified_records_per_s": round(p.records / seconds, 2) if self.config.verify else 0,
             "compile_failed": p.counters.get("compile_failed", 0),
+            "chunks_retried": p.retried,
+            "worker_failures": [
+                {
+                    "candidates": f["candidates"],
+                    "seeds": [candidate_seed(self.config.seed, k) for k in (lo, hi - 1)],
+                    "error": f["error"],
+                }
+                for f in p.failures
+                for lo, hi in [f["candidates"]]
+            ],
         }
+
+
+def _note_failure(p: Progress, o: Outcome) -> None:
+    """Add candidate `o` to `p.failures`, extending the last range if `o` continues it."""
+    last = p.failures[-1] if p.failures else None
+    if last and last["candidates"][1] == o.index and last["error"] == o.error:
+        p.failures[-1] = dict(last, candidates=[last["candidates"][0], o.index + 1])
+    else:
+        p.failures.append({"candidates": [o.index, o.index + 1], "error": o.error})
 
 
 def _copy(p: Progress) -> Progress:
@@ -379,4 +444,5 @@ def _copy(p: Progress) -> Progress:
         per_type=dict(p.per_type),
         builtins=dict(p.builtins),
         types=dict(p.types),
+        failures=list(p.failures),
     )

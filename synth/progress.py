@@ -1,11 +1,17 @@
-"""Progress: a rich bar on a terminal, plain log lines otherwise."""
+"""Progress: a rich bar on a terminal, plain log lines otherwise; the lines that end a run.
+
+Everything goes to stderr through one rich console, and the bar is stopped
+before the summary is printed, so the summary never lands on the bar's line.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+from rich.console import Console
 
 from emit.writer import Progress
 
@@ -14,26 +20,28 @@ LOG_EVERY = 10.0
 
 
 class Reporter:
-    """Shows records, MB, records/s and ETA while a run goes on."""
+    """Shows records, MB, records/s, percentage and ETA while a run goes on; says how it ended."""
 
-    def __init__(self, target_bytes: int | None, count: int | None, stream=None):
-        self.stream = stream or sys.stderr
+    def __init__(self, target_bytes: int | None, count: int | None, stream: TextIO | None = None):
+        self.console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=True)
+        self.count = count
         self.total = count if count is not None else target_bytes
-        self.by_bytes = count is None
-        self._bar = None
+        self._bar: Any = None
         self._last_log = 0.0
 
     def __enter__(self) -> Reporter:
-        if self.stream.isatty():
-            from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
             from rich.progress import Progress as Bar
 
             self._bar = Bar(
                 TextColumn("[bold]synth"),
-                BarColumn(),
+                BarColumn(bar_width=20),
+                TaskProgressColumn(),
                 TextColumn("{task.fields[info]}"),
+                TextColumn("ETA"),
                 TimeRemainingColumn(),
-                transient=False,
+                console=self.console,
             )
             self._bar.start()
             self._task = self._bar.add_task("synth", total=self.total, info="starting")
@@ -42,13 +50,17 @@ class Reporter:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+            self._bar = None
+
+    def say(self, line: str) -> None:
+        self.console.print(f"synth: {line}", markup=False)
 
     def _info(self, p: Progress, seconds: float) -> str:
         rate = p.records / seconds if seconds > 0 else 0.0
-        return f"{p.records} records, {p.bytes / 1e6:.1f} MB, {rate:.1f} records/s"
+        return f"{p.records} records, {p.bytes / 1e6:.1f} MB, {rate:.1f} rec/s"
 
     def update(self, p: Progress, seconds: float) -> None:
-        done = p.bytes if self.by_bytes else p.records
+        done = p.records if self.count is not None else p.bytes
         if self._bar is not None:
             self._bar.update(self._task, completed=done, info=self._info(p, seconds))
             return
@@ -56,16 +68,41 @@ class Reporter:
         if now - self._last_log >= LOG_EVERY:
             self._last_log = now
             share = f" ({100 * done / self.total:.1f}%)" if self.total else ""
-            print(f"synth: {self._info(p, seconds)}{share}", file=self.stream, flush=True)
+            self.say(f"{self._info(p, seconds)}{share}")
 
-    def finish(self, stats: dict[str, Any], out: Path) -> None:
-        line = (
-            f"synth: {stats['records']} records, {stats['bytes'] / 1e6:.2f} MB in {stats['seconds']:.1f} s "
+    def nothing_to_do(self, p: Progress, out: Path) -> str:
+        """Why a run whose target was already met generated nothing."""
+        held = f"{p.records} records ({p.bytes / 1e6:.2f} MB)"
+        if self.count is None:
+            return f"nothing to do: {out} already holds {held}, at least the target of {self.total} bytes"
+        if p.records == self.count:
+            return f"nothing to do: {out} already holds the {held} asked for"
+        return (
+            f"nothing to do: {out} already holds {held}, more than the {self.count} asked for; "
+            "a dataset is never cut back (use --fresh for a smaller one)"
+        )
+
+    def finish(self, stats: dict[str, Any], out: Path, resumed_from: int = 0) -> None:
+        """The run's summary (after the bar has stopped)."""
+        new = stats["records"] - resumed_from
+        resumed = f" ({new} new, resumed at {resumed_from})" if resumed_from else ""
+        self.say(
+            f"{stats['records']} records{resumed}, {stats['bytes'] / 1e6:.2f} MB in {stats['seconds']:.1f} s "
             f"({stats['records_per_s']} records/s) -> {out}"
         )
-        if stats.get("verified"):
-            line += (
-                f"\nsynth: verified (compiled): {stats['verified_records_per_s']} records/s, "
-                f"{stats['compile_failed']} failed to compile (see {out}/findings)"
+        if stats["verified"]:
+            failed = stats["compile_failed"]
+            findings = out / "findings"
+            see = f" (see {findings})" if failed and findings.is_dir() else ""
+            self.say(
+                f"verified (compiled): {stats['verified_records_per_s']} records/s, "
+                f"{failed} failed to compile{see}"
             )
-        print(line, file=self.stream, flush=True)
+        if stats["chunks_retried"]:
+            self.say(f"chunks computed again after their worker died or hung: {stats['chunks_retried']}")
+        lost = sum(hi - lo for lo, hi in (f["candidates"] for f in stats["worker_failures"]))
+        if lost:
+            self.say(
+                f"warning: {lost} candidates skipped after their workers failed twice; "
+                f"their seed ranges are in {out / 'stats.json'} (worker_failures)"
+            )

@@ -38,11 +38,24 @@ _PYTHON = {"string": str, "int64": int, "bool": bool}
 _SCALAR = {str: "string", int: "int64", bool: "bool"}
 
 MODULE_OPTIONS = Struct(tuple(Field(name, _SCALAR[t], "") for name, t in warp_access.CODEGEN_OPTIONS.items()))
+KERNEL_OPTIONS = Struct(
+    tuple(Field(name, _SCALAR[t], "", True) for name, t in warp_access.KERNEL_OPTIONS.items())
+)
 
 CODEGEN = Struct(
     (
         Field("cuda_arch", "string", "CUDA target architecture (`sm_90`); null for cpu records", True),
         Field("module_options", MODULE_OPTIONS, "the Warp module options Warp's code generator reads"),
+        Field(
+            "kernel_options",
+            KERNEL_OPTIONS,
+            "the kernel's own options (`@wp.kernel(enable_backward=False)`); null where not set",
+        ),
+        Field(
+            "link_symbols",
+            ListOf("string"),
+            "MathDx device functions the CUDA code declares and links from LTO-IR (not in the record)",
+        ),
         Field(
             "pythonhashseed",
             "string",

@@ -91,6 +91,17 @@ def test_types_filter_and_byte_target(tmp_path):
     assert (out / "dataset.jsonl").stat().st_size >= 60000
 
 
+def test_records_over_the_size_limit_are_skipped_and_counted(tmp_path):
+    out = tmp_path / "o"
+    limit = 14000  # below the median record: about half the candidates are over it
+    result = synth("--count", "8", "--max-record-bytes", str(limit), "--workers", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = (out / "dataset.jsonl").read_bytes().splitlines(keepends=True)
+    assert len(lines) == 8 and max(map(len, lines)) <= limit
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["skipped"]["skipped_too_large"] > 0
+
+
 def test_rerun_resumes_without_duplicates(tmp_path):
     out = tmp_path / "o"
     assert synth("--count", "10", "--workers", "1", "--out", str(out)).returncode == 0
@@ -112,3 +123,17 @@ def test_resume_with_other_arguments_is_refused(tmp_path):
     assert synth("--count", "3", "--workers", "1", "--out", str(out)).returncode == 0
     result = synth("--count", "3", "--seed", "9", "--workers", "1", "--out", str(out))
     assert result.returncode == 2 and "seed" in result.stderr
+
+
+def test_resume_by_another_generator_version_is_refused(tmp_path):
+    """Records of another generator would not regenerate from their seeds: no mixed dataset."""
+    out = tmp_path / "o"
+    assert synth("--count", "3", "--workers", "1", "--out", str(out)).returncode == 0
+    progress = json.loads((out / "progress.json").read_text())
+    progress["run"]["generator_version"] = "0.0.1"
+    (out / "progress.json").write_text(json.dumps(progress))
+    before = (out / "dataset.jsonl").read_bytes()
+    result = synth("--count", "6", "--workers", "1", "--out", str(out))
+    assert result.returncode == 2 and "generator_version" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert (out / "dataset.jsonl").read_bytes() == before

@@ -9,7 +9,9 @@ from synth.pipeline import Outcome, Run, RunConfig
 
 
 def _outcome(index: int, source: str, shape: str) -> Outcome:
-    line = json.dumps({"metadata": {"seed": index, "source_sha1": source, "ast_shape_sha1": shape}}) + "\n"
+    """A record with what a resumed run reads back (kept small)."""
+    meta = {"seed": index, "source_sha1": source, "ast_shape_sha1": shape, "builtins": [], "types": []}
+    line = json.dumps({"device": "cpu", "kernel_type": "arithmetic", "metadata": meta}) + "\n"
     return Outcome(index, "ok", line.encode(), "arithmetic", source_sha1=source, shape_sha1=shape)
 
 
@@ -19,6 +21,8 @@ STREAM = [("s0", "h0"), ("s0", "h0"), ("s2", "h2"), ("s3", "h2"), ("s4", "h4"), 
 
 class FakeEngine:
     """Hands out STREAM in chunks of two, from any start (as a resumed run asks)."""
+
+    retries = 0
 
     def __init__(self, config: RunConfig):
         pass

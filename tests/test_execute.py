@@ -4,9 +4,11 @@ import ast
 
 import numpy as np
 
-from check import execute
+from check import execute, handles
 from grammar import safety
+from grammar.geometry import MAX_ITEMS
 from grammar.sample import sample
+from grammar.tiles import TILE_SIDES
 from grammar.unparse import to_source
 
 SEEDS = (0, 1, 2, 3, 4, 5, 6, 7)
@@ -26,12 +28,13 @@ def test_merged_module_renames_every_top_level_name():
 
 def _has(kind: str, tree: ast.Module) -> bool:
     """Whether the kernel of `tree` has a parameter (or array) of that kind (a struct: holding an array)."""
+    source = to_source(tree)  # numbers the statements, which ast.unparse needs
     signature = ast.unparse(tree.body[-1].args)
     structs = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     holds_array = any("wp.array" in ast.unparse(n) for n in structs)
     return {
         "struct": holds_array and any(f": {n.name}" in signature for n in structs),
-        "tile": "wp.tile_load" in ast.unparse(tree),
+        "tile": "wp.tile_load" in source,
         "narrow_int": any(f"dtype=wp.{t})" in signature for t in ("int8", "uint8", "int16", "uint16")),
         "float16": "wp.float16" in signature,
     }[kind]
@@ -47,10 +50,11 @@ WIDENED = {kind: _first_seed(kind) for kind in ("struct", "tile", "narrow_int", 
 
 
 def _is(kind, params, inputs):
-    dtypes = {p.numpy_dtype for p in execute.leaves(params)}
+    values = [p for p in execute.leaves(params) if not isinstance(inputs.values[p.name], handles.Recipe)]
+    dtypes = {p.numpy_dtype for p in values}
     return {
         "struct": any(p.is_struct for p in params),
-        "tile": inputs.tile > 0,
+        "tile": bool(inputs.tile),
         "narrow_int": any(d.kind in "iu" and d.itemsize < 4 for d in dtypes),
         "float16": np.dtype(np.float16) in dtypes,
     }[kind]
@@ -60,6 +64,11 @@ def _check_within_contract(params, inputs):
     assert all(1 <= d <= safety.MAX_EXTENT for d in inputs.shape)
     for p in execute.leaves(params):
         value = inputs.values[p.name]
+        if isinstance(value, handles.Recipe):  # an object: at most MAX_ITEMS faces, boxes or points
+            counted = {"mesh": ("indices", 3), "bvh": ("lowers", 1), "hash_grid": ("points", 1)}
+            key, per_item = counted.get(value.kind, ("", 1))
+            assert len(value.data.get(key, ())) // per_item <= MAX_ITEMS
+            continue
         if p.is_array:
             assert value.shape == inputs.array_shape(p) + p.element_shape
             assert all(1 <= d <= safety.MAX_EXTENT for d in value.shape)
@@ -92,9 +101,10 @@ def test_widened_kernels_launch_deterministically():
 
 def test_struct_arrays_and_tile_shapes():
     (params, inputs), *_ = _launches_deterministically((WIDENED["tile"],))
-    side = inputs.tile
-    assert side in (4, 8, 16) and len(inputs.shape) == 2
-    assert all(inputs.array_shape(p) == tuple(n * side for n in inputs.shape) for p in params if p.ndim == 2)
+    rows, cols = inputs.tile
+    assert rows in TILE_SIDES and cols in TILE_SIDES and len(inputs.shape) == 2
+    expected = (inputs.shape[0] * rows, inputs.shape[1] * cols)
+    assert all(inputs.array_shape(p) == expected for p in params if p.ndim == 2)
     (params, inputs), *_ = _launches_deterministically((WIDENED["struct"],))
     struct = next(p for p in params if p.is_struct)
     held = {p.name for p in execute.leaves(struct.fields) if p.is_array}

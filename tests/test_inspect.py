@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 
 from conftest import synth
 
@@ -25,14 +26,28 @@ def test_stats_prints_the_cards_figures(small_dataset):
 
 
 def test_show_prints_a_record_by_index_or_seed(small_dataset):
-    record = _records(small_dataset)[7]
-    by_index = synth("show", str(small_dataset), "--index", "7")
+    records = _records(small_dataset)
+    index = next(n for n, r in enumerate(records) if r["code_backward"] is not None)
+    record = records[index]
+    by_index = synth("show", str(small_dataset), "--index", str(index))
     by_seed = synth("show", str(small_dataset), "--seed", str(record["metadata"]["seed"]))
     assert by_index.returncode == by_seed.returncode == 0, by_index.stderr + by_seed.stderr
     assert by_index.stdout == by_seed.stdout
     assert record["python_source"] in by_index.stdout and record["code_forward"] in by_index.stdout
-    backward = synth("show", str(small_dataset), "--index", "7", "--field", "code_backward").stdout
+    backward = synth("show", str(small_dataset), "--index", str(index), "--field", "code_backward").stdout
     assert record["code_backward"] in backward and record["code_forward"] not in backward
+
+
+def test_show_says_when_a_kernel_has_no_backward_code(small_dataset, tmp_path):
+    """`@wp.kernel(enable_backward=False)` records hold null `code_backward` (here: set on a copy)."""
+    out = tmp_path / "d"
+    shutil.copytree(small_dataset, out)
+    records = _records(out)
+    records[0]["code_backward"] = None
+    (out / "dataset.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    shown = synth("show", str(out), "--index", "0", "--field", "code_backward")
+    assert shown.returncode == 0, shown.stderr
+    assert "(null: Warp emits no backward code" in shown.stdout
 
 
 def test_show_highlights_on_a_terminal(small_dataset):

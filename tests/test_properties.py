@@ -13,9 +13,11 @@ from grammar.strategies import kernels
 @settings(max_examples=60)
 @given(kernels())
 def test_every_kernel_lowers_forward_and_backward_on_both_backends(k):
+    """Backward code too, unless the kernel is `@wp.kernel(enable_backward=False)`."""
     for device in DEVICES:
         code = lower(k.source, k.kernel_name, device)
-        assert code.forward and code.backward
+        assert code.forward
+        assert (code.backward is None) == (("enable_backward", False) in code.kernel_options)
         assert k.kernel_name in code.forward
 
 

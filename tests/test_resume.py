@@ -20,7 +20,7 @@ def _start(out: Path) -> subprocess.Popen:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the kill takes the workers too
+        start_new_session=True,  # its own process group (its workers, in groups of their own, end with it)
     )
 
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from check import execute
 from grammar import safety
-from grammar.astnodes import subscript
+from grammar.astnodes import call, subscript
 from grammar.builtins import INT_RANGE, SAFETY
-from grammar.types import INT32, SCALARS, WType, int_bits, is_unsigned
+from grammar.types import BFLOAT16, FLOAT32, INT32, SCALARS, WType, int_bits, is_unsigned
 
 #: Each guard's domain: what the guarded value must satisfy.
 DOMAINS = {
@@ -52,10 +52,23 @@ def _input_bound(ty: WType) -> int:
     return safety.type_max(ty) if safety.wraps(ty) else min(safety.INT_LIMIT, safety.type_max(ty))
 
 
+def _stored(ty: WType) -> WType:
+    """The dtype of the test's arrays for values of `ty`: bfloat16 values are locals only (converted
+    from and to float32 arrays), as in generated kernels."""
+    return FLOAT32 if ty == BFLOAT16 else ty
+
+
+def _operand(ty: WType) -> ast.expr:
+    """`x[i]` as a value of `ty`."""
+    return call("wp.bfloat16", X) if ty == BFLOAT16 else X
+
+
 def _kernel(name: str, ty: WType, node: ast.expr, inputs: int = 1) -> str:
-    """`out[i] = node` over arrays x (and y) of `ty`."""
-    params = ", ".join(f"{p}: wp.array(dtype={ty.annotation})" for p in (*"xy"[:inputs], "out"))
-    return f"@wp.kernel\ndef {name}({params}):\n    i = wp.tid()\n    out[i] = {ast.unparse(node)}\n"
+    """`out[i] = node` over arrays x (and y) of `ty` (stored as `_stored(ty)`)."""
+    stored = _stored(ty)
+    params = ", ".join(f"{p}: wp.array(dtype={stored.annotation})" for p in (*"xy"[:inputs], "out"))
+    value = call(stored.annotation, node) if stored != ty else node
+    return f"@wp.kernel\ndef {name}({params}):\n    i = wp.tid()\n    out[i] = {ast.unparse(value)}\n"
 
 
 def _cases():
@@ -63,7 +76,7 @@ def _cases():
     cases, sources = [], []
     for ty in SCALARS:
         for kind in DOMAINS:
-            made = safety.guard(kind, X, ty, _input_bound(ty) if ty.is_int_based else 0)
+            made = safety.guard(kind, _operand(ty), ty, _input_bound(ty) if ty.is_int_based else 0)
             if made is not None:
                 name = f"guard_{kind}_{ty.warp_name}"
                 cases.append((name, ty, ("guard", kind, made[1])))
@@ -92,7 +105,7 @@ def module():
 def _run(module, name: str, ty: WType, *arrays: np.ndarray) -> np.ndarray:
     import warp as wp
 
-    dtype = getattr(wp, ty.warp_name)
+    dtype = getattr(wp, _stored(ty).warp_name)
     args = [wp.array(a, dtype=dtype, device="cpu") for a in arrays]
     out = wp.zeros(len(arrays[0]), dtype=dtype, device="cpu")
     wp.launch(getattr(module, name), dim=len(arrays[0]), inputs=[*args, out], device="cpu")
@@ -101,7 +114,7 @@ def _run(module, name: str, ty: WType, *arrays: np.ndarray) -> np.ndarray:
 
 def _values(ty: WType, bound: int):
     """Values of `ty` with |value| <= bound, extremes always included."""
-    np_type = np.dtype(ty.warp_name)
+    np_type = np.dtype(_stored(ty).warp_name)
     if ty.kind == "float":
         finite = st.floats(width=np_type.itemsize * 8, allow_nan=False, allow_infinity=False)
         extremes = [0.0, -1.0, float(np.finfo(np_type).max), float(np.finfo(np_type).min)]

@@ -52,6 +52,20 @@ CODEGEN_OPTIONS: dict[str, type] = {
     "verify_autograd_array_access": bool,
     "llvm_cuda": bool,
     "default_grid_stride": bool,
+    # read by the tile builtins' dispatch (warp._src.builtins): MathDx or Warp's own CUDA code
+    "enable_mathdx_gemm": bool,
+    "enable_mathdx_solver": bool,
+    "enable_mathdx_fft": bool,
+}
+
+#: Per-kernel options (`@wp.kernel(enable_backward=False, ...)`) that change a kernel's code, with
+#: their types: Warp merges them over the module's options when it emits the kernel.
+KERNEL_OPTIONS: dict[str, type] = {
+    "enable_backward": bool,
+    "grid_stride": bool,
+    "launch_bounds": int,
+    "cuda_max_registers": int,
+    "enable_cuda_smem_spilling": bool,
 }
 
 #: Templates that begin the backward part of `codegen_kernel` / `codegen_module` output.
@@ -304,11 +318,14 @@ def kernel_source(kernel: Any) -> str:
 
 @dataclass(frozen=True)
 class KernelCode:
-    """What Warp generates for one kernel on one backend."""
+    """What Warp generates for one kernel on one backend, and the options it was generated under."""
 
     forward: str  # the kernel's forward entry point(s)
     backward: str | None  # its adjoint entry point(s); None when Warp emits none
     helpers: str  # structs and @wp.func code (forward and adjoint) the kernel calls
+    module_options: tuple[tuple[str, Any], ...] = ()  # CODEGEN_OPTIONS as the kernel's module resolved them
+    kernel_options: tuple[tuple[str, Any], ...] = ()  # the kernel's own KERNEL_OPTIONS that are set
+    link_symbols: tuple[str, ...] = ()  # device functions linked from MathDx LTO-IR (declared in helpers)
 
 
 def source_file_name(module_name: str) -> str:
@@ -360,20 +377,34 @@ class WarpModule:
     def __exit__(self, *exc: object) -> None:
         from warp._src import context
 
+        for module in self._own_modules():  # `@wp.kernel(module="unique")` makes a module of its own
+            context.user_modules.pop(module.name, None)
         sys.modules.pop(self.name, None)
         linecache.cache.pop(self.file_name, None)
         context.user_modules.pop(self.name, None)
         for key in getattr(self, "_function_keys", ()):
             context.function_key_counts.pop(key, None)
 
-    def _options(self, device: str) -> dict:
+    def _own_modules(self) -> list[Any]:
+        """Warp modules of this source's kernels other than its own (`module="unique"`)."""
         wp = warp()
-        options = self.warp_module.resolve_options(wp.config)
+        found = getattr(self, "py_module", None)
+        values = vars(found).values() if found is not None else ()
+        return [k.module for k in values if isinstance(k, wp.Kernel) and k.module is not self.warp_module]
+
+    def _kernel(self, kernel_name: str) -> Any:
+        """The `wp.Kernel` named `kernel_name` (its module may be one of its own)."""
+        return getattr(self.py_module, kernel_name)
+
+    def _options(self, device: str, module: Any = None) -> dict:
+        wp = warp()
+        options = (module or self.warp_module).resolve_options(wp.config)
         return options | {"output_arch": None if device == "cpu" else CUDA_ARCH}
 
-    def codegen_options(self) -> dict[str, Any]:
-        """This module's `CODEGEN_OPTIONS`, as Warp resolves them when lowering it (either device)."""
-        options = self._options("cpu")
+    def codegen_options(self, kernel_name: str | None = None) -> dict[str, Any]:
+        """The `CODEGEN_OPTIONS` of this module (or of `kernel_name`'s), as Warp resolves them."""
+        module = self._kernel(kernel_name).module if kernel_name else None
+        options = self._options("cpu", module)
         return {name: options[name] for name in CODEGEN_OPTIONS}
 
     def module_source(self, device: str) -> str:
@@ -390,26 +421,54 @@ class WarpModule:
         template (`_backward_marked`), and split at the marker: exactly the
         forward-only emission and its backward continuation, at a third of
         the cost of emitting forward-only and forward+backward separately.
+        Helpers come in the order Warp's `ModuleBuilder.codegen` emits them.
         """
         from warp._src import codegen
         from warp._src.context import ModuleBuilder
 
-        options = self._options(device)
+        kernel = self._kernel(kernel_name)
+        options = self._options(device, kernel.module)
         with _builtin_overloads_memoized():
-            builder = ModuleBuilder(self.warp_module, options, target=device)
-        kernel = next(k for k in builder.kernels if k.key == kernel_name)
+            builder = ModuleBuilder(kernel.module, options, target=device)
         with _backward_marked():
             kernel_forward, kernel_backward = _split(codegen.codegen_kernel(kernel, device, options))
             module_forward, module_backward = _split(codegen.codegen_module(kernel, device, options))
-        helpers = "".join(codegen.codegen_struct(s) for s in builder.structs)
-        helpers += builder._codegen_functions(builder.functions, device, forward_only=True)
-        helpers += builder._codegen_functions(builder.functions, device, reverse_only=True)
+        helpers = _link_declarations(builder) if device != "cpu" else ""
+        helpers += "".join(codegen.codegen_struct(s) for s in builder.structs)
+        helpers += _helper_functions(builder, device)
         backward = kernel_backward + module_backward
         return KernelCode(
             forward=_stable_paths(kernel_forward + module_forward),
             backward=_stable_paths(backward) or None,
             helpers=_stable_paths(helpers),
+            module_options=tuple((name, options[name]) for name in CODEGEN_OPTIONS),
+            kernel_options=tuple((k, v) for k, v in sorted(kernel.options.items()) if k in KERNEL_OPTIONS),
+            link_symbols=tuple(sorted(builder.ltoirs_decl)) if device != "cpu" else (),
         )
+
+
+def _link_declarations(builder: Any) -> str:
+    """Warp's `extern "C"` declarations of the MathDx device functions a CUDA module links
+    (`tile_matmul`, `tile_cholesky`, `tile_fft` ...), as `ModuleBuilder.codegen` emits them."""
+    if not builder.ltoirs_decl:
+        return ""
+    declarations = "".join(builder.ltoirs_decl[s] + "\n" for s in sorted(builder.ltoirs_decl))
+    return 'extern "C" {\n' + declarations + "}\n"
+
+
+def _helper_functions(builder: Any, device: str) -> str:
+    """The `@wp.func` code of a module in `ModuleBuilder.codegen`'s three passes: forward functions,
+    then adjoints (custom gradients first: the automatic adjoints call them), then forward functions
+    calling `wp.grad` (they call adjoints)."""
+    functions = list(builder.functions)
+    plain = [f for f in functions if not f.adj.uses_grad_call]
+    custom = {f.custom_grad_func for f in plain if f.custom_grad_func is not None}
+    code = builder._codegen_functions(plain, device, forward_only=True)
+    reverse = [f for f in plain if f in custom] + [f for f in plain if f not in custom]
+    code += builder._codegen_functions(reverse, device, reverse_only=True)
+    return code + builder._codegen_functions(
+        [f for f in functions if f.adj.uses_grad_call], device, forward_only=True
+    )
 
 
 def _stable_paths(code: str) -> str:
