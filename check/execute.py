@@ -42,6 +42,7 @@ import numpy as np
 import warp_access
 from check import handles
 from check.roles import UnknownRole, array_roles
+from check.runner import merge_modules
 from emit.lower import error_summary
 from grammar import safety
 
@@ -65,6 +66,11 @@ assert INT_PARAM_RANGE <= safety.MAX_EXTENT
 #: Prefix of the Python module names execution loads kernels under (not the records' module name).
 EXEC_MODULE = "exec_module"
 _LOADS = itertools.count()
+
+
+def _load_name(source: str) -> str:
+    """A module name of its own for each load (see `loaded`)."""
+    return f"{EXEC_MODULE}_{next(_LOADS)}_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
 
 
 class Unsupported(Exception):
@@ -120,11 +126,22 @@ class Param:
     def is_float(self) -> bool:
         return not self.is_struct and self.numpy_dtype.kind == "f"
 
+    @property
+    def dtype_name(self) -> str:
+        """The name `wp.<name>` of its (element) type, in any Warp release (`float32`, `vec3f` ...)."""
+        return _warp_type(self.dtype).__name__
+
+
+def _warp_type(dtype: Any) -> Any:
+    """The Warp type a Python annotation stands for (`float` is `wp.float32` ...)."""
+    wp = warp_access.warp()
+    return {float: wp.float32, int: wp.int32, bool: wp.bool}.get(dtype, dtype)
+
 
 def _layout(dtype: Any) -> tuple[np.dtype, tuple[int, ...]]:
     """numpy dtype and per-element shape of a Warp value type (scalar, vector, matrix, quat ...)."""
+    dtype = _warp_type(dtype)
     wp = warp_access.warp()
-    dtype = {float: wp.float32, int: wp.int32, bool: wp.bool}.get(dtype, dtype)
     scalar, shape = warp_access.value_layout(dtype)
     try:
         return np.dtype(wp.dtype_to_numpy(scalar)), shape
@@ -227,6 +244,14 @@ def prepare(kernel: Any, seed: int) -> tuple[list[Param], Inputs]:
     """A kernel's parameters and the arguments drawn from `seed`; raises `Unsupported`."""
     params = kernel_params(kernel)
     return params, draw_inputs(params, seed, tile_shape(kernel), handles.handle_kinds(kernel))
+
+
+def describe(source: str, kernel_name: str, seed: int) -> tuple[list[Param], Inputs]:
+    """`prepare` for a kernel of module `source` without building it (reading its Python definition
+    suffices): for kernels another Warp installation builds and runs."""
+    name = _load_name(source)
+    with warp_access.WarpModule(name, source) as module:
+        return prepare(getattr(module.py_module, kernel_name), seed)
 
 
 def draw_inputs(
@@ -353,40 +378,9 @@ def deterministic(kernel: Any, params: Sequence[Param], inputs: Inputs, device: 
 # ----------------------------------------------------------------------------- loading
 
 
-def merge_modules(sources: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
-    """One module holding every (source, kernel name), top-level names suffixed `_k<n>`.
-
-    Generated names are unique within a module (no shadowing), so renaming every
-    use of a top-level name is exact.  Returns the source and the kernels' new names.
-    """
-    body: list[ast.stmt] = [ast.Import(names=[ast.alias(name="warp", asname="wp")])]
-    names = []
-    for n, (source, kernel_name) in enumerate(sources):
-        tree = ast.parse(source)
-        definitions = [s for s in tree.body if not isinstance(s, ast.Import | ast.ImportFrom)]
-        top = {name: f"{name}_k{n}" for s in definitions for name in _defined_names(s)}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in top:
-                node.name = top[node.name]
-            elif isinstance(node, ast.Name) and node.id in top:
-                node.id = top[node.id]
-        body += definitions
-        names.append(top[kernel_name])
-    return ast.unparse(ast.Module(body=body, type_ignores=[])) + "\n", names
-
-
 def source_name(name: str) -> str:
     """A top-level name as its own module spells it (without the suffix `merge_modules` gave it)."""
     return re.sub(r"_k\d+$", "", name)
-
-
-def _defined_names(stmt: ast.stmt) -> list[str]:
-    """Names a top-level statement binds: helpers, kernels, structs and `wp.constant`s."""
-    if isinstance(stmt, ast.FunctionDef | ast.ClassDef):
-        return [stmt.name]
-    if isinstance(stmt, ast.Assign):
-        return [t.id for t in stmt.targets if isinstance(t, ast.Name)]
-    return []
 
 
 @contextmanager
@@ -399,7 +393,7 @@ def loaded(source: str, device: str = "cpu", mode: str = "release") -> Iterator[
     under the same name would lose its code (stale symbols, a crash).
     """
     wp = warp_access.warp()
-    name = f"{EXEC_MODULE}_{next(_LOADS)}_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
+    name = _load_name(source)
     with warp_access.WarpModule(name, source) as module:
         wp.set_module_options({"mode": mode}, module.warp_module)
         with warp_access.native_output_silenced(1, 2):

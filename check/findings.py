@@ -8,19 +8,21 @@ with status 1 while the problem reproduces and 0 once it is fixed.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from check import gradcheck, handles, tolerance
+from check import gradcheck, handles, runner, tolerance
 from check.execute import Inputs, Param, leaves
+from check.signature import constructs
 
 FINDINGS_DIR = "findings"
 INDEX = "findings.jsonl"
@@ -33,6 +35,8 @@ KINDS = {
     "nondeterministic": "two CPU launches with identical inputs give different bytes",
     "gradient": "the wp.Tape backward disagrees with finite differences (inside the autodiff contract)",
     "cpu_gpu_mismatch": "CPU and CUDA results differ beyond the tolerance policy",
+    "differential": "two Warp versions give different results for the same kernel and inputs, beyond the "
+    "tolerance policy",
     "generator_defect": "under Warp's debug mode the kernel fails an array-bounds assertion or dies with "
     "a signal: the generator emitted undefined behaviour (a warp-synth bug, not Warp's)",
 }
@@ -49,10 +53,21 @@ class Finding:
     shrunk: bool = False
     inputs: Inputs | None = None
     params: Sequence[Param] = ()
+    #: Warp versions: "tested" (every one the kernel ran under), "affected", "unaffected".
+    versions: dict[str, list[str]] = field(default_factory=dict)
+    signature: str = ""  # what groups its hits (`check.signature`)
+    #: A differential's results by version (array name -> values; "adjoint" for gradients), and the
+    #: expected arrays (the float64 re-execution) where known.
+    recorded: dict[str, dict[str, Any]] = field(default_factory=dict)
+    expected: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
         return f"{self.kind}_{hashlib.sha1(self.source.encode()).hexdigest()[:10]}"
+
+
+#: Finding fields kept out of findings.jsonl (the reproducer holds them as literals).
+_SCRIPT_ONLY = ("inputs", "params")
 
 
 def write_finding(out: Path, finding: Finding) -> Path:
@@ -65,12 +80,19 @@ def write_finding(out: Path, finding: Finding) -> Path:
     script = folder / f"{finding.key}.py"
     if script.name not in {f["reproducer"] for f in read_findings(folder)}:
         script.write_text(reproducer(finding))
-        line = {k: v for k, v in vars(finding).items() if k not in ("inputs", "params")}
-        line["reproducer"] = script.name
+        line = {k: _plain(v) for k, v in vars(finding).items() if k not in _SCRIPT_ONLY}
+        line |= {"reproducer": script.name, "lines": kernel_lines(finding.source)}
         with open(folder / INDEX, "a") as f:
             f.write(json.dumps(line, sort_keys=True) + "\n")
         write_summary(folder)
     return script
+
+
+def _plain(value: Any) -> Any:
+    """`value` with numpy arrays and scalars as lists and numbers (for JSON)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value.tolist() if isinstance(value, np.ndarray | np.generic) else value
 
 
 def read_findings(folder: Path) -> list[dict[str, Any]]:
@@ -78,19 +100,131 @@ def read_findings(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in index.read_text().splitlines()] if index.exists() else []
 
 
-def write_summary(folder: Path) -> None:
+def kernel_lines(source: str) -> int:
+    """Lines of code of a module's kernel and helpers (structs, constants and the import not counted)."""
+    functions = [s for s in ast.parse(source).body if isinstance(s, ast.FunctionDef)]
+    return sum(len(ast.unparse(f).splitlines()) - len(f.decorator_list) for f in functions)
+
+
+def write_summary(folder: Path, hits: dict[str, list[int]] | None = None) -> None:
+    """SUMMARY.md: one entry per finding, written to be filed as an issue on Warp's tracker; `hits`:
+    the seeds of every kernel that showed each finding (by reproducer), else its own seed."""
     findings = read_findings(folder)
     counts = Counter(f["kind"] for f in findings)
     lines = ["# Findings", "", f"{len(findings)} finding(s).", ""]
     lines += [f"- {kind}: {n} ({KINDS[kind]})" for kind, n in sorted(counts.items())]
-    lines += ["", "| kind | device | kernel | seed | shrunk | reproducer | message |", "| --- " * 7 + "|"]
-    for f in findings:
-        message = f["message"].replace("|", "/").replace("\n", " ")[:160]
-        lines.append(
-            f"| {f['kind']} | {f['device']} | {f['kernel_name']} | {f['seed']} | {f['shrunk']} "
-            f"| {f['reproducer']} | {message} |"
-        )
+    for n, f in enumerate(findings, 1):
+        seeds = (hits or {}).get(f["reproducer"]) or [f["seed"]]
+        lines += ["", *_issue(n, f, seeds)]
     (folder / SUMMARY).write_text("\n".join(lines) + "\n")
+
+
+def _issue(n: int, f: dict[str, Any], seeds: list[Any]) -> list[str]:
+    """A finding as an issue for Warp's tracker: title, versions, minimal script, expected and actual."""
+    versions = f.get("versions") or {}
+    shown = ", ".join(map(str, seeds[:20])) + (f" ... ({len(seeds)} in all)" if len(seeds) > 20 else "")
+    return [
+        f"## {n}. {title(f)}",
+        "",
+        f"- failure class: `{f['kind']}` ({KINDS[f['kind']]})",
+        f"- Warp versions tested: {', '.join(versions.get('tested', [])) or 'the pinned one'}; "
+        f"affected: {', '.join(versions.get('affected', [])) or 'undetermined'}; "
+        f"unaffected: {', '.join(versions.get('unaffected', [])) or 'none'}",
+        f"- seen in {len(seeds)} kernel(s) (seeds {shown}); reproducer `{f['reproducer']}` "
+        f"({f.get('lines', '?')} lines of kernel code, shrunk: {f['shrunk']}; needs only warp-lang and "
+        "numpy; exit status 1 while it reproduces)",
+        "",
+        "```python",
+        f["source"].strip(),
+        "```",
+        "",
+        *expected_and_actual(f),
+    ]
+
+
+def title(f: dict[str, Any]) -> str:
+    """A one-line title naming what fails, where, and what the kernel computes with."""
+    versions = f.get("versions", {})
+    affected = versions.get("affected") or []
+    where = f"Warp {', '.join(affected)}" if affected else f"Warp {' vs '.join(versions.get('tested', []))}"
+    used = [c for c in sorted(constructs(f["source"])) if c.startswith("wp.") and c not in ("wp.tid",)]
+    used += [phrase for c, phrase in _PHRASES.items() if c in constructs(f["source"])]
+    using = f" with {', '.join(used[:5])}" if used else ""
+    what = {
+        "compile": f"kernel{using} fails to build",
+        "crash": f"launching a kernel{using} fails",
+        "nondeterministic": f"two launches of a kernel{using} differ",
+        "gradient": f"wrong gradient (wp.Tape) of a kernel{using}",
+        "cpu_gpu_mismatch": f"CPU and CUDA results of a kernel{using} differ",
+        "differential": f"a kernel{using} gives {'wrong' if affected else 'different'} results",
+        "generator_defect": f"(warp-synth) generated kernel{using} has undefined behaviour",
+    }[f["kind"]]
+    return f"{where}: {what}"
+
+
+#: Constructs a title names in words (beside the `wp.` builtins).
+_PHRASES = {
+    "IfExp": "a conditional expression",
+    "For": "a loop",
+    "While": "a while loop",
+    "struct constructor": "a local struct instance",
+}
+
+
+def expected_and_actual(f: dict[str, Any]) -> list[str]:
+    """The finding's expected and actual results, from its message and recorded values."""
+    kind, message = f["kind"], f["message"]
+    if kind == "gradient":
+        grad = _json(message)
+        return [
+            f"Expected: the adjoint matches central finite differences ({grad.get('finite_difference')}).",
+            f"Actual: the adjoint is {grad.get('adjoint')} (tolerance {grad.get('tolerance')}).",
+        ]
+    if kind == "differential":
+        verdict = _json(message)
+        float64 = verdict.get("float64", "forward results agree")
+        lines = [f"Differs: {' and '.join(verdict.get('part', []))}; {float64}."]
+        recorded, expected = f.get("recorded", {}), f.get("expected") or {}
+        for name in sorted(expected):
+            lines.append(f"Expected (float64 re-execution): `{name}` = {_short(expected[name])}")
+        for version, values in recorded.items():
+            for name, value in sorted(values.items()):
+                lines.append(f"Warp {version}: `{name}` = {_short(value)}")
+        if verdict.get("right"):
+            how = _DECIDED_BY[verdict["decided_by"]]
+            lines.append(f"Right: Warp {verdict['right'][0]} ({how}).")
+        return [f"{line}  " for line in lines]
+    unaffected = ", ".join(f.get("versions", {}).get("unaffected", []))
+    expected = {
+        "compile": f"the kernel builds{f' (as with Warp {unaffected})' if unaffected else ''}",
+        "crash": "the launch completes",
+        "nondeterministic": "two launches give identical bytes",
+        "cpu_gpu_mismatch": "CPU and CUDA agree within the tolerance policy",
+        "generator_defect": "no assertion or signal under Warp's debug mode",
+    }[kind]
+    return [f"Expected: {expected}.  ", f"Actual: {_comment(message)[:600]}"]
+
+
+#: How a differential's right side was told (`check.target`'s verdict).
+_DECIDED_BY = {
+    "float64": "its results match the float64 re-execution's, which both versions agree on",
+    "precision": "the other version's float64 results are these rounded to float32",
+    "finite_differences": "its adjoint matches finite differences, the other's does not",
+}
+
+
+def _json(message: str) -> dict[str, Any]:
+    """A message the checks wrote as JSON (gradients, differentials); {} for one written otherwise."""
+    try:
+        found = json.loads(message)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _short(values: Any) -> str:
+    flat = np.asarray(values).ravel().tolist()
+    return f"{flat[:8]}{' ...' if len(flat) > 8 else ''}"
 
 
 # ----------------------------------------------------------------------------- the script
@@ -188,7 +322,7 @@ def _argument_code(p: Param, requires_grad: str, objects: dict[str, str] | None 
     if p.is_struct:
         fields = ", ".join(f"{f.field_name}={_argument_code(f, 'False')}" for f in p.fields)
         return f"struct({p.struct}, {fields})"
-    dtype, value = f"wp.{getattr(p.dtype, '__name__', 'float32')}", f"inputs[{p.name!r}]"
+    dtype, value = f"wp.{p.dtype_name}", f"inputs[{p.name!r}]"
     if p.is_array:
         grad = requires_grad if p.is_float else "False"
         return f"wp.array({value}, dtype={dtype}, device=device, requires_grad={grad})"
@@ -197,27 +331,80 @@ def _argument_code(p: Param, requires_grad: str, objects: dict[str, str] | None 
     return value
 
 
+def _parts(f: Finding) -> list[str]:
+    """What a finding's check compares: "forward" results, "gradient"s."""
+    if f.kind == "differential":
+        return json.loads(f.message)["part"]
+    return ["gradient"] if f.kind == "gradient" else ["forward"]
+
+
 def _policy_code(f: Finding) -> str:
-    """The constants and functions of the fuzzer's check for `f.kind`, copied from their modules,
-    and the values of this launch they take."""
-    if f.kind == "gradient":
+    """The constants and functions of the fuzzer's check for `f`, copied from their modules, and the
+    values of this launch they take."""
+    blocks = []
+    if "gradient" in _parts(f):
         wrt, of = gradcheck.float_arrays(f.params)
         values = {"INS": [p.name for p in wrt], "OUTS": [p.name for p in of]}
         values["PRECISION"] = gradcheck.gradient_precision(wrt, of)
-        return _copied(gradcheck, ("RTOL", "STEP", "STEPS", "ROUNDING_ULPS"), (gradcheck.judge,), values)
-    if f.kind in ("cpu_gpu_mismatch", "nondeterministic") and f.inputs is not None:
+        constants = (gradcheck, ("GRADIENT_RTOL", "STEP", "STEPS", "ROUNDING_ULPS"))
+        functions = (runner.loss, runner.adjoint, runner.finite_differences)
+        functions += (gradcheck.tolerance, gradcheck.judge)
+        blocks.append(_copied(constants, functions, values) + "\n\n" + _GRADIENT)
+    compared = f.kind in ("cpu_gpu_mismatch", "nondeterministic", "differential") and "forward" in _parts(f)
+    if compared and f.inputs is not None:
         accumulators = sorted(p.name for p in leaves(f.params) if p.role == "accumulator")
         values = {"ACCUMULATORS": accumulators, "THREADS": f.inputs.threads}
         functions = (tolerance.close, tolerance.mismatches, tolerance.run_to_run_differences)
-        return _copied(tolerance, ("RTOL", "ATOL"), functions, values)
-    return ""
+        blocks.append(_copied((tolerance, ("RTOL", "ATOL")), functions, values))
+    if f.kind == "differential":
+        blocks.append(_recorded_code(f))
+    return "\n\n".join(blocks)
 
 
-def _copied(module: Any, constants: Sequence[str], functions: Sequence[Any], values: dict[str, Any]) -> str:
-    lines = [f"# The check's policy, copied from warp-synth's {module.__name__}, and this launch's values"]
-    lines += [f"{name} = {getattr(module, name)!r}" for name in constants]
+def _copied(constants: tuple[Any, Sequence[str]], functions: Sequence[Any], values: dict[str, Any]) -> str:
+    module, names = constants
+    sources = sorted({fn.__module__ for fn in functions})
+    lines = [f"# The check's policy, copied from warp-synth's {', '.join(sources)}, and this launch's values"]
+    lines += [f"{name} = {getattr(module, name)!r}" for name in names]
     lines += [f"{name} = {value!r}" for name, value in values.items()]
     return "\n".join(lines) + "\n\n\n" + "\n\n".join(inspect.getsource(fn) for fn in functions)
+
+
+def _recorded_code(f: Finding) -> str:
+    """A differential's recorded results per version, and the expected ones where known."""
+    lines = ["# What each Warp version gave on these inputs, and the float64 re-execution's results"]
+    lines += [f"VERSIONS = {list(f.recorded)!r}", f"PART = {_parts(f)!r}", "RECORDED = {"]
+    lines += [f"    {version!r}: {_dict_literal(values)}," for version, values in f.recorded.items()]
+    lines += ["}", f"EXPECTED = {_dict_literal(f.expected)}"]
+    return "\n".join(lines)
+
+
+def _dict_literal(values: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in values.items()) + "}"
+
+
+#: The gradient check of a reproducer, on the copied `check.runner` and `check.gradcheck` functions.
+_GRADIENT = '''def launched(values, requires_grad):
+    """One CPU launch with these values: every array it held, by name."""
+    args = arguments("cpu", requires_grad=requires_grad, inputs=values)
+    launch(args, "cpu")
+    wp.synchronize_device("cpu")
+    return held(args)
+
+
+def gradient_check():
+    """The directional derivative: wp.Tape backward against central finite differences at each step."""
+    rng = np.random.default_rng(0)
+    weights = {n: rng.standard_normal(INPUTS[n].shape) for n in OUTS}
+    direction = {n: rng.standard_normal(INPUTS[n].shape) for n in INS}
+    steps = [STEP[PRECISION] * s for s in STEPS]
+    ad = adjoint(launched, INPUTS, weights, direction)
+    fds, scales = finite_differences(launched, INPUTS, weights, direction, steps)
+    status, reason, fd, tol = judge(ad, fds, scales, PRECISION)
+    print(f"Warp {wp.__version__}: adjoint {ad!r}, closest finite difference {fd!r}, tolerance {tol!r}: "
+          f"{status} {reason}")
+    return status
+'''
 
 
 _EXIT_STATUS = "Exit status 1 while it reproduces, 0 once fixed."
@@ -263,42 +450,35 @@ _CHECKS = {
     print("arrays differing between launches:", differing)
     return bool(differing)
 """,
-    "gradient": '''def loss(args, weights):
-    """sum(w * out) in float64, and sum|w * out| (the scale of its rounding error)."""
-    by_name = dict(zip(NAMES, args))
-    terms = [w * by_name[n].numpy().astype(np.float64) for n, w in zip(OUTS, weights)]
-    return sum(float(t.sum()) for t in terms), sum(float(np.abs(t).sum()) for t in terms)
-
-
-def reproduces():
-    # directional derivative: wp.Tape backward against central finite differences at each step
-    rng = np.random.default_rng(0)
-    weights = [rng.standard_normal(INPUTS[n].shape) for n in OUTS]
-    direction = [rng.standard_normal(INPUTS[n].shape) for n in INS]
-    args = arguments("cpu", requires_grad=True)
-    tape = wp.Tape()
-    with tape:
-        launch(args, "cpu")
-    by_name = dict(zip(NAMES, args))
-    seeds = {by_name[n]: wp.array(w, dtype=by_name[n].dtype, device="cpu") for n, w in zip(OUTS, weights)}
-    tape.backward(grads=seeds)
-    ad = sum(float((by_name[n].grad.numpy().astype(np.float64) * d).sum()) for n, d in zip(INS, direction))
-    fds, scales = [], []
-    for h in [STEP[PRECISION] * s for s in STEPS]:
-        losses = []
-        for sign in (1.0, -1.0):
-            moved = dict(INPUTS)
-            for n, d in zip(INS, direction):
-                moved[n] = (INPUTS[n].astype(np.float64) + sign * h * d).astype(INPUTS[n].dtype)
-            args = arguments("cpu", inputs=moved)
-            launch(args, "cpu")
-            losses.append(loss(args, weights))
-        fds.append((losses[0][0] - losses[1][0]) / (2 * h))
-        scales.append(max(losses[0][1], losses[1][1]))
-    status, reason, fd, tol = judge(ad, fds, scales, PRECISION)
-    print(f"adjoint {ad!r}, closest finite difference {fd!r}, tolerance {tol!r}: {status} {reason}")
-    return status == "mismatch"
-''',
+    "gradient": """def reproduces():
+    return gradient_check() == "mismatch"
+""",
+    "differential": """def reproduces():
+    # exit status 1 while this Warp's results are the wrong ones: they differ from the expected
+    # (float64 re-execution, finite differences) or, with no expectation, from the other version's
+    print("this interpreter runs Warp", wp.__version__, "; recorded:", ", ".join(VERSIONS))
+    others = [v for v in VERSIONS if v != wp.__version__] or VERSIONS
+    wrong = False
+    if "forward" in PART:
+        ours = run("cpu")
+        for name in sorted(RECORDED[VERSIONS[0]]):
+            if name == "adjoint":
+                continue
+            contributors = THREADS if name in ACCUMULATORS else 1
+            for version in VERSIONS:
+                print(f"Warp {version} (recorded): {name} = {RECORDED[version][name].tolist()}")
+            print(f"Warp {wp.__version__} (this run): {name} = {ours[name].tolist()}")
+            if name in EXPECTED:
+                print(f"float64 re-execution: {name} = {EXPECTED[name].tolist()}")
+                wrong |= not close(EXPECTED[name].astype(ours[name].dtype), ours[name], contributors)
+            else:
+                wrong |= any(not close(RECORDED[v][name], ours[name], contributors) for v in others)
+    if "gradient" in PART:
+        for version in VERSIONS:
+            print(f"Warp {version} (recorded): adjoint {RECORDED[version]['adjoint']!r}")
+        wrong |= gradient_check() == "mismatch"
+    return wrong
+""",
     "cpu_gpu_mismatch": """def reproduces():
     if wp.get_cuda_device_count() == 0:
         print("needs a CUDA GPU")

@@ -20,7 +20,7 @@ from typing import Any
 from check import execute, tolerance
 from check.compile import failing
 from check.execute import Inputs, LoadFailed, Param, Unsupported
-from check.gradcheck import check_gradient
+from check.gradcheck import check_gradient, told_from_rounding
 from emit.lower import error_summary, lower
 
 #: Compile-check batch size (records' code, as in `--verify compile`).
@@ -31,6 +31,29 @@ COMPILE_BATCH = 16
 Mark = Callable[[str, int | None, "Report | None"], None]
 
 
+class Failure(tuple):
+    """A check's failure: its kind and message, and the Warp versions it was seen in (empty: the pinned
+    one, in this environment).  Unpacks and compares as its (kind, message) pair."""
+
+    versions: tuple[str, ...]
+
+    def __new__(cls, kind: str, message: str, versions: Sequence[str] = ()) -> Failure:
+        failure = super().__new__(cls, (kind, message))
+        failure.versions = tuple(versions)
+        return failure
+
+    def __getnewargs__(self) -> tuple[str, str, tuple[str, ...]]:
+        return self[0], self[1], self.versions
+
+    @property
+    def kind(self) -> str:
+        return self[0]
+
+    @property
+    def message(self) -> str:
+        return self[1]
+
+
 @dataclass
 class Report:
     """What the checks found for one kernel; `metadata` goes into the fuzzer's results."""
@@ -39,10 +62,11 @@ class Report:
     kernel_name: str
     kernel_type: str
     source: str
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (kind, message)
+    failures: list[Failure] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     params: Sequence[Param] = ()
     inputs: Inputs | None = None
+    run: dict[str, Any] = field(default_factory=dict)  # what another installation measured (check.target)
 
 
 def check_compiles(reports: list[Report], device: str) -> None:
@@ -54,9 +78,9 @@ def check_compiles(reports: list[Report], device: str) -> None:
             try:
                 lowered.append((report, lower(report.source, report.kernel_name, device)))
             except Exception as e:  # Warp's codegen rejected it: a finding, not the end of the run
-                report.failures.append(("compile", f"{device} codegen: {error_summary(e)}"))
+                report.failures.append(Failure("compile", f"{device} codegen: {error_summary(e)}"))
         for n, message in failing([code for _, code in lowered], device).items():
-            lowered[n][0].failures.append(("compile", f"{device}: {message}"))
+            lowered[n][0].failures.append(Failure("compile", f"{device}: {message}"))
 
 
 def execute_group(
@@ -109,7 +133,7 @@ def check_debug(report: Report, kernel: Any, starting: Callable[[Report], None])
 def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> None:
     """Launch, determinism, gradient and (given a CUDA kernel) CPU/GPU checks on one loaded kernel."""
     if isinstance(kernel, LoadFailed):
-        report.failures.append(("compile", str(kernel)))
+        report.failures.append(Failure("compile", str(kernel)))
         return
     try:
         params, inputs = execute.prepare(kernel, report.seed)
@@ -122,14 +146,16 @@ def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> Non
         cpu = execute.launch(kernel, params, inputs)
         same = execute.same_bytes(cpu, execute.launch(kernel, params, inputs))
         grad = check_gradient(kernel, params, inputs, report.source, report.kernel_name)
+        if grad.status == "mismatch":
+            grad = told_from_rounding(kernel, params, inputs, report.source, report.kernel_name, grad)
     except Exception as e:
-        report.failures.append(("crash", f"{type(e).__name__}: {e}"))
+        report.failures.append(Failure("crash", f"{type(e).__name__}: {e}"))
         return
     report.metadata |= {"deterministic": same, "gradcheck": grad.as_dict()}
     if not same:
-        report.failures.append(("nondeterministic", "two CPU launches differ"))
+        report.failures.append(Failure("nondeterministic", "two CPU launches differ"))
     if grad.status == "mismatch":
-        report.failures.append(("gradient", json.dumps(grad.as_dict())))
+        report.failures.append(Failure("gradient", json.dumps(grad.as_dict())))
     if cuda_kernel is not None:
         compare_devices(report, cuda_kernel, cpu)
 
@@ -137,7 +163,7 @@ def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> Non
 def compare_devices(report: Report, other: Any, cpu: dict, device: str = "cuda") -> None:
     """Launch `other` (the kernel loaded for `device`) on the same inputs; compare under the policy."""
     if isinstance(other, LoadFailed):
-        report.failures.append(("compile", f"{device}: {other}"))
+        report.failures.append(Failure("compile", f"{device}: {other}"))
         return
     assert report.inputs is not None
     gpu = execute.launch(other, report.params, report.inputs, device)
@@ -148,6 +174,7 @@ def compare_devices(report: Report, other: Any, cpu: dict, device: str = "cuda")
     unstable = tolerance.run_to_run_differences(gpu, again, accumulators, threads)
     report.metadata["cpu_gpu"] = {"compared": True, "differing": differing, "unstable": unstable}
     if differing:
-        report.failures.append(("cpu_gpu_mismatch", f"arrays {differing} differ beyond the tolerance"))
+        report.failures.append(Failure("cpu_gpu_mismatch", f"arrays {differing} differ beyond the tolerance"))
     if unstable:
-        report.failures.append(("nondeterministic", f"{device}: arrays {unstable} differ between launches"))
+        message = f"{device}: arrays {unstable} differ between launches"
+        report.failures.append(Failure("nondeterministic", message))

@@ -16,8 +16,6 @@ The other kernels of the group are checked again in fresh children.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import pickle
 import signal
@@ -25,23 +23,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import warp_access
-from check.harness import Report, execute_group
+from check.harness import Failure, Report, execute_group
+from check.runner import MARK, end_with_parent
 
 #: Seconds a child may go without starting the next kernel's checks (loading the group's
 #: merged module included) before it is killed.
 STALL_SECONDS = 300
 
-_GROUP, _RESULT, _MARK, _OUTPUT = "group.pickle", "result.pickle", "mark", "output.log"
+_GROUP, _RESULT, _MARK, _OUTPUT = "group.pickle", "result.pickle", MARK, "output.log"
 #: The debug phase's kernel under way: its parameters and inputs (a generator defect's reproducer needs them).
 _LAUNCH = "launch.pickle"
 #: The child's command: `child_main(folder, parent pid)`.
 _CHILD = "import sys; from check.isolation import child_main; child_main(sys.argv[1], int(sys.argv[2]))"
-#: Linux prctl option: a signal the kernel sends this process when its parent dies.
-_PR_SET_PDEATHSIG = 1
 
 #: Told the phase and kernel under way, about once a second (for progress displays).
 Watch = Callable[[str, int | None], None]
@@ -68,39 +65,58 @@ class ChildFailed(Exception):
     """The child exited with an error, or died before checking anything: the harness is at fault."""
 
 
-def execute_isolated(group: list[Report], gpu: bool, watch: Watch | None = None) -> list[Report]:
-    """`execute_group` in a child process; a kernel that ends it or stalls it is reported, the others
-    are checked again.
+#: Checks a group in a child process: `Died`, `Stalled` or `ChildFailed` when that ends badly.
+Child = Callable[[list[Report], "Watch | None"], list[Report]]
+
+
+def execute_isolated(
+    group: list[Report],
+    gpu: bool,
+    watch: Watch | None = None,
+    child: Child | None = None,
+    versions: Sequence[str] = (),
+) -> list[Report]:
+    """`execute_group` in a child process (or `child`'s checks: another Warp's, `check.target`, whose
+    `versions` the failures name); a kernel that ends it or stalls it is reported, the others are
+    checked again.
 
     A death while loading (a compiler crash) is narrowed down by halving the group.  A kernel
     whose checks run longer than STALL_SECONDS is labelled unsupported (no generated kernel
     should run that long: the grammar bounds its loops).
     """
+    check = child or (lambda g, w: _in_child(g, gpu, w))
     try:
-        return _in_child(group, gpu, watch)
+        return check(group, watch)
     except Died as e:
         if e.index is None:  # while loading: a compiler's crash, narrowed down to one kernel
             if len(group) > 1:
-                return _halves(group, gpu, watch)
-            group[0].failures.append(("crash", f"the process died while loading the kernel ({e.how})"))
+                return _halves(group, gpu, watch, check, versions)
+            message = f"the process died while loading the kernel ({e.how})"
+            group[0].failures.append(Failure("crash", message, versions))
             return group
         n = e.index
         kind = "generator_defect" if e.phase == "debug" else "crash"
-        group[n].failures.append((kind, f"{e.phase} build: the process died checking the kernel ({e.how})"))
+        message = f"{e.phase} build: the process died checking the kernel ({e.how})"
+        group[n].failures.append(Failure(kind, message, versions))
         group[n].metadata["execution"] = f"{kind}: {e.phase} build"
         group[n].params, group[n].inputs = e.launch or (group[n].params, group[n].inputs)
     except Stalled as e:
         if e.index is None and len(group) > 1:  # stalled while loading
-            return _halves(group, gpu, watch)
+            return _halves(group, gpu, watch, check, versions)
         n = e.index or 0
         group[n].metadata["execution"] = f"unsupported: checks ran longer than {STALL_SECONDS} s"
-    before, after = execute_isolated(group[:n], gpu, watch), execute_isolated(group[n + 1 :], gpu, watch)
-    return [*before, group[n], *after]
+    before = execute_isolated(group[:n], gpu, watch, check, versions)
+    return [*before, group[n], *execute_isolated(group[n + 1 :], gpu, watch, check, versions)]
 
 
-def _halves(group: list[Report], gpu: bool, watch: Watch | None) -> list[Report]:
+def _halves(
+    group: list[Report], gpu: bool, watch: Watch | None, check: Child, versions: Sequence[str]
+) -> list[Report]:
     mid = len(group) // 2
-    return execute_isolated(group[:mid], gpu, watch) + execute_isolated(group[mid:], gpu, watch)
+    return [
+        *execute_isolated(group[:mid], gpu, watch, check, versions),
+        *execute_isolated(group[mid:], gpu, watch, check, versions),
+    ]
 
 
 def _in_child(group: list[Report], gpu: bool, watch: Watch | None) -> list[Report]:
@@ -110,24 +126,32 @@ def _in_child(group: list[Report], gpu: bool, watch: Watch | None) -> list[Repor
     with tempfile.TemporaryDirectory(prefix="synth_fuzz_") as name:
         folder = Path(name)
         (folder / _GROUP).write_bytes(pickle.dumps((group, gpu)))
-        with open(folder / _OUTPUT, "wb") as output:
-            child = subprocess.Popen(
-                [sys.executable, "-c", _CHILD, str(folder), str(os.getpid())],
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=output,
-                env=_child_environment(),
-                process_group=0,  # out of the terminal's foreground group: Ctrl-C is the parent's
-            )
-        try:
-            return _wait(child, folder, watch)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+        command = [sys.executable, "-c", _CHILD, str(folder), str(os.getpid())]
+        run_child(command, folder, watch, _child_environment())
+        return pickle.loads((folder / _RESULT).read_bytes())
 
 
-def _wait(child: subprocess.Popen, folder: Path, watch: Watch | None) -> list[Report]:
+def run_child(command: list[str], folder: Path, watch: Watch | None, env: dict[str, str]) -> None:
+    """Run `command` (which marks its progress in `folder`) to its end: `Stalled` once it stops making
+    progress, `Died` if a signal ends it, `ChildFailed` if it exits with an error."""
+    with open(folder / _OUTPUT, "wb") as output:
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            env=env,
+            process_group=0,  # out of the terminal's foreground group: Ctrl-C is the parent's
+        )
+    try:
+        _wait(child, folder, watch)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def _wait(child: subprocess.Popen, folder: Path, watch: Watch | None) -> None:
     start = time.time()
     while True:
         try:
@@ -141,7 +165,7 @@ def _wait(child: subprocess.Popen, folder: Path, watch: Watch | None) -> list[Re
                 raise Stalled(index) from None
             continue
         if status == 0:
-            return pickle.loads((folder / _RESULT).read_bytes())
+            return
         if status > 0 or not (folder / _MARK).exists():  # an error of ours, not a kernel's signal
             raise ChildFailed(f"the checking process failed ({_how(status, folder)})")
         phase, index = _read_mark(folder)
@@ -175,7 +199,7 @@ def _read_mark(folder: Path) -> tuple[str, int | None]:
 
 def child_main(folder: str, parent: int) -> None:
     """The child: check the group in `folder`, marking each phase and kernel, and write the result."""
-    _end_with_parent(parent)
+    end_with_parent(parent)
     place = Path(folder)
     warp_access.init_warp()
     group, gpu = pickle.loads((place / _GROUP).read_bytes())
@@ -188,11 +212,3 @@ def child_main(folder: str, parent: int) -> None:
     checked = execute_group(group, gpu, mark)
     (place / (_RESULT + ".tmp")).write_bytes(pickle.dumps(checked))
     os.replace(place / (_RESULT + ".tmp"), place / _RESULT)
-
-
-def _end_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (elsewhere: no-op)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the request was made
-        os._exit(1)

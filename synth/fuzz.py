@@ -16,22 +16,29 @@ to `OUT/findings/` as a plain-Warp reproducer.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import warp_access
-from check.findings import FINDINGS_DIR, Finding, read_findings, write_finding
 from check.harness import Report, check_compiles, execute_group
 from check.isolation import ChildFailed, Watch, execute_isolated
-from check.known import known_as
+from check.runner import end_with_parent
+from check.target import Installation, TargetCheck, TargetError, distinct, installation
 from emit.lower import DEVICES
 from emit.writer import DatasetMismatch
 from grammar.sample import Sample, sample
-from grammar.strategies import DrawnKernel
 from grammar.unparse import to_source
 from synth.args import Parser, UsageError, check_writable, positive_int, seed
+from synth.fuzz_findings import Filer
 from synth.fuzz_report import FuzzProgress, print_summary
 from synth.fuzz_results import EXIT_CODES, EXIT_HARNESS, ResultsWriter, result_line, summarize
 from synth.pipeline import candidate_seed
@@ -68,6 +75,27 @@ def build_fuzz_parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="discard results and findings in --out instead of resuming"
     )
     parser.add_argument("--no-shrink", action="store_true", help="write new findings unshrunk")
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="groups checked at once, each by a worker process (results do not depend on it)",
+    )
+    parser.add_argument(
+        "--target-python",
+        default=None,
+        metavar="PATH",
+        help="build, run and check the kernels with the Warp of this interpreter (another environment's: "
+        "a release from 1.5 on, or a source checkout installed there) instead of the pinned one",
+    )
+    parser.add_argument(
+        "--against",
+        default=None,
+        metavar="PATH",
+        help="version-differential: also run every kernel under this interpreter's Warp and compare "
+        "results and gradients with the target's (--target-python, or the pinned Warp)",
+    )
     return parser
 
 
@@ -84,34 +112,52 @@ def candidate_kernel(base_seed: int, index: int) -> Sample:
 
 def run_fuzz(args: argparse.Namespace) -> int:
     check_writable(args.out)
-    identity = {"command": "fuzz", "device": args.device, "seed": args.seed}
+    warp_access.init_warp()
+    checks = _checks(args)
+    identity = {"command": "fuzz", "device": args.device, "seed": args.seed} | checks.identity
     try:
         results = ResultsWriter(args.out, identity, fresh=args.fresh)
     except DatasetMismatch as e:
         raise UsageError(str(e)) from None
-    warp_access.init_warp()
-    gpu = _gpu(args.device)
     session_start, earlier = time.perf_counter(), results.progress.seconds
     try:
         with FuzzProgress(args.count, results.progress.records) as progress:
-            progress.start(_start_line(args, results.progress.records))
-            for indices in results.pending(args.count, args.group):
-                reports = check_group(args.seed, indices, gpu, progress.watch)
-                lines = [
-                    result_line(k, r, file_findings(args.out, r, gpu, not args.no_shrink, progress.status))
-                    for k, r in zip(indices, reports, strict=True)
-                ]
+            progress.start(_start_line(args, results.progress.records, checks))
+            filer = Filer(args.out, checks, not args.no_shrink, progress.status)
+            watch = progress.watch if args.workers == 1 else None
+            pending = results.pending(args.count, args.group)
+            for indices, reports in checked_groups(checks, args.seed, pending, args.workers, watch):
+                lines = [result_line(k, r, filer.file(r)) for k, r in zip(indices, reports, strict=True)]
                 results.append_group(lines, earlier + time.perf_counter() - session_start)
+                filer.summarize(results.lines())
                 progress.group_done(results.progress.records, results.progress.counters)
     except ChildFailed as e:
         print(f"synth fuzz: error: {e}", file=sys.stderr)
         return EXIT_HARNESS
     finally:
         results.close()
-    summary = summarize(results.lines(), gpu, results.progress.seconds)
+    summary = summarize(results.lines(), checks.gpu, results.progress.seconds) | {"warp": checks.warp}
     results.write_stats(summary)
     print_summary(summary, args.device, str(args.out))
     return summary["exit_status"]
+
+
+def _checks(args: argparse.Namespace) -> Checks:
+    """The checks `args` ask for; an interpreter that cannot serve is a bad argument (one line)."""
+    if args.target_python is None and args.against is None:
+        return Checks(_gpu(args.device))
+    target = _installation(args.target_python, "target", "--target-python")
+    against = _installation(args.against, "against", "--against") if args.against else None
+    if against is not None:
+        target, against = distinct(target, against)
+    return Checks(False, TargetCheck(target, against))
+
+
+def _installation(python: str | None, role: str, option: str) -> Installation:
+    try:
+        return installation(python, role)
+    except TargetError as e:
+        raise UsageError(f"{option} {e}") from None
 
 
 def _gpu(device: str) -> bool:
@@ -126,79 +172,118 @@ def _gpu(device: str) -> bool:
     return True
 
 
-def _start_line(args: argparse.Namespace, done: int) -> str:
+def _start_line(args: argparse.Namespace, done: int, checks: Checks) -> str:
     if done >= args.count:
         return f"{args.out} holds {done} kernels already (--count {args.count}): nothing to check"
     where = f"resuming at kernel {done + 1} of {args.count}" if done else f"checking {args.count} kernels"
-    return f"{where} (seed {args.seed}, {args.group} per group) -> {args.out}"
+    under = "" if checks.target is None else f" under {checks.describe()}"
+    return f"{where}{under} (seed {args.seed}, {args.group} per group) -> {args.out}"
 
 
 # ----------------------------------------------------------------------------- checks
 
 
-def check_group(base_seed: int, indices: range, gpu: bool, watch: Watch | None = None) -> list[Report]:
-    """Every check on candidates `indices`: compiled on both backends here, executed in a child."""
-    reports = []
-    for k in indices:
-        s = candidate_kernel(base_seed, k)
-        policy = {"policy": "differentiable" if s.policy and s.policy.differentiable else "dataset"}
-        reports.append(Report(s.seed, s.kernel_name, s.kernel_type, to_source(s.tree), metadata=policy))
-    check_compiles(reports, "cpu")
-    check_compiles(reports, "cuda")
-    return execute_isolated(reports, gpu, watch)
+@dataclass(frozen=True)
+class Checks:
+    """How kernels are checked: in the pinned Warp (CPU, and GPU when `gpu`), or under `target`'s
+    installations (`check.target`)."""
+
+    gpu: bool
+    target: TargetCheck | None = None
+
+    @property
+    def versions(self) -> list[str]:
+        """Every Warp version the run tests."""
+        return list(self.target.versions.values()) if self.target else [warp_access.PINNED_WARP_VERSION]
+
+    @property
+    def warp(self) -> dict[str, str]:
+        """The Warp versions by role (`target`, `against`), as results and fuzz.json record them."""
+        return self.target.versions if self.target else {"target": warp_access.PINNED_WARP_VERSION}
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What else the results depend on (a resumed run must have the same)."""
+        if self.target is None:
+            return {}
+        sides = (self.target.target, self.target.against)
+        return {s.role: {"python": s.python, "warp": s.version} for s in sides if s is not None}
+
+    @property
+    def batch(self) -> int:
+        """Variants a shrinking predicate checks at once: many per process under another installation."""
+        return 1 if self.target is None else 16
+
+    def describe(self) -> str:
+        assert self.target is not None
+        against = self.target.against
+        return self.target.target.label + (f", compared with {against.label}" if against else "")
+
+    def group(self, base_seed: int, indices: range, watch: Watch | None = None) -> list[Report]:
+        """Every check on candidates `indices`: compiled on both backends here, executed in a child."""
+        reports = []
+        for k in indices:
+            s = candidate_kernel(base_seed, k)
+            policy = {"policy": "differentiable" if s.policy and s.policy.differentiable else "dataset"}
+            reports.append(Report(s.seed, s.kernel_name, s.kernel_type, to_source(s.tree), metadata=policy))
+        check_compiles(reports, "cpu")
+        check_compiles(reports, "cuda")
+        if self.target is not None:
+            return self.target.check(reports, watch)
+        return execute_isolated(reports, self.gpu, watch)
+
+    def variants(
+        self,
+        reports: list[Report],
+        kind: str,
+        device: str = "cpu",
+        quick: bool = True,
+        gradients: bool = True,
+    ) -> list[Report]:
+        """The checks a shrinking predicate needs to see failure `kind` (on `device`) on variants of a
+        kernel (`quick`: no more; under another installation, no float64 twins, and no adjoints unless
+        `gradients`)."""
+        if kind == "compile":  # a compile finding of another installation's: the pinned Warp compiles it
+            check_compiles(reports, device)
+        if self.target is not None:
+            return self.target.check(reports, quick=quick, gradients=gradients)
+        if kind == "crash":  # only a crash needs a process of its own
+            return execute_isolated(reports, self.gpu)
+        if kind != "compile":  # in this process: no debug build (its assertions end the process)
+            execute_group(reports, self.gpu, debug=False)
+        return reports
 
 
-def fails_like(kind: str, device: str, seed: int, gpu: bool) -> Callable[[DrawnKernel], bool]:
-    """Whether a module on its own shows failure `kind` (the shrinking predicate)."""
-
-    def fails(k: DrawnKernel) -> bool:
-        report = Report(seed, k.kernel_name, "", k.source)
-        try:
-            if kind == "compile":
-                check_compiles([report], device)
-            elif kind == "crash":  # only a crash needs a process of its own per try
-                report = execute_isolated([report], gpu)[0]
-            else:  # in this process: no debug build (its assertions end the process that meets them)
-                execute_group([report], gpu, debug=False)
-        except Exception:  # a drawn kernel that breaks the harness is not the failure being shrunk
-            return False
-        return any(found == kind for found, _ in report.failures)
-
-    return fails
-
-
-# ----------------------------------------------------------------------------- findings
-
-
-def file_findings(
-    out: Path, r: Report, gpu: bool, shrink: bool, status: Callable[[str], None] = lambda text: None
-) -> list[dict[str, str]]:
-    """The result line's failures of `r`, known ones named; new ones (and generator defects) written to
-    `out/findings/` unless an earlier, interrupted session filed them.
-
-    Generator defects are written as found: the seed regenerates them, and each shrinking try
-    would cost a process and a debug build.
-    """
-    failures = []
-    for kind, message in r.failures:
-        known = None if kind == "generator_defect" else known_as(kind, r.source, message)
-        failures.append({"kind": kind} | ({"known": known} if known else {}))
-        device = "cuda" if kind == "cpu_gpu_mismatch" or message.startswith("cuda") else "cpu"
-        if known is None and not _filed(out, kind, device, r.seed):
-            small = shrink and kind != "generator_defect"
-            status(f"{'shrinking' if small else 'writing'} a {kind} finding (seed {r.seed})")
-            found = Finding(kind, device, r.kernel_name, r.source, message, r.seed, False, r.inputs, r.params)
-            write_finding(out, _shrunk(found, gpu) if small else found)
-    return failures
+def checked_groups(
+    checks: Checks, base_seed: int, groups: Iterable[range], workers: int, watch: Watch | None
+) -> Iterator[tuple[range, list[Report]]]:
+    """Each group's checked reports, in order; `workers` > 1 checks that many groups at once, each in a
+    worker process (`watch` hears only this process's checks)."""
+    if workers == 1:
+        for indices in groups:
+            yield indices, checks.group(base_seed, indices, watch)
+        return
+    pool = ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_worker_start, initargs=(os.getpid(),)
+    )
+    try:
+        waiting = iter(groups)
+        pending: deque[tuple[range, Any]] = deque()
+        for indices in waiting:
+            pending.append((indices, pool.submit(checks.group, base_seed, indices)))
+            if len(pending) < 2 * workers:
+                continue
+            done, future = pending.popleft()
+            yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _filed(out: Path, kind: str, device: str, seed: int) -> bool:
-    filed = read_findings(out / FINDINGS_DIR)
-    return any((f["kind"], f["device"], f["seed"]) == (kind, device, seed) for f in filed)
-
-
-def _shrunk(finding: Finding, gpu: bool) -> Finding:
-    from check.shrink import shrink_failure
-
-    assert finding.seed is not None
-    return shrink_failure(finding, fails_like(finding.kind, finding.device, finding.seed, gpu))
+def _worker_start(parent: int) -> None:
+    """A worker: Ctrl-C is its parent's to handle; it ends with its parent; Warp started once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    end_with_parent(parent)
+    warp_access.init_warp()

@@ -90,7 +90,11 @@ def summary_table(summary: dict[str, Any], device: str, out: str) -> Table:
     table = Table(title=f"synth fuzz: {n} kernels in {summary['seconds']} s -> {out}", show_header=False)
     table.add_column("check", style="bold")
     table.add_column("outcome")
+    table.add_row("Warp", ", ".join(f"{role} {version}" for role, version in summary.get("warp", {}).items()))
     table.add_row("execution", _counts(summary["execution"]))
+    if "against_execution" in summary:
+        table.add_row("execution (against)", _counts(summary["against_execution"]))
+        table.add_row("compared", f"{summary['compared']} of {n} ran under both installations")
     table.add_row("debug build (CPU)", f"{summary['debug_passed']} of {n} ran without assertion or signal")
     table.add_row("determinism (CPU)", f"{summary['deterministic']} of {n} gave identical bytes twice")
     table.add_row("gradient checks", _counts(summary["gradcheck"]))
@@ -98,7 +102,8 @@ def summary_table(summary: dict[str, Any], device: str, out: str) -> Table:
     table.add_row("non-trivial gradients", f"{share} compared a non-zero derivative")
     table.add_row("CPU/GPU", _cpu_gpu(summary, device))
     new = summary["new_findings"]
-    table.add_row("new findings", f"{_counts(new)} -> {out}/findings" if new else "none")
+    distinct = f" ({summary.get('distinct_findings', 0)} distinct) -> {out}/findings/SUMMARY.md"
+    table.add_row("new findings", f"{_counts(new)}{distinct}" if new else "none")
     known = summary["known_findings"]
     table.add_row("known findings", ", ".join(f"known: {k} x{v}" for k, v in known.items()) or "none")
     defects = summary["generator_defects"]

@@ -37,8 +37,9 @@ EXIT_CODES = {
     EXIT_HARNESS: "the checking process itself failed (one line says why)",
 }
 
-#: Gradient-check outcomes that compared a non-zero derivative (issue: `trivial` compares nothing).
-NONTRIVIAL_GRADIENTS = ("passed", "mismatch")
+#: Gradient-check outcomes that compared a non-zero derivative (issue: `trivial` compares nothing;
+#: `float32_rounding` compared it in float64).
+NONTRIVIAL_GRADIENTS = ("passed", "mismatch", "float32_rounding")
 
 
 class ResultsWriter(DatasetWriter):
@@ -118,7 +119,7 @@ def summarize(lines: list[dict[str, Any]], gpu: bool, seconds: float) -> dict[st
     nontrivial = sum(grads[s] for s in NONTRIVIAL_GRADIENTS)
     summary = {
         "kernels": len(lines),
-        "execution": _sorted(Counter(m.get("execution", "not_run").partition(":")[0] for m in meta)),
+        "execution": _executions(meta),
         "debug_passed": sum(m.get("debug") == "passed" for m in meta),
         "deterministic": sum(bool(m.get("deterministic")) for m in meta),
         "gpu": gpu,
@@ -128,11 +129,24 @@ def summarize(lines: list[dict[str, Any]], gpu: bool, seconds: float) -> dict[st
         "gradcheck_nontrivial_share": round(nontrivial / len(lines), 4) if lines else 0.0,
         "outside_contract_measured": _sorted(outside),
         "new_findings": _sorted(Counter(f["kind"] for f in failures if outcome(f) == "new")),
+        "distinct_findings": len({f["finding"] for f in failures if outcome(f) == "new" and "finding" in f}),
         "known_findings": _sorted(Counter(f["known"] for f in failures if outcome(f) == "known")),
         "generator_defects": sum(outcome(f) == "generator_defect" for f in failures),
         "seconds": round(seconds, 1),
+        "seconds_per_kernel": round(seconds / len(lines), 2) if lines else 0.0,
     }
+    against = [m["against"] for m in meta if "against" in m]
+    if against:  # version-differential: how the other installation fared, and how many ran under both
+        summary["against_execution"] = _executions(against)
+        summary["compared"] = sum(
+            m.get("execution") == m["against"].get("execution") == "executed" for m in meta if "against" in m
+        )
     return summary | {"exit_status": exit_status(summary)}
+
+
+def _executions(meta: list[dict[str, Any]]) -> dict[str, int]:
+    """Kernels by how their execution went (the outcome's label, without its reason)."""
+    return _sorted(Counter(m.get("execution", "not_run").partition(":")[0] for m in meta))
 
 
 def exit_status(summary: dict[str, Any]) -> int:

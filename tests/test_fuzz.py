@@ -10,6 +10,7 @@ from check.harness import Report, check_compiles, check_execution, compare_devic
 from check.isolation import Died, execute_isolated
 from check.shrink import reduce, shrink
 from grammar.sample import sample
+from grammar.strategies import DrawnKernel
 from grammar.unparse import to_source
 from tests.conftest import plain_warp
 from tests.test_execute import WIDENED
@@ -49,6 +50,18 @@ def test_injected_failure_shrinks_to_a_small_reproducer(tmp_path):
     assert result.returncode == 0, result.stderr  # runs with plain Warp; the injected bug is not real
     assert read_findings(tmp_path / "findings")[0]["shrunk"] is True
 
+
+
+def test_reduction_stops_at_its_time_budget():
+    kernel = DrawnKernel(SQUARE.replace("GRAD", WRONG_GRAD), "apply_square", "")
+    tried = []
+
+    def fails(k):
+        tried.append(k)
+        return True  # every variant "fails": unbounded, reduction would go on to the smallest
+
+    assert reduce(kernel, fails, seconds=0) == kernel and not tried
+    assert len(reduce(kernel, fails).source) < len(kernel.source) and tried
 
 def test_gradient_reproducer_reproduces_with_plain_warp(tmp_path):
     source = SQUARE.replace("GRAD", WRONG_GRAD)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from check import execute, tolerance
-from check.gradcheck import check_gradient, contract_violations, measure_gradient
+from check.gradcheck import check_gradient, contract_violations, measure_gradient, told_from_rounding
 
 SQUARE = """import warp as wp
 
@@ -193,3 +193,36 @@ def test_a_check_where_adjoint_and_differences_are_zero_is_trivial_not_passed():
     result = check_gradient(kernel, params, _inputs(params), CONSTANT_OUTPUT, "constant")
     assert result.status == "trivial" and result.adjoint == 0.0 and result.finite_difference == 0.0
     assert result.reasons == ["adjoint and finite differences all zero: no derivative compared"]
+
+
+#: The derivative of `x * 0.0` is 0 (finite differences are exactly 0); a custom adjoint giving a rounding
+#: residue (zero in exact arithmetic) is right up to float32 rounding, one giving 0.001 is wrong.
+VANISH = """import warp as wp
+
+@wp.func
+def vanish(x: float) -> float:
+    return x * 0.0
+
+@wp.func_grad(vanish)
+def adj_vanish(x: float, adj_ret: float):
+    wp.adjoint[x] += adj_ret * GRAD
+
+@wp.kernel
+def apply_vanish(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = vanish(a[i])
+"""
+
+
+@pytest.mark.parametrize(
+    ("adjoint", "status"), [("((x * 0.3 + x * 0.7) - x) * 1000.0", "float32_rounding"), ("0.001", "mismatch")]
+)
+def test_float64_twin_and_adjoint_noise_tell_rounding_from_a_wrong_adjoint(adjoint, status):
+    source = VANISH.replace("GRAD", adjoint)
+    kernel, params = _load(source, "apply_vanish")
+    inputs = execute.draw_inputs(params, 0)
+    measured = check_gradient(kernel, params, inputs, source, "apply_vanish")
+    assert measured.status == "mismatch" and measured.finite_difference == 0.0  # float32 alone cannot tell
+    told = told_from_rounding(kernel, params, inputs, source, "apply_vanish", measured)
+    assert told.status == status, told
+    assert told.float64 is not None and told.adjoint_noise is not None

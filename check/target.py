@@ -1,0 +1,581 @@
+"""Checks under another Warp installation: `fuzz --target-python PATH` and `fuzz --against PATH`.
+
+Kernels are synthesized, lowered and compiled with the pinned Warp, as always;
+their parameters and a launch's values are read and drawn here (no build needed).
+A child process under the installation's interpreter (`check.runner`, standalone:
+Warp's public API and numpy only) builds, runs and gradient-checks them, and this
+module judges its numbers with the fuzzer's own policies: determinism (identical
+bytes), the gradient check (`check.gradcheck`) and, between two installations, the
+tolerance policy (`check.tolerance`) on forward outputs and on gradients.
+
+**Unsupported or a finding.**  A kernel the pinned Warp compiles but the target
+does not build is `unsupported_by_target` when Warp's Python front end rejects it
+with one of the diagnostics it gives for a construct it does not know (`UNSUPPORTED`:
+a missing `wp.` name, no overload for the argument types, an unknown keyword or
+syntax): the construct is newer than the target's API, never a finding.  Any
+other build failure (the native compiler rejecting Warp's generated code, an
+internal error in the front end) is a `compile` finding of the target's version.
+
+**Which side is right.**  A disagreement between installations is a `differential`
+finding.  For gradients each side's own finite differences decide; for forward
+outputs the kernel's float64 twin (`check.precision`) is run under both: when the
+twins agree, the side whose float32 result matches them is right.  A float32
+gradient mismatch whose float64 twin passes the check is float32 rounding
+(`float32_rounding`, never a finding).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import warp_access
+from check import gradcheck, handles, runner, tolerance
+from check.execute import Param, Unsupported, describe, leaves
+from check.gradcheck import GradResult
+from check.harness import Failure, Report
+from check.isolation import ChildFailed, Watch, execute_isolated, run_child
+from check.precision import float64_inputs, float64_twin
+from check.signature import by_message, normalised
+
+#: Seconds an interpreter may take to import Warp and say its version.
+VERSION_SECONDS = 120
+
+#: Warp front-end diagnostics that mean "this Warp does not know the construct" (the target's API is
+#: older than the pinned one, which built the kernel): `unsupported_by_target`, never a finding.
+UNSUPPORTED = (
+    r"module 'warp' has no attribute",  # a builtin or type added later (`wp.quat_twist`)
+    r"has no attribute '\w+'",  # a newer attribute of a Warp object
+    r"is not an attribute of '<module 'warp'",  # a builtin mapped over a tile, added later
+    r"Couldn't find function overload",  # no overload for these argument types in this release
+    r"Could not find function",
+    r"unexpected keyword argument",  # a keyword added later (`wp.tile_load(..., shape=...)`)
+    r"[Mm]issing required argument",
+    r"got multiple values for argument",
+    r"is not supported",  # syntax the front end does not lower yet
+    r"[Nn]ot supported",
+    r"[Uu]nsupported",
+    r"Invalid external reference type",
+    r"are expected to be of the type",  # a constructor's argument types, later relaxed (float literals)
+    r"is expected to be of the type",
+)
+#: The front end's error classes (a native compiler's failure is reported otherwise).
+FRONT_END_ERRORS = r"^(WarpCodegen\w*Error|AttributeError|TypeError|KeyError|RuntimeError|NameError)"
+
+
+class TargetError(Exception):
+    """An interpreter that cannot serve as an installation (one line says why)."""
+
+
+@dataclass(frozen=True)
+class Installation:
+    """A Python interpreter with some Warp installed, and that Warp's version."""
+
+    python: str
+    version: str
+    role: str  # "target" or "against": where its results go
+    #: How results and findings name it: its version, unless both compared installations have the same
+    #: one (`distinct`).
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"warp {self.name or self.version}"
+
+
+def distinct(target: Installation, against: Installation) -> tuple[Installation, Installation]:
+    """The two installations named apart: by version, and by role too when their versions are equal."""
+    if target.version != against.version:
+        return replace(target, name=target.version), replace(against, name=against.version)
+    return tuple(replace(i, name=f"{i.version} ({i.role})") for i in (target, against))  # type: ignore[return-value]
+
+
+def installation(python: str | None, role: str) -> Installation:
+    """The installation of interpreter `python` (None: this one, with the pinned Warp); `TargetError`."""
+    if python is None:
+        version = warp_access.PINNED_WARP_VERSION
+        return Installation(sys.executable, version, role, version)
+    found = shutil.which(python)
+    if found is None:
+        raise TargetError(f"{python}: no such interpreter")
+    found = os.path.abspath(found)
+    with tempfile.TemporaryDirectory(prefix="synth_target_") as folder:
+        script = _copy_runner(Path(folder))
+        try:
+            done = subprocess.run(
+                [found, str(script), "--version"],
+                capture_output=True,
+                text=True,
+                timeout=VERSION_SECONDS,
+                env=_environment(),
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise TargetError(f"{python}: cannot run it ({e})") from None
+    said = (done.stdout + done.stderr).strip().splitlines()
+    if done.returncode != 0 or not said:
+        raise TargetError(f"{python}: cannot import warp ({said[-1] if said else 'no output'})")
+    return Installation(found, said[-1].strip(), role, said[-1].strip())
+
+
+def _copy_runner(folder: Path) -> Path:
+    """The runner script in `folder` (run from there: nothing of warp-synth's is importable)."""
+    script = folder / "runner.py"
+    shutil.copyfile(runner.__file__, script)
+    return script
+
+
+def _environment() -> dict[str, str]:
+    """This environment without warp-synth on the path (the runner needs none of it)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+def param_spec(p: Param) -> dict[str, Any]:
+    """A parameter as the runner reads it (plain data)."""
+    if p.is_struct:
+        return {
+            "name": p.name,
+            "kind": "struct",
+            "struct": p.struct,
+            "fields": [param_spec(f) for f in p.fields],
+        }
+    kind = "array" if p.is_array else "scalar"
+    return {"name": p.name, "kind": kind, "dtype": p.dtype_name, "float": p.is_float}
+
+
+def gradient_wanted(params: Sequence[Param]) -> bool:
+    """Whether the check measures a gradient (float inputs and outputs, no float16 among them)."""
+    wrt, of = gradcheck.float_arrays(params)
+    return bool(wrt and of) and not any(p.numpy_dtype == np.float16 for p in (*wrt, *of))
+
+
+def write_job(folder: Path, reports: Sequence[Report], debug: bool, gradients: bool = True) -> None:
+    """`job.json` and `inputs.npz` for the reports' kernels (their params and inputs drawn already);
+    without `gradients`, kernels are built without adjoints and no gradient is measured."""
+    cases, arrays = [], {}
+    for n, r in enumerate(reports):
+        assert r.inputs is not None
+        gradient = gradients and gradient_wanted(r.params)
+        cases.append(
+            {
+                "source": r.source,
+                "kernel_name": r.kernel_name,
+                "params": [param_spec(p) for p in r.params],
+                "shape": list(r.inputs.shape),
+                "tile": r.inputs.tile,
+                "block_dim": None,
+                "gradient": {"steps": gradcheck.steps(r.params)} if gradient else None,
+            }
+        )
+        arrays |= {f"{n}/{p.name}": np.asarray(r.inputs.values[p.name]) for p in leaves(r.params)}
+        if gradient:
+            weights, direction = gradcheck.draws(r.params, r.inputs)
+            arrays |= {f"{n}/w/{k}": v for k, v in weights.items()}
+            arrays |= {f"{n}/d/{k}": v for k, v in direction.items()}
+    job = {"kernels": cases, "debug": debug, "device": "cpu", "backward": gradients}
+    (folder / runner.JOB).write_text(json.dumps(job))
+    np.savez(folder / runner.INPUTS, **arrays)
+
+
+def read_results(folder: Path, count: int) -> tuple[str, list[dict[str, Any]]]:
+    """The runner's version and per-kernel results, each with its first launch's arrays (`outputs`)."""
+    result = json.loads((folder / runner.RESULT).read_text())
+    kernels = result["kernels"]
+    with np.load(folder / runner.OUTPUTS) as outputs:
+        for key in outputs.files:
+            n, _, name = key.partition("/")
+            kernels[int(n)].setdefault("outputs", {})[name] = outputs[key]
+    assert len(kernels) == count
+    return result["warp"], kernels
+
+
+class RunUnder:
+    """Checks a group under `installation` (a `check.isolation.Child`): each report's `run` gets what
+    the runner measured; a kernel that ends the runner is handled by `execute_isolated`."""
+
+    def __init__(self, installation: Installation, debug: bool, gradients: bool = True):
+        self.installation, self.debug, self.gradients = installation, debug, gradients
+
+    def __call__(self, group: list[Report], watch: Watch | None) -> list[Report]:
+        if not group:
+            return group
+        with tempfile.TemporaryDirectory(prefix="synth_target_") as name:
+            folder = Path(name)
+            script = _copy_runner(folder)
+            write_job(folder, group, self.debug, self.gradients)
+            command = [self.installation.python, str(script), str(folder), str(os.getpid())]
+            run_child(command, folder, watch, _environment())
+            version, results = read_results(folder, len(group))
+        if version != self.installation.version:
+            raise ChildFailed(
+                f"{self.installation.python} runs warp {version}, not {self.installation.version}"
+            )
+        for report, result in zip(group, results, strict=True):
+            report.run = result
+        return group
+
+
+def run_under(
+    installation: Installation,
+    reports: list[Report],
+    debug: bool = False,
+    watch: Watch | None = None,
+    gradients: bool = True,
+) -> None:
+    """Every report's kernel built, run and measured under `installation` (`report.run`), failures of
+    its own process (`crash`, `generator_defect`) recorded with its version."""
+    child = RunUnder(installation, debug, gradients)
+    execute_isolated(reports, False, watch, child, versions=(installation.name,))
+
+
+# ----------------------------------------------------------------------------- judging one side
+
+
+def unsupported(message: str) -> bool:
+    """Whether a build failure is an API-availability error (see the module docstring)."""
+    front_end = re.search(FRONT_END_ERRORS, message) is not None
+    return front_end and any(re.search(pattern, message) for pattern in UNSUPPORTED)
+
+
+def judge_run(report: Report, installation: Installation) -> None:
+    """Turn the runner's numbers (`report.run`) into the report's metadata and failures."""
+    run, versions = report.run, (installation.name,)
+    meta = report.metadata
+    if not run:  # the runner died on it: `execute_isolated` said how
+        return
+    if run["status"] == "build_failed":
+        if unsupported(run["message"]):
+            meta["execution"] = f"unsupported_by_target: {run['message']}"
+        else:
+            meta["execution"] = "build_failed"
+            report.failures.append(Failure("compile", f"{installation.label}: {run['message']}", versions))
+        return
+    if run["status"] == "raised":
+        meta["execution"] = "executed"
+        report.failures.append(Failure("crash", f"{installation.label}: {run['message']}", versions))
+        return
+    meta["execution"] = "executed"
+    if run.get("debug"):
+        meta["debug"] = "passed"
+    meta["deterministic"] = run["deterministic"]
+    if not run["deterministic"]:
+        report.failures.append(
+            Failure("nondeterministic", f"{installation.label}: two CPU launches differ", versions)
+        )
+    grad = judge_gradient(report)
+    meta["gradcheck"] = grad.as_dict()
+    if grad.status == "mismatch":
+        report.failures.append(Failure("gradient", json.dumps(grad.as_dict()), versions))
+
+
+def judge_gradient(report: Report) -> GradResult:
+    """The gradient check's result from the runner's numbers."""
+    early, reasons = gradcheck.gradient_contract(report.params, report.source, report.kernel_name)
+    if early is not None:
+        return early
+    run = report.run
+    if "adjoint" not in run:
+        return GradResult("not_measured", ["built without adjoints (shrinking a forward failure)"])
+    precision = gradcheck.gradient_precision(*gradcheck.float_arrays(report.params))
+    return gradcheck.judged(run["adjoint"], run["finite_differences"], run["scales"], precision, reasons)
+
+
+# ----------------------------------------------------------------------------- the checks
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """Kernels checked under `target`, and compared with `against` when given."""
+
+    target: Installation
+    against: Installation | None = None
+
+    @property
+    def versions(self) -> dict[str, str]:
+        sides = (self.target, self.against) if self.against else (self.target,)
+        return {s.role: s.name for s in sides}
+
+    def check(
+        self, reports: list[Report], watch: Watch | None = None, quick: bool = False, gradients: bool = True
+    ) -> list[Report]:
+        """Every check on `reports` (compiled by the pinned Warp already: those that failed stay so);
+        `quick` (for shrinking): no debug build, and no float64 twins to say which side is right;
+        without `gradients` (shrinking a failure of forward results), no adjoints built or measured."""
+        for r in reports:
+            r.metadata["warp"] = self.versions
+        ready = [r for r in reports if not r.failures and _described(r)]
+        sides = [(self.target, ready)]
+        if self.against is not None:  # checked at the same time, without a debug build
+            sides.append((self.against, [fresh(r) for r in ready]))
+        first = {"debug": not quick, "watch": watch}
+        _at_once(
+            *(
+                partial(run_under, *side, gradients=gradients, **(first if n == 0 else {}))
+                for n, side in enumerate(sides)
+            )
+        )
+        for installation, checked in sides:
+            for r in checked:
+                judge_run(r, installation)
+        _at_once(*(partial(rounding, i, [r for r in c if _float32_mismatch(r)]) for i, c in sides))
+        if self.against is not None:
+            self._compare(ready, sides[1][1], twins=not quick)
+        return reports
+
+    def _compare(self, reports: list[Report], others: list[Report], twins: bool) -> None:
+        """Each kernel's results under the two installations compared; its failures under the other
+        one added (one failure where both show it)."""
+        assert self.against is not None
+        for r, other in zip(reports, others, strict=True):
+            r.failures = merged(r.failures, other.failures)
+            r.metadata["against"] = other.metadata
+        ran = [
+            (r, o)
+            for r, o in zip(reports, others, strict=True)
+            if r.run.get("status") == o.run.get("status") == "ran"
+        ]
+        differing = [(r, o, d) for r, o in ran if (d := disagreements(r, o))]
+        float64 = self._twins([r for r, _, d in differing if d.get("forward")]) if twins else {}
+        for r, o, d in differing:
+            verdict = _verdict(r, o, d, float64.get(id(r)), self.target, self.against)
+            r.run["against"] = o.run
+            if id(r) in float64:
+                r.run["float64"] = float64[id(r)][0]
+            r.metadata["differential"] = verdict
+            if _told_already(r, verdict):
+                continue
+            tested = [self.target.name, self.against.name]  # which are affected: the verdict's
+            r.failures.append(Failure("differential", json.dumps(verdict, sort_keys=True), tested))
+
+    def _twins(self, reports: list[Report]) -> dict[int, tuple[dict, dict]]:
+        """The float64 twins' outputs under (target, against), by id of the report, where both ran."""
+        assert self.against is not None
+        twins = {id(r): t for r in reports if (t := twin_report(r)) is not None}
+        copies = [{k: fresh(t) for k, t in twins.items()} for _ in range(2)]
+        sides = zip((self.target, self.against), copies, strict=True)
+        _at_once(*(partial(run_under, side, list(c.values()), gradients=False) for side, c in sides))
+        outputs = {
+            k: [c[k].run.get("outputs") if c[k].run.get("status") == "ran" else None for c in copies]
+            for k in twins
+        }
+        return {k: (ours, theirs) for k, (ours, theirs) in outputs.items() if ours and theirs}
+
+
+def _told_already(report: Report, verdict: dict[str, Any]) -> bool:
+    """Whether differing gradients are the wrong side's own gradient finding, found already."""
+    if verdict["part"] != ["gradient"] or not verdict["affected"]:
+        return False
+    return any(f.kind == "gradient" and verdict["affected"][0] in f.versions for f in report.failures)
+
+
+def _at_once(*actions: Callable[[], Any]) -> None:
+    """Run `actions` at the same time (each waits on processes of its own), raising the first error."""
+    with ThreadPoolExecutor(len(actions)) as pool:
+        for future in [pool.submit(a) for a in actions]:
+            future.result()
+
+
+def merged(ours: list[Failure], theirs: list[Failure]) -> list[Failure]:
+    """Both installations' failures, one failure (naming both versions) for a kind both show alike."""
+    result = list(ours)
+    for f in theirs:
+        n = next((n for n, g in enumerate(result) if _alike(f, g)), None)
+        if n is None:
+            result.append(f)
+        else:
+            result[n] = Failure(result[n].kind, result[n].message, [*result[n].versions, *f.versions])
+    return result
+
+
+def _alike(f: Failure, g: Failure) -> bool:
+    if f.kind != g.kind:
+        return False
+    return not by_message(f.kind, f.message) or normalised(f.message) == normalised(g.message)
+
+
+def fresh(report: Report) -> Report:
+    """A report of the same kernel and launch, nothing checked yet."""
+    return Report(
+        report.seed,
+        report.kernel_name,
+        report.kernel_type,
+        report.source,
+        params=report.params,
+        inputs=report.inputs,
+    )
+
+
+def _described(report: Report) -> bool:
+    """Draw the report's params and inputs with the pinned Warp (no build); label what cannot run."""
+    try:
+        report.params, report.inputs = describe(report.source, report.kernel_name, report.seed)
+    except Unsupported as e:
+        report.metadata["execution"] = f"unsupported: {e}"
+        return False
+    if any(isinstance(v, handles.Recipe) for v in report.inputs.values.values()):
+        report.metadata["execution"] = "unsupported: handle parameters (meshes ...) under another Warp"
+        return False
+    return True
+
+
+def _float32_mismatch(report: Report) -> bool:
+    grad = report.metadata.get("gradcheck", {})
+    return (
+        grad.get("status") == "mismatch"
+        and gradcheck.gradient_precision(*gradcheck.float_arrays(report.params)) == "float32"
+    )
+
+
+def twin_report(report: Report) -> Report | None:
+    """A report for the float64 twin of `report`'s kernel, on the same (widened) inputs, or None."""
+    twin = float64_twin(report.source, report.kernel_name)
+    if twin is None or report.inputs is None:
+        return None
+    try:
+        params, _ = describe(twin, report.kernel_name, report.seed)
+    except Unsupported:
+        return None
+    inputs = float64_inputs(params, report.inputs)
+    return Report(report.seed, report.kernel_name, report.kernel_type, twin, params=params, inputs=inputs)
+
+
+def rounding(installation: Installation, reports: list[Report]) -> None:
+    """Float32 gradient mismatches that are rounding (`gradcheck.float32_rounding`), not findings."""
+    twins = {id(r): t for r in reports if (t := twin_report(r)) is not None}
+    if not twins:
+        return
+    run_under(installation, list(twins.values()))
+    for r in reports:
+        t = twins.get(id(r))
+        if t is None or t.run.get("status") != "ran":
+            continue
+        grad32, grad64, noise = (
+            GradResult(**r.metadata["gradcheck"]),
+            judge_gradient(t),
+            r.run["adjoint_noise"],
+        )
+        told = replace(grad32, adjoint_noise=noise, float64=grad64.as_dict())
+        rounded = gradcheck.float32_rounding(grad32, noise, grad64)
+        told = replace(told, status="float32_rounding") if rounded else told
+        r.metadata["gradcheck"] = told.as_dict()
+        others = [f for f in r.failures if f.kind != "gradient"]
+        ours = [
+            Failure("gradient", json.dumps(told.as_dict()), f.versions)
+            for f in r.failures
+            if f.kind == "gradient"
+        ]
+        r.failures[:] = others if rounded else others + ours
+
+
+# ----------------------------------------------------------------------------- comparing two sides
+
+
+def disagreements(ours: Report, theirs: Report) -> dict[str, Any]:
+    """Where two installations' results for one kernel differ beyond the tolerance policy: the forward
+    arrays that differ, and the adjoints if they do (kernels inside the autodiff contract only)."""
+    assert ours.inputs is not None
+    a, b = ours.run["outputs"], theirs.run["outputs"]
+    accumulators = {p.name for p in leaves(ours.params) if p.role == "accumulator"}
+    found: dict[str, Any] = {}
+    differing = tolerance.mismatches(a, b, accumulators, ours.inputs.threads)
+    if differing:
+        found["forward"] = differing
+    grads = [r.metadata.get("gradcheck", {}) for r in (ours, theirs)]
+    if all("adjoint" in g for g in grads):  # measured inside the contract on both sides
+        ad, other = ours.run["adjoint"], theirs.run["adjoint"]
+        precision = gradcheck.gradient_precision(*gradcheck.float_arrays(ours.params))
+        scales = ours.run["scales"] + theirs.run["scales"]
+        tol = gradcheck.tolerance([ad, other], scales, precision)
+        if abs(ad - other) > tol:
+            found["gradient"] = {"adjoints": [ad, other], "tolerance": tol}
+    return found
+
+
+#: Gradient-check outcomes in which the adjoint agrees with finite differences.
+AGREEING = ("passed", "float32_rounding", "trivial")
+
+
+def _verdict(
+    ours: Report,
+    theirs: Report,
+    differing: dict[str, Any],
+    float64: tuple[dict, dict] | None,
+    target: Installation,
+    against: Installation,
+) -> dict[str, Any]:
+    """What differs, and which side is right (`right`, by `decided_by`; `affected`: the wrong ones).
+
+    Differing forward results are decided by the float64 twins when they agree with each other (the
+    side matching them is right), or else, for float64 results, when one side's are the other's rounded
+    to float32 (it lost precision).  Differing gradients alone (the forward results agree) are decided
+    by each side's own finite differences.  Otherwise the verdict is open (`right` empty).
+    """
+    sides = {target.name: ours, against.name: theirs}
+    verdict: dict[str, Any] = {"versions": [target.name, against.name], "part": sorted(differing)}
+    right: list[str] = []
+    if "forward" in differing:
+        names = differing["forward"]
+        outputs = {v: r.run["outputs"] for v, r in sides.items()}
+        verdict["arrays"] = names
+        verdict["max_difference"] = {
+            n: float(np.nanmax(np.abs(ours.run["outputs"][n].astype(np.float64) - theirs.run["outputs"][n])))
+            for n in names
+        }
+        if float64 is None:
+            verdict["float64"] = "no float64 twin (or it did not run)"
+        elif tolerance.mismatches(*float64, set(), 1):
+            verdict["float64"] = "the float64 twins differ too: the versions compute different functions"
+        else:
+            verdict["float64"] = "the float64 twins agree"
+            right = [v for v in sides if all(_close_to(float64[0][n], outputs[v][n]) for n in names)]
+            verdict["agrees_with_float64"] = right
+            verdict["decided_by"] = "float64"
+        lost = [
+            v for v, w in (tuple(sides), tuple(sides)[::-1]) if _lost_precision(outputs[v], outputs[w], names)
+        ]
+        if not right and len(lost) == 1:
+            right = [v for v in sides if v not in lost]
+            verdict["decided_by"] = "precision"
+            verdict["precision"] = (
+                f"Warp {lost[0]}'s float64 results are Warp {right[0]}'s rounded to float32"
+            )
+    if "gradient" in differing:
+        verdict["adjoints"] = dict(zip(sides, differing["gradient"]["adjoints"], strict=True))
+        passed = [v for v, r in sides.items() if r.metadata["gradcheck"].get("status") in AGREEING]
+        verdict["agrees_with_finite_differences"] = passed
+        if "forward" not in differing:  # else each side's differences are of its own forward results
+            right = passed
+            verdict["decided_by"] = "finite_differences"
+    right = right if len(right) == 1 else []
+    verdict["right"] = right
+    verdict["affected"] = [v for v in sides if v not in right] if right else []
+    return verdict
+
+
+def _lost_precision(mine: dict[str, np.ndarray], theirs: dict[str, np.ndarray], names: list[str]) -> bool:
+    """Whether every differing array is float64 and `mine` holds `theirs` rounded to float32."""
+    pairs = [(mine[n], theirs[n]) for n in names]
+    return all(
+        a.dtype == np.float64 and np.array_equal(a, b.astype(np.float32).astype(np.float64), equal_nan=True)
+        for a, b in pairs
+    )
+
+
+def _close_to(reference: np.ndarray, value: np.ndarray) -> bool:
+    """A float32 (or integer) result matches a float64 reference under the tolerance policy of its type."""
+    return tolerance.close(reference.astype(value.dtype), value)

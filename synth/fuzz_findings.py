@@ -1,0 +1,205 @@
+"""Filing the fuzzer's failures as findings: known ones named, new ones grouped by signature and shrunk.
+
+Each failure of a kernel is, in this order: a known Warp bug (`check.known`, for the
+pinned version), a hit of a finding already filed (same class, and the same
+normalised message or every construct of that finding's shrunk kernel:
+`check.signature`), or a new finding: shrunk (in the pinned Warp, Hypothesis
+search then reduction; under other installations, reduction of the kernel itself,
+variants checked a batch per process), checked once more (its message, launch
+values and, for a differential, every version's results come from the shrunk
+kernel), and written as a plain-Warp reproducer unless its signature turns out to
+be filed already.  Results lines name the finding each failure counts for, so
+`SUMMARY.md` gives every finding's hits and seeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import warp_access
+from check.findings import FINDINGS_DIR, Finding, read_findings, write_finding, write_summary
+from check.harness import Failure, Report
+from check.known import known_as
+from check.shrink import FirstFailing, reduce, shrink
+from check.signature import by_message, constructs, failure_class, normalised, signature
+from grammar.strategies import DrawnKernel
+
+PINNED = warp_access.PINNED_WARP_VERSION
+
+
+class Filer:
+    """Files the failures of checked kernels in `out/findings/` (see the module docstring).
+
+    `checks` checks variants of a kernel (`synth.fuzz.Checks`); `versions`: every Warp version the run
+    tests.
+    """
+
+    def __init__(
+        self, out: Path, checks: Any, shrink: bool, status: Callable[[str], None] = lambda text: None
+    ):
+        self.out, self.checks, self.shrink, self.status = out, checks, shrink, status
+        self.folder = out / FINDINGS_DIR
+
+    def file(self, r: Report) -> list[dict[str, Any]]:
+        """The result line's failures of `r`: each with its versions, and its known bug or its finding."""
+        entries = []
+        for f in r.failures:
+            versions = list(f.versions) or [PINNED]
+            entry: dict[str, Any] = {"kind": f.kind, "versions": versions}
+            known = known_as(f.kind, r.source, f.message) if self._pinned_only(f, versions) else None
+            if known:
+                entry["known"] = known
+            else:
+                entry["finding"] = self._finding(r, f, versions)
+            entries.append(entry)
+        return entries
+
+    @staticmethod
+    def _pinned_only(f: Failure, versions: list[str]) -> bool:
+        """Known bugs are the pinned Warp's, and never generator defects."""
+        return f.kind != "generator_defect" and versions == [PINNED]
+
+    def _finding(self, r: Report, f: Failure, versions: list[str]) -> str:
+        """The reproducer of the finding `f` counts for: a filed one's, or a new one's."""
+        klass = failure_class(f.kind, f.message, versions)
+        filed = read_findings(self.folder)
+        hit = _matching(filed, f, versions, r.source)
+        if hit is not None:
+            return hit["reproducer"]
+        small = self.shrink and f.kind != "generator_defect"
+        self.status(f"{'shrinking' if small else 'writing'} a {f.kind} finding (seed {r.seed})")
+        finding = self._shrunk(r, f, klass) if small else _finding_of(r, f, self.checks.versions)
+        finding.signature = signature(finding.kind, finding.message, versions, finding.source)
+        same = next((x for x in filed if x.get("signature") == finding.signature), None)
+        return same["reproducer"] if same is not None else write_finding(self.out, finding).name
+
+    def _shrunk(self, r: Report, f: Failure, klass: str) -> Finding:
+        """The smallest kernel still showing `f`'s class (and message), checked once more."""
+        first = self._first_failing(r.seed, f, klass)
+        kernel = DrawnKernel(r.source, r.kernel_name, "")
+        if self.checks.target is None:  # in-process checks are cheap: search the grammar first
+            kernel = shrink(lambda k: first([k]) == 0) or kernel
+        small = reduce(kernel, first_failing=first, batch=self.checks.batch)
+        if len(small.source) >= len(r.source):
+            return _finding_of(r, f, self.checks.versions)
+        variant = Report(r.seed, small.kernel_name, "", small.source)
+        again = self.checks.variants([variant], f.kind, device(f), quick=False)[0]
+        failure = next((g for g in again.failures if _same(g, klass, f)), None)
+        if failure is None:  # it did not reproduce on its own: keep the kernel as found
+            return _finding_of(r, f, self.checks.versions)
+        return replace(_finding_of(again, failure, self.checks.versions), shrunk=True)
+
+    def _first_failing(self, seed: int, f: Failure, klass: str) -> FirstFailing:
+        gradients = _needs_gradients(f, klass)
+
+        def first(variants: Sequence[DrawnKernel]) -> int | None:
+            reports = [Report(seed, k.kernel_name, "", k.source) for k in variants]
+            try:
+                checked = self.checks.variants(reports, f.kind, device(f), gradients=gradients)
+            except Exception:  # a variant that breaks the harness: try them alone
+                if len(variants) == 1:
+                    return None
+                return next((n for n, k in enumerate(variants) if first([k]) == 0), None)
+            return next(
+                (n for n, c in enumerate(checked) if any(_same(g, klass, f) for g in c.failures)), None
+            )
+
+        return first
+
+    def summarize(self, lines: list[dict[str, Any]]) -> None:
+        """SUMMARY.md with each finding's hits (the seeds of the results lines naming it)."""
+        hits: dict[str, list[int]] = {}
+        for line in lines:
+            for failure in line["failures"]:
+                if "finding" in failure:
+                    hits.setdefault(failure["finding"], []).append(line["seed"])
+        if self.folder.exists():
+            write_summary(self.folder, hits)
+
+
+def _needs_gradients(f: Failure, klass: str) -> bool:
+    """Whether variants must be built with adjoints to show `f`: gradient failures, and crashes (the
+    backward pass may be what raises)."""
+    return "gradient" in klass or f.kind == "crash"
+
+
+def device(f: Failure) -> str:
+    """The device a failure shows on."""
+    return "cuda" if f.kind == "cpu_gpu_mismatch" or f.message.startswith("cuda") else "cpu"
+
+
+def _same(g: Failure, klass: str, f: Failure) -> bool:
+    """Whether failure `g` of a variant is of class `klass` and, for a cause named by message, `f`'s."""
+    if failure_class(g.kind, g.message, list(g.versions) or [PINNED]) != klass:
+        return False
+    return not by_message(f.kind, f.message) or normalised(g.message) == normalised(f.message)
+
+
+def _matching(
+    filed: list[dict[str, Any]], f: Failure, versions: list[str], source: str
+) -> dict[str, Any] | None:
+    """A filed finding `f` is a hit of: the same class, and its message or its shrunk kernel's constructs."""
+    if by_message(f.kind, f.message):
+        wanted = signature(f.kind, f.message, versions, source)
+        return next((x for x in filed if x.get("signature") == wanted), None)
+    klass = failure_class(f.kind, f.message, versions) + "|"
+    ours = constructs(source)
+    return next(
+        (x for x in filed if x.get("signature", "").startswith(klass) and constructs(x["source"]) <= ours),
+        None,
+    )
+
+
+def _finding_of(r: Report, f: Failure, tested: list[str]) -> Finding:
+    """The finding of failure `f` of checked kernel `r`: versions, and for a differential what each
+    version gave and what was expected."""
+    affected = list(f.versions) or [PINNED]
+    recorded: dict[str, dict[str, Any]] = {}
+    expected: dict[str, Any] = {}
+    if f.kind == "differential":
+        verdict = json.loads(f.message)
+        affected = verdict["affected"]
+        recorded, expected = _recorded(r, verdict)
+    versions = {
+        "tested": tested,
+        "affected": affected,
+        "unaffected": [v for v in tested if v not in affected] if affected else [],
+    }
+    return Finding(
+        f.kind,
+        device(f),
+        r.kernel_name,
+        r.source,
+        f.message,
+        r.seed,
+        False,
+        r.inputs,
+        r.params,
+        versions=versions,
+        recorded=recorded,
+        expected=expected,
+    )
+
+
+def _recorded(r: Report, verdict: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """Each version's results a differential compares (the differing arrays, the adjoint), and the float64
+    re-execution's arrays where the versions' float64 twins agree."""
+    runs = {verdict["versions"][0]: r.run, verdict["versions"][1]: r.run["against"]}
+    recorded: dict[str, dict[str, Any]] = {}
+    for version, run in runs.items():
+        recorded[version] = {n: run["outputs"][n] for n in verdict.get("arrays", [])}
+        if "gradient" in verdict["part"]:
+            recorded[version]["adjoint"] = run["adjoint"]
+    decided_by, names = verdict.get("decided_by"), verdict.get("arrays", [])
+    expected = {}
+    if decided_by == "float64":
+        expected = {n: r.run["float64"][n] for n in names}
+    elif decided_by == "precision":
+        expected = {n: recorded[verdict["right"][0]][n] for n in names}
+    return recorded, expected
