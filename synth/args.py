@@ -89,6 +89,11 @@ def seed(text: str) -> int:
     return value
 
 
+def add_dataset_dir(parser: argparse.ArgumentParser) -> None:
+    """The positional DIR of the commands that read a dataset (export, validate, stats, show)."""
+    parser.add_argument("dir", type=Path, metavar="DIR", help="dataset directory (holding dataset.jsonl)")
+
+
 def check_writable(out: Path) -> None:
     """`out` exists (made if need be) and takes new files, or a `UsageError`."""
     try:

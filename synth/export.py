@@ -18,7 +18,7 @@ from typing import Any
 
 import warp_access
 from synth import schema
-from synth.args import Parser, UsageError, check_writable, positive_int
+from synth.args import Parser, UsageError, add_dataset_dir, check_writable, positive_int
 from synth.card import Layout, write_card
 from synth.dataset import DEFAULT_RATIOS, SPLITS, Dataset, open_dataset, ratios
 from synth.summary import Summary
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a dataset as Parquet shards split train/validation/test by structural hash, "
         "with a Hugging Face dataset card (README.md) and its plots.",
     )
-    parser.add_argument("dir", type=Path, metavar="DIR", help="dataset directory (holding dataset.jsonl)")
+    add_dataset_dir(parser)
     parser.add_argument("--format", choices=("parquet",), default="parquet", help="output format (parquet)")
     parser.add_argument("--out", type=Path, required=True, metavar="PDIR", help="output directory")
     parser.add_argument(

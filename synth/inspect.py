@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from synth.args import Parser, non_negative_int, seed
+from synth.args import Parser, add_dataset_dir, non_negative_int, seed
 from synth.card import figure_tables, generation_command
 from synth.dataset import DEFAULT_RATIOS, DatasetError, open_dataset, ratios
 from synth.summary import summarize
@@ -23,7 +22,7 @@ def build_stats_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="python -m synth stats", description="Print a dataset's figures (those of its card)."
     )
-    parser.add_argument("dir", type=Path, metavar="DIR", help="dataset directory (holding dataset.jsonl)")
+    add_dataset_dir(parser)
     parser.add_argument(
         "--split",
         type=ratios,
@@ -57,7 +56,7 @@ def build_show_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="python -m synth show", description="Print one record: its Python source and a code field."
     )
-    parser.add_argument("dir", type=Path, metavar="DIR", help="dataset directory (holding dataset.jsonl)")
+    add_dataset_dir(parser)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--seed", type=seed_of_record, metavar="S", help="the record whose metadata.seed is S")
     which.add_argument("--index", type=non_negative_int, metavar="I", help="the I-th record (from 0)")

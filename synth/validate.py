@@ -20,10 +20,9 @@ import random
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from synth.args import Parser, UsageError, positive_int
+from synth.args import Parser, UsageError, add_dataset_dir, positive_int
 from synth.dataset import Dataset, open_dataset, parse
 from synth.summary import Summary
 
@@ -38,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check a dataset: every line's schema, stats.json, and that records re-lower "
         "and regenerate from their seeds exactly (optionally: compile).",
     )
-    parser.add_argument("dir", type=Path, metavar="DIR", help="dataset directory (holding dataset.jsonl)")
+    add_dataset_dir(parser)
     parser.add_argument(
         "--sample", type=positive_int, default=None, metavar="N", help="check N random records (default: all)"
     )
