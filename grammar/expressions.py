@@ -304,7 +304,8 @@ def apply(g: Gen, b: Builtin, depth: int, fixed: dict[int, Expr] | None = None) 
         values.append(value)
         args.append(arg)
     # repeats before guards too: `x % wp.max(wp.abs(x), 1)` is always 0
-    if not any(a.live for a in args) or _repeats(b, values) or _repeats(b, args):
+    guards = any(a.node is not v.node for a, v in zip(args, values, strict=True))
+    if not any(a.live for a in args) or _repeats(b, values) or (guards and _repeats(b, args)):
         return None
     bound = 0
     if b.returns.is_int_based:
@@ -468,18 +469,24 @@ def _threshold(g: Gen, value: Expr) -> Expr:
 Bridge = tuple[Builtin, int]
 
 
-def bridges(g: Gen, source: WType, target: WType) -> tuple[tuple[Bridge, ...], ...]:
-    """Allowed builtins returning `target` with a parameter of type `source`, and its position,
-    grouped by name (so each builtin is as likely, whatever its number of overloads)."""
-    return _bridges(source, target, g.allowance)
+def bridges(g: Gen, source: Expr, target: WType) -> tuple[tuple[Bridge, ...], ...]:
+    """Allowed builtins returning `target` with a parameter of `source`'s type, and its position,
+    grouped by name (so each builtin is as likely, whatever its number of overloads); a constant
+    takes no position that decides (`wp.where(LIMIT, a, b)` decides nothing)."""
+    return _bridges(source.type, target, g.allowance, source.live)
 
 
 @lru_cache(maxsize=8192)
 def _bridges(
-    source: WType, target: WType, allowance: Allowance
+    source: WType, target: WType, allowance: Allowance, live: bool
 ) -> tuple[tuple[tuple[Builtin, int], ...], ...]:
     found = (
-        tuple((b, k) for b in group for k in _free_positions(b) if b.params[k] is source)
+        tuple(
+            (b, k)
+            for b in group
+            for k in _free_positions(b)
+            if b.params[k] is source and (live or k not in DECIDING.get(b.name, ()))
+        )
         for group in _candidates(target, allowance)
     )
     return tuple(group for group in found if group)
@@ -497,9 +504,7 @@ def flow(g: Gen, source: Expr, ty: WType, hops: int = 2) -> Expr | None:
     if source.type is ty:
         return source
     routes: list[tuple[float, Callable[[], Expr | None]]] = []
-    direct = bridges(g, source.type, ty)
-    if not source.live:  # a constant decides nothing: not `wp.where(LIMIT, a, b)`
-        direct = tuple(kept for group in direct if (kept := tuple(b for b in group if not _decides(b))))
+    direct = bridges(g, source, ty)
     if direct:
         routes.append((3.0, lambda: _through(g, choice(g.ch, choice(g.ch, direct)), source)))
     if source.type.is_scalar and constructible(ty) and ty.scalar == source.type.warp_name:
@@ -516,11 +521,6 @@ def flow(g: Gen, source: Expr, ty: WType, hops: int = 2) -> Expr | None:
         if made is not None and safety.fits(ty, made.bound):
             return made
     return _via_component(g, source, ty, hops) if not source.type.is_scalar and hops > 0 else None
-
-
-def _decides(bridge: Bridge) -> bool:
-    b, position = bridge
-    return position in DECIDING.get(b.name, ())
 
 
 def _through(g: Gen, bridge: tuple[Builtin, int], source: Expr) -> Expr | None:
