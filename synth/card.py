@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -184,22 +185,43 @@ def _how_made(dataset: Dataset, summary: Summary, layout: Layout) -> str:
     for text, n in summary.provenance.items():
         p = json.loads(text)
         codegen = p["codegen"]
-        options = ", ".join(f"{k}={json.dumps(v)}" for k, v in codegen["module_options"].items())
         share = "every record" if n == summary.records else f"{n:,} records"
         lines += [
             f"- Generator version {p['generator_version']}, warp-lang {p['warp_version']} ({share})",
             f"- Code generation (`metadata.codegen` of {share}): CUDA target "
             f"{codegen['cuda_arch'] or 'none (CPU code)'}; PYTHONHASHSEED={codegen['pythonhashseed']}; "
-            f"module file `{p['module_file']}` (module `{Path(p['module_file']).stem}`); "
-            f"Warp module options {options}",
+            f"module file `{p['module_file']}` (module `{Path(p['module_file']).stem}`)",
         ]
+    lines += _options(summary)
     lines.append(
         "- To re-lower a record: with that warp-lang, in a process started with that PYTHONHASHSEED, "
         "load `python_source` as the module and file above and let Warp generate the kernel's code with "
-        "those options (and `output_arch` = the CUDA target) for `device`; warp-synth does exactly this "
-        "in `emit.lower.lower(python_source, kernel_name, device)`."
+        "the options in the record's own `metadata.codegen` (and `output_arch` = the CUDA target) for "
+        "`device`; warp-synth does exactly this in `emit.lower.lower(python_source, kernel_name, device)`."
     )
     return "\n".join(lines) + "\n"
+
+
+def _options(summary: Summary) -> list[str]:
+    """Warp's module options (each at its most common value, the others counted) and the kernel
+    options some kernels set: each record's own are in its `metadata.codegen`."""
+    by_name: dict[tuple[str, str], Counter] = {}
+    for (scope, name, value), n in summary.options.items():
+        by_name.setdefault((scope, name), Counter())[value] = n
+    usual, other, kernel = [], [], []
+    for (scope, name), values in sorted(by_name.items()):
+        ranked = values.most_common()
+        if scope == "kernel_options":
+            kernel += [f"{name}={v} ({n:,})" for v, n in ranked]
+            continue
+        usual.append(f"{name}={ranked[0][0]}")
+        other += [f"{name}={v} ({n:,})" for v, n in ranked[1:]]
+    lines = [f"- Warp module options of most records: {', '.join(usual)}"] if usual else []
+    if other:
+        lines.append(f"- Other module options, records with each: {', '.join(other)}")
+    if kernel:
+        lines.append(f"- Kernel options (`@wp.kernel(...)`), records with each: {', '.join(kernel)}")
+    return lines
 
 
 def _splits(summary: Summary, layout: Layout) -> str:

@@ -40,7 +40,8 @@ class Summary:
     splits: Counter = field(default_factory=Counter)
     split_bytes: Counter = field(default_factory=Counter)
     no_backward: int = 0  # records whose code_backward is null
-    provenance: Counter = field(default_factory=Counter)  # distinct (versions, codegen) as JSON
+    provenance: Counter = field(default_factory=Counter)  # distinct versions and fixed codegen, as JSON
+    options: Counter = field(default_factory=Counter)  # (module_options|kernel_options, name, JSON value)
     sizes: dict[str, array] = field(default_factory=lambda: {f: array("q") for f in SIZE_FIELDS})
 
     def add(self, line: bytes, record: dict[str, Any], groups: dict[str, str]) -> str:
@@ -64,6 +65,11 @@ class Summary:
         self.split_bytes[split] += len(line)
         self.no_backward += record["code_backward"] is None
         self.provenance[json.dumps(_provenance(meta), sort_keys=True)] += 1
+        codegen = meta["codegen"]
+        for scope in ("module_options", "kernel_options"):
+            self.options.update(
+                (scope, k, json.dumps(v)) for k, v in (codegen.get(scope) or {}).items() if v is not None
+            )
         for name in SIZE_FIELDS[:-1]:
             self.sizes[name].append(len((record[name] or "").encode()))
         self.sizes["record"].append(len(line))
@@ -87,7 +93,10 @@ class Summary:
 
 
 def _provenance(meta: dict[str, Any]) -> dict[str, Any]:
-    return {k: meta[k] for k in ("warp_version", "generator_version", "module_file", "codegen")}
+    """What every record of a run shares: versions, module file, CUDA target, hash seed (the options,
+    drawn per kernel, are counted apart)."""
+    fixed = {k: v for k, v in meta["codegen"].items() if k in ("cuda_arch", "pythonhashseed")}
+    return {k: meta[k] for k in ("warp_version", "generator_version", "module_file")} | {"codegen": fixed}
 
 
 def registry_coverage() -> dict[str, int]:

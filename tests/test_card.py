@@ -90,6 +90,22 @@ def test_card_figures_agree_with_the_records(small_dataset):
         assert f"- `{name}` (" in card  # one schema line per field
 
 
+def test_card_counts_the_options_records_were_lowered_with(small_dataset):
+    """Module options at their most common value, the others and kernel options with their records."""
+    card = (small_dataset / CARD).read_text()
+    records = _records(small_dataset)
+    codegen = [r["metadata"]["codegen"] for r in records]
+    (usual,) = [line for line in card.splitlines() if line.startswith("- Warp module options of most")]
+    assert "block_dim=256" in usual and "mode=\"release\"" in usual
+    kernel_options = {k for c in codegen for k, v in c["kernel_options"].items() if v is not None}
+    assert kernel_options  # 4 of these 48 records set some
+    for name in kernel_options:
+        values = {json.dumps(c["kernel_options"][name]) for c in codegen} - {"null"}
+        for value in values:
+            n = sum(json.dumps(c["kernel_options"][name]) == value for c in codegen)
+            assert f"{name}={value} ({n:,})" in card
+
+
 def test_card_lists_the_warp_findings(small_dataset):
     card = (small_dataset / CARD).read_text()
     findings = warp_findings()
