@@ -279,7 +279,7 @@ def _arguments_code(f: Finding) -> str:
     lines += ["}", f"NAMES = {[p.name for p in f.params]!r}", "", ""]
     lines += [_STRUCT_HELPER, ""] if any(p.is_struct for p in f.params) else []
     objects = {n: v.kind for n, v in f.inputs.values.items() if isinstance(v, handles.Recipe)}
-    lines += [_objects_helper(), ""] if objects else []
+    lines += [handles.build_source(), ""] if objects else []
     lines += ["def arguments(device, requires_grad=False, inputs=INPUTS):", "    return ["]
     lines += [f"        {_argument_code(p, 'requires_grad', objects)}," for p in f.params]
     lines += ["    ]", "", "", "def held(args):", '    """Every array of a launch by name."""']
@@ -304,14 +304,6 @@ def _held(params: Sequence[Param], reach: str = "") -> list[tuple[str, str]]:
         elif p.is_struct:
             found += _held(p.fields, expression)
     return found
-
-
-def _objects_helper() -> str:
-    """Code building meshes, BVHs, hash grids, volumes and textures: `check.handles.build` itself."""
-    import inspect
-
-    sources = (inspect.getsource(handles.HandleArgument), inspect.getsource(handles.build))
-    return "\n\n".join(["from typing import Any", *sources])
 
 
 def _argument_code(p: Param, requires_grad: str, objects: dict[str, str] | None = None) -> str:

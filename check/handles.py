@@ -57,6 +57,15 @@ class HandleArgument(int):
     owners: tuple[Any, ...] = ()
 
 
+def build_source() -> str:
+    """The source of `HandleArgument` and `build`: what reproducers and other Warp installations'
+    runners (`check/runner.py`) execute to build objects with plain Warp."""
+    import inspect
+
+    sources = (inspect.getsource(HandleArgument), inspect.getsource(build))
+    return "\n\n".join(["from typing import Any", *sources])
+
+
 def handle_kinds(kernel: Any) -> dict[str, str]:
     """Parameter name -> kind for a kernel's handle parameters (none for other kernels)."""
     tree = ast.parse(textwrap.dedent(warp_access.kernel_source(kernel)))

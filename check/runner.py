@@ -156,12 +156,22 @@ def _dtype(wp: Any, name: str) -> Any:
     return getattr(wp, name)
 
 
-def _argument(wp: Any, module: Any, n: int, spec: dict, values: dict, device: str, grad: bool) -> Any:
+#: Builds a mesh, BVH, hash grid, volume or texture from its data (`check.handles.build`, whose
+#: source a job that needs it carries: this file imports nothing of warp-synth).
+Build = Callable[[str, dict, str, Any], Any]
+
+
+def _argument(
+    wp: Any, module: Any, n: int, spec: dict, values: dict, device: str, grad: bool, build: Build | None
+) -> Any:
     """The launch argument for parameter `spec` of kernel `n` of the merged `module`."""
+    if spec["kind"] == "handle":
+        assert build is not None, "a job with handle parameters carries `objects`"
+        return build(spec["object"], values[spec["name"]], device, wp)
     if spec["kind"] == "struct":
         instance = getattr(module, suffixed(spec["struct"], n))()
         for field in spec["fields"]:
-            value = _argument(wp, module, n, field, values, device, False)
+            value = _argument(wp, module, n, field, values, device, False, build)
             setattr(instance, field["name"].rpartition(".")[2], value)
         return instance
     value = values[spec["name"]]
@@ -185,12 +195,12 @@ def _held(specs: Sequence[dict], args: Sequence[Any]) -> dict[str, Any]:
     return found
 
 
-def launcher(module: Any, n: int, kernel: Any, case: dict, device: str) -> Launch:
+def launcher(module: Any, n: int, kernel: Any, case: dict, device: str, build: Build | None = None) -> Launch:
     """Launch kernel `n` of `module` as `case` says (`wp.launch_tiled` for a tile kernel)."""
     import warp as wp
 
     def launch(values: dict[str, Any], grad: bool) -> dict[str, Any]:
-        args = [_argument(wp, module, n, spec, values, device, grad) for spec in case["params"]]
+        args = [_argument(wp, module, n, spec, values, device, grad, build) for spec in case["params"]]
         shape = tuple(case["shape"])
         if case["tile"]:  # the block size its module declares (`module_options`), else Warp's 256
             block_dim = case["block_dim"] or getattr(kernel.module, "options", {}).get("block_dim", 256)
@@ -335,11 +345,20 @@ def silenced(action: Callable[[], Any], printed: list[str]) -> Any:
 # ----------------------------------------------------------------------------- the job
 
 
-def _values(inputs: Any, n: int, prefix: str = "") -> dict[str, np.ndarray]:
-    """Kernel `n`'s arrays of the job's inputs under `prefix` (its values, "w/" weights, "d/" direction)."""
+def _values(inputs: Any, n: int, prefix: str = "") -> dict[str, Any]:
+    """Kernel `n`'s arrays of the job's inputs under `prefix` (its values, "w/" weights, "d/" direction);
+    a handle parameter's value is its object's data (`name@key` entries)."""
     head = f"{n}/{prefix}"
-    names = (key[len(head) :] for key in inputs.files if key.startswith(head))
-    return {name: inputs[head + name] for name in names if "/" not in name}
+    values: dict[str, Any] = {}
+    for key in inputs.files:
+        name = key[len(head) :]
+        if key.startswith(head) and "/" not in name:
+            name, _, part = name.partition("@")
+            if part:
+                values.setdefault(name, {})[part] = inputs[key]
+            else:
+                values[name] = inputs[key]
+    return values
 
 
 def run_case(launch: Launch, case: dict, inputs: Any, n: int) -> tuple[dict, dict[str, np.ndarray]]:
@@ -368,6 +387,7 @@ def run_job(folder: Path, mark: Callable[[str, int | None], None]) -> None:
     cases, device = job["kernels"], job.get("device", "cpu")
     inputs = np.load(folder / INPUTS)
     builder = Builder(folder, device, job.get("backward", True))
+    build = _objects(job)
     results: list[dict] = [{} for _ in cases]
     outputs: dict[str, np.ndarray] = {}
     if job.get("debug"):
@@ -376,7 +396,7 @@ def run_job(folder: Path, mark: Callable[[str, int | None], None]) -> None:
             if not isinstance(kernel, BuildFailed):
                 mark("debug", n)
                 try:
-                    launcher(*place, kernel, cases[n], device)(_values(inputs, n), False)
+                    launcher(*place, kernel, cases[n], device, build)(_values(inputs, n), False)
                     results[n]["debug"] = "passed"
                 except Exception:  # a Python-side error: the release launch raises it too
                     pass
@@ -388,7 +408,8 @@ def run_job(folder: Path, mark: Callable[[str, int | None], None]) -> None:
             continue
         mark("release", n)
         try:
-            result, arrays = run_case(launcher(*place, kernel, cases[n], device), cases[n], inputs, n)
+            launch = launcher(*place, kernel, cases[n], device, build)
+            result, arrays = run_case(launch, cases[n], inputs, n)
         except Exception as e:
             results[n] |= {"status": "raised", "message": one_line(e)}
         else:
@@ -400,6 +421,15 @@ def run_job(folder: Path, mark: Callable[[str, int | None], None]) -> None:
     text = json.dumps({"warp": wp.__version__, "kernels": results})
     (folder / (RESULT + ".tmp")).write_text(text)
     os.replace(folder / (RESULT + ".tmp"), folder / RESULT)
+
+
+def _objects(job: dict) -> Build | None:
+    """The job's object builder (`check.handles.build`), if its kernels take handles."""
+    if "objects" not in job:
+        return None
+    namespace: dict[str, Any] = {}
+    exec(job["objects"], namespace)  # the fuzzer's own code, as a reproducer embeds it
+    return namespace["build"]
 
 
 def end_with_parent(parent: int) -> None:

@@ -145,8 +145,10 @@ def _environment() -> dict[str, str]:
 # ----------------------------------------------------------------------------- jobs
 
 
-def param_spec(p: Param) -> dict[str, Any]:
-    """A parameter as the runner reads it (plain data)."""
+def param_spec(p: Param, value: Any = None) -> dict[str, Any]:
+    """A parameter as the runner reads it (plain data); `value`, a handle's recipe, names the object."""
+    if isinstance(value, handles.Recipe):
+        return {"name": p.name, "kind": "handle", "object": value.kind}
     if p.is_struct:
         return {
             "name": p.name,
@@ -175,19 +177,26 @@ def write_job(folder: Path, reports: Sequence[Report], debug: bool, gradients: b
             {
                 "source": r.source,
                 "kernel_name": r.kernel_name,
-                "params": [param_spec(p) for p in r.params],
+                "params": [param_spec(p, r.inputs.values.get(p.name)) for p in r.params],
                 "shape": list(r.inputs.shape),
                 "tile": r.inputs.tile,
                 "block_dim": None,
                 "gradient": {"steps": gradcheck.steps(r.params)} if gradient else None,
             }
         )
-        arrays |= {f"{n}/{p.name}": np.asarray(r.inputs.values[p.name]) for p in leaves(r.params)}
+        for p in leaves(r.params):
+            value = r.inputs.values[p.name]
+            if isinstance(value, handles.Recipe):  # its data; the runner builds the object
+                arrays |= {f"{n}/{p.name}@{k}": np.asarray(v) for k, v in value.data.items()}
+            else:
+                arrays[f"{n}/{p.name}"] = np.asarray(value)
         if gradient:
             weights, direction = gradcheck.draws(r.params, r.inputs)
             arrays |= {f"{n}/w/{k}": v for k, v in weights.items()}
             arrays |= {f"{n}/d/{k}": v for k, v in direction.items()}
     job = {"kernels": cases, "debug": debug, "device": "cpu", "backward": gradients}
+    if any(spec["kind"] == "handle" for case in cases for spec in case["params"]):
+        job["objects"] = handles.build_source()
     (folder / runner.JOB).write_text(json.dumps(job))
     np.savez(folder / runner.INPUTS, **arrays)
 
@@ -426,9 +435,6 @@ def _described(report: Report) -> bool:
         report.params, report.inputs = describe(report.source, report.kernel_name, report.seed)
     except Unsupported as e:
         report.metadata["execution"] = f"unsupported: {e}"
-        return False
-    if any(isinstance(v, handles.Recipe) for v in report.inputs.values.values()):
-        report.metadata["execution"] = "unsupported: handle parameters (meshes ...) under another Warp"
         return False
     return True
 

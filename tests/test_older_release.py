@@ -56,8 +56,10 @@ def older_warp(cache_folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def older_python(request) -> Path:
-    return older_warp(Path(request.config.cache.mkdir(f"warp-lang-{OLDER}")))
+def older_python(request, tmp_path_factory) -> Path:
+    cache = getattr(request.config, "cache", None)  # absent under `-p no:cacheprovider`
+    folder = cache.mkdir(f"warp-lang-{OLDER}") if cache else tmp_path_factory.mktemp(f"warp-lang-{OLDER}")
+    return older_warp(Path(folder))
 
 
 def test_a_differential_fuzz_against_an_older_release(older_python, tmp_path):

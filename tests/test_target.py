@@ -16,6 +16,7 @@ from check import runner
 from check.findings import read_findings
 from check.signature import constructs
 from check.target import unsupported
+from grammar.unparse import to_source
 from synth import cli, fuzz
 from tests.conftest import plain_warp, synth
 from tests.test_fuzz_cli import _module
@@ -184,6 +185,25 @@ def test_our_own_interpreter_as_target_and_against_gives_no_findings(tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert all(line["metadata"]["warp"] == summary["warp"] for line in lines)
     assert all(line["metadata"]["against"]["execution"] == "executed" for line in lines)
+
+
+def test_kernels_with_meshes_volumes_and_textures_run_under_another_installation(tmp_path):
+    """The runner builds a handle parameter's object from the data the fuzzer drew (`check.handles`'s
+    builder, carried in the job): the same object under both installations, the same results."""
+    handles = ("_query", "volume_", "texture_sample")
+    seed = next(
+        s
+        for s in range(400)
+        if ("wp.uint64" in (source := to_source(fuzz.candidate_kernel(s, 0).tree)) or "wp.Texture" in source)
+        and any(h in source for h in handles)
+    )
+    python = sys.executable
+    args = ("fuzz", "--device", "cpu", "--count", "1", "--seed", str(seed), "--out", str(tmp_path))
+    result = synth(*args, "--against", python)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "fuzz.json").read_text())
+    assert summary["against_execution"] == {"executed": 1} and summary["compared"] == 1, summary
+    assert summary["new_findings"] == {}
 
 
 def test_a_bad_interpreter_is_one_line_and_exit_2(tmp_path):
