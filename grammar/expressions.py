@@ -298,7 +298,7 @@ def apply(g: Gen, b: Builtin, depth: int, fixed: dict[int, Expr] | None = None) 
     for k in range(len(b.params)):
         live = k == anchor or k in DECIDING.get(b.name, ())
         value = fixed[k] if k in fixed else unguarded_argument(g, b, k, depth - 1, live)
-        arg = None if value is None else guarded(g, b, k, value)
+        arg = guarded(g, b, k, value)
         if arg is None:
             return None
         values.append(value)
