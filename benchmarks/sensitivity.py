@@ -21,10 +21,10 @@ def main() -> int:
     parser.add_argument("--differentiable", action="store_true", help="the fuzzer's differentiable policy")
     args = parser.parse_args()
     warp_access.init_warp()
-    share, hollow = measure(range(args.seeds), args.differentiable)
+    share, kernels, hollow = measure(range(args.seeds), args.differentiable)
     print(
-        f"{args.seeds} kernels: sensitive outputs {share:.3f}, kernels with every output sensitive "
-        f"{1 - len(hollow) / args.seeds:.3f}"
+        f"{kernels} kernels run: sensitive outputs {share:.3f}, kernels with every output sensitive "
+        f"{1 - len(hollow) / kernels:.3f}"
     )
     print(f"seeds with an insensitive output: {hollow}")
     return 0

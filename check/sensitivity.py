@@ -31,10 +31,11 @@ def insensitive_outputs(kernel: object, seed: int) -> tuple[int, list[str]] | No
     return len(outputs), same
 
 
-def measure(seeds: range, differentiable: bool = False) -> tuple[float, list[int]]:
-    """(share of output arrays that new inputs change, seeds of kernels with an output they do not)."""
+def measure(seeds: range, differentiable: bool = False) -> tuple[float, int, list[int]]:
+    """(share of output arrays that new inputs change, kernels run, seeds of kernels with an output
+    they do not change)."""
     samples = [sample(seed, differentiable=differentiable) for seed in seeds]
-    outputs = sensitive = 0
+    outputs = sensitive = kernels = 0
     hollow: list[int] = []
     for begin in range(0, len(samples), GROUP):
         group = samples[begin : begin + GROUP]
@@ -44,8 +45,9 @@ def measure(seeds: range, differentiable: bool = False) -> tuple[float, list[int
             if measured is None:
                 continue
             count, same = measured
+            kernels += 1
             outputs += count
             sensitive += count - len(same)
             if same:
                 hollow.append(group[n].seed)
-    return sensitive / outputs, hollow
+    return sensitive / outputs, kernels, hollow
