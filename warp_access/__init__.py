@@ -124,6 +124,7 @@ def init_warp() -> None:
     """
     wp = warp()
     wp.config.quiet = True
+    wp.config.log_level = wp.LOG_WARNING  # not a timing line per module loaded (INFO by default)
     with contextlib.redirect_stdout(io.StringIO()), native_output_silenced(2):
         wp.init()
 
