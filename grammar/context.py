@@ -74,6 +74,11 @@ class Var:
     def __post_init__(self) -> None:
         self.key = self.key or self.name
 
+    @property
+    def is_value(self) -> bool:
+        """Whether an expression may read it as a value: not a constant, not the random state."""
+        return not (self.constant or self.opaque)
+
 
 @dataclass(frozen=True)
 class Array:
@@ -154,7 +159,7 @@ class Scope:
 
     def values(self, ty: WType | None = None) -> list[Var]:
         """Variables whose value an expression may read: not constants, not the random state."""
-        return [v for v in self.variables(ty) if not (v.constant or v.opaque)]
+        return [v for v in self.variables(ty) if v.is_value]
 
     def declare(self, var: Var, pending: bool = True) -> None:
         self.frames[-1].append(var)

@@ -166,7 +166,7 @@ def pending_leaves(g: Gen, ty: WType | None, calls: bool = True) -> list[Callabl
     makers: list[Callable[[], Expr | None]] = [
         (lambda v=v: g.read(v))
         for v in s.pending_vars()
-        if (v.type is ty if ty else v.type is not BOOL) and not (v.constant or v.opaque)
+        if (v.type is ty if ty else v.type is not BOOL) and v.is_value
     ]
     makers += [(lambda a=a: array_read(g, a)) for a in s.pending_arrays() if ty is None or a.type.dtype is ty]
     if calls and not g.in_helper:

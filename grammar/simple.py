@@ -95,7 +95,7 @@ def _reads_input(g: Gen, node: ast.expr) -> bool:
 
 def fresh_type(g: Gen) -> WType:
     """The type of a new variable: often that of a pending value, so the value is carried on."""
-    pending = [v.type for v in g.scope.pending_vars() if not (v.constant or v.opaque) and v.type is not BOOL]
+    pending = [v.type for v in g.scope.pending_vars() if v.is_value and v.type is not BOOL]
     if pending and g.ch.boolean(0.5):
         return choice(g.ch, pending)
     return choice(g.ch, g.types)

@@ -318,7 +318,7 @@ def new_carrier(g: Gen, ty: WType) -> Var:
     there (`acc = x[i]`, so later products keep depending on it) or from zero (`acc = float(0.0)`)."""
     carrier = Var(g.names.fresh(VAR_NAMES[ty.kind]), ty)
     s = g.scope
-    starts = [g.read(v) for v in s.frames[-2] if v.type is ty and not (v.constant or v.opaque)]
+    starts = [g.read(v) for v in s.frames[-2] if v.type is ty and v.is_value]
     starts += [  # an input at the thread's own index: the one index valid before any loop
         Expr(subscript(a.name, [load(n) for n in s.tid], ast.Load()), ty, 0, frozenset({a.key}), True, True)
         for a in s.inputs
