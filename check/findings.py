@@ -23,8 +23,8 @@ import numpy as np
 from check import gradcheck, handles, runner, tolerance
 from check.execute import Inputs, Param, leaves
 from check.signature import constructs
+from emit.writer import FINDINGS_DIR
 
-FINDINGS_DIR = "findings"
 INDEX = "findings.jsonl"
 SUMMARY = "SUMMARY.md"
 

@@ -24,8 +24,9 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,7 +36,11 @@ from emit.records import candidate_of
 DATASET = "dataset.jsonl"
 PROGRESS = "progress.json"
 STATS = "stats.json"
+CARD = "README.md"  # the dataset card (`synth.card`)
+FINDINGS_DIR = "findings"  # reproducers of what failed (`check.findings`)
 LOCK = ".lock"
+#: Says which warp-synth output a directory holds: only such a directory (or an empty one) is written.
+MARKER = ".warp-synth"
 
 
 class DatasetMismatch(Exception):
@@ -128,6 +133,72 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _left_by_a_run(name: str) -> bool:
+    """A name a run may leave in a directory it never wrote content to: its lock, a write cut short."""
+    return name == LOCK or name.endswith(".tmp")
+
+
+def marked_kind(out: Path) -> str | None:
+    """The kind of warp-synth output `out`'s marker names, if it has one."""
+    try:
+        return json.loads((out / MARKER).read_text())["kind"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def claim_output(out: Path, kind: str, legacy: Callable[[Path], bool] = lambda out: False) -> None:
+    """Refuse `out` (`UnusableOutput`) unless it is new, empty, or holds warp-synth output of `kind`:
+    its marker says so, or (output written before markers) `legacy(out)` recognises it.
+
+    Nothing is written: a refused command leaves the directory as it was."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UnusableOutput(f"--out {out}: not a directory")
+    try:
+        names = sorted(n for n in os.listdir(out) if not _left_by_a_run(n))
+    except OSError as e:
+        raise UnusableOutput(f"--out {out}: cannot read it ({e.strerror or e})") from None
+    if not names:
+        return
+    marked = marked_kind(out)
+    if marked == kind or (marked is None and legacy(out)):
+        return
+    if marked is not None:
+        raise UnusableOutput(f"--out {out} holds warp-synth {marked}, not {kind}; use another --out")
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    raise UnusableOutput(
+        f"--out {out} holds files that are not warp-synth's ({shown}); "
+        "nothing was written: use a new or empty directory"
+    )
+
+
+def mark_output(out: Path, kind: str) -> None:
+    """Say in `out` that it holds warp-synth output of `kind` (`claim_output` reads it)."""
+    if marked_kind(out) != kind:
+        _write_atomic(out / MARKER, json.dumps({"kind": kind, "by": "warp-synth"}) + "\n")
+
+
+def _missing_ancestors(out: Path) -> list[Path]:
+    """`out` and the parents of it that do not exist yet, innermost first (what `mkdir` would make)."""
+    missing = []
+    for path in (out, *out.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
+
+
+def _leave_as_found(out: Path, made: list[Path], had_lock: bool) -> None:
+    """A refused run takes back what it made: its lock file, the directories it created."""
+    if not had_lock:
+        with contextlib.suppress(OSError):
+            (out / LOCK).unlink()
+    for path in made:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
 def probe_writable(out: Path) -> None:
     """`out` exists (made if need be) and takes new files, or an `OSError`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -152,6 +223,21 @@ def lock_output(out: Path) -> int:
     return fd
 
 
+def lock_holder(out: Path) -> str | None:
+    """The pid of the run that holds `out`'s lock now, if one does (a reader's test: nothing is made)."""
+    try:
+        fd = os.open(out / LOCK, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None  # never locked, or unreadable: no run can be told apart
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)  # releases the lock if it was taken
+    return None
+
+
 def _whole_line(line: bytes) -> dict[str, Any] | None:
     """The JSON object on `line`, if it is whole (ends the line, parses), else None."""
     if not line.endswith(b"\n"):
@@ -170,6 +256,8 @@ class DatasetWriter:
     #: other names checkpoints other JSONL the same way: `synth.fuzz_results`; it says how its
     #: lines count, `_recount`).
     DATA_FILE, STATS_FILE, CONTENT = DATASET, STATS, "a dataset"
+    #: What a run writes into `--out` besides its lock and marker: all that `--fresh` removes.
+    OWNED: tuple[str, ...] = (DATASET, PROGRESS, STATS, CARD, FINDINGS_DIR)
 
     def __init__(self, out: Path, run: dict[str, Any], fresh: bool = False):
         self.out = out
@@ -179,30 +267,65 @@ class DatasetWriter:
         self.sources: set[str] = set()  # source and AST-shape hashes of the records written (dedup)
         self.shapes: set[str] = set()
         self.progress = Progress(run=run)
+        claim_output(out, self.CONTENT, self._written_before_markers)
+        made = _missing_ancestors(out)
+        had_lock = (out / LOCK).exists()
         try:
             out.mkdir(parents=True, exist_ok=True)
             self._lock = lock_output(out)  # first: a second run on `out` writes nothing at all
             probe_writable(out)
         except OSError as e:
+            _leave_as_found(out, made, had_lock)
             raise UnusableOutput(f"--out {out}: not a writable directory ({e.strerror or e})") from None
         try:
-            self._where = os.stat(out)
-            if fresh:
-                for name in (self.DATA_FILE, PROGRESS, self.STATS_FILE):
-                    (out / name).unlink(missing_ok=True)
-            damage = self._load(run)
-            self._scan(damage)
-            self._truncate_to_checkpoint()
-            self._fd = os.open(self.dataset, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._open(run, fresh)
+        except DatasetMismatch:
+            os.close(self._lock)
+            _leave_as_found(out, made, had_lock)
+            raise
         except OSError as e:
             raise self.fault(e) from None
+
+    def _open(self, run: dict[str, Any], fresh: bool) -> None:
+        self._where = os.stat(self.out)
+        if fresh:
+            self._remove_owned()
+        damage = self._load(run)
+        self._scan(damage)
+        self._truncate_to_checkpoint()
+        self._fd = os.open(self.dataset, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        mark_output(self.out, self.CONTENT)
+
+    def _written_before_markers(self, out: Path) -> bool:
+        """Output of this kind from before markers: its data file beside a checkpoint of ours."""
+        try:
+            Progress.from_json((out / PROGRESS).read_text())
+        except (OSError, ValueError, TypeError):
+            return False
+        return (out / self.DATA_FILE).is_file()
+
+    def _remove_owned(self) -> None:
+        """`--fresh`: remove what a run writes (`OWNED`), nothing else; one note says what went."""
+        removed = []
+        for name in self.OWNED:
+            path = self.out / name
+            if path.is_dir() and not path.is_symlink():
+                removed.append(f"{name}/ ({sum(1 for _ in path.rglob('*'))} files)")
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                size = path.stat().st_size if name == self.DATA_FILE else 0
+                removed.append(f"{name} ({size / 1e6:.2f} MB)" if size else name)
+                path.unlink()
+        if removed:
+            self.notes.append(f"--fresh: removed {', '.join(removed)} from {self.out}")
 
     def _load(self, run: dict[str, Any]) -> str:
         """Read the checkpoint into `self.progress`; returns what is wrong with it if it is damaged."""
         if not self.progress_path.exists():
             if self.dataset.exists() and self.dataset.stat().st_size > 0:
                 raise DatasetMismatch(
-                    f"{self.dataset} exists without {PROGRESS}; use --fresh or another --out"
+                    f"{self.dataset} exists without {PROGRESS}; use another --out "
+                    "(or --fresh, which deletes it)"
                 )
             return ""
         try:
@@ -212,13 +335,16 @@ class DatasetWriter:
             size = self.dataset.stat().st_size if self.dataset.exists() else 0
             self.progress = Progress(run=run, bytes=size)
             return f"{self.progress_path} is damaged ({str(e).splitlines()[0]})"
+        if progress.run != run and not (progress.records or progress.counters.get("compile_failed")):
+            self.notes.append(f"{self.out} held no records of other arguments: starting afresh")
+            return ""
         if progress.run != run:
             differing = sorted(
                 k for k in run.keys() | progress.run.keys() if run.get(k) != progress.run.get(k)
             )
             raise DatasetMismatch(
-                f"{self.out} holds {self.CONTENT} made with other {', '.join(differing)}; "
-                "use --fresh or another --out"
+                f"{self.out} holds {self.CONTENT} made with other {', '.join(differing)}; use another "
+                f"--out (or --fresh, which deletes its {progress.records} records)"
             )
         self.progress = progress
         return ""

@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from emit.records import MAX_RECORD_BYTES
-from emit.writer import DATASET
+from emit.writer import CARD, DATASET
 from grammar.labels import KERNEL_TYPES
 from synth import schema
 from synth.dataset import SPLITS, Dataset, open_dataset
 from synth.summary import PERCENTILES, SIZE_FIELDS, Summary, registry_coverage, summarize
 
-CARD = "README.md"
 #: warp-lang's license: its code generator and templates wrote the code fields.
 LICENSE = "apache-2.0"
 TAGS = ("code", "cuda", "cpp", "nvidia-warp", "synthetic", "compilers")

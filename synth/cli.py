@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from synth.args import Parser, UsageError, positive_int, positive_number, seed
 from synth.pipeline import ENGINES, KERNEL_TIMEOUT, MAX_RECORD_BYTES
 
 DEFAULT_TARGET_BYTES = 213_476_688
+
 
 @dataclass(frozen=True)
 class Subcommand:
@@ -106,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="output directory (default artifacts/datasets/DEVICE)",
+        help="output directory: new, empty, or a dataset of this command's (default "
+        "artifacts/datasets/DEVICE, with the run's other defining options in the name: "
+        "cpu-seed7-loop+atomic)",
     )
     parser.add_argument(
         "--seed",
@@ -181,12 +186,27 @@ def _check_engine(args: argparse.Namespace) -> None:
             raise UsageError("--engine ray needs Ray: pip install 'warp-synth[ray]'") from None
 
 
+def default_out(args: argparse.Namespace) -> Path:
+    """`artifacts/datasets/DEVICE` for the main job; a run that other arguments define writes beside it
+    (`cpu-seed7-loop+atomic`), so that it never meets the main job's dataset."""
+    parts = [args.device]
+    if args.seed:
+        parts.append(f"seed{args.seed}")
+    if args.types != KERNEL_TYPES:
+        parts.append("+".join(args.types))
+    if args.max_record_bytes != MAX_RECORD_BYTES:
+        parts.append(f"max{args.max_record_bytes}")
+    if args.verify:
+        parts.append(f"verify-{args.verify}")
+    return Path("artifacts") / "datasets" / "-".join(parts)
+
+
 def run_generate(args: argparse.Namespace) -> int:
     from emit.writer import DatasetMismatch, UnusableOutput
     from synth.pipeline import Run, RunConfig
     from synth.progress import Reporter
 
-    out = args.out or Path("artifacts") / "datasets" / args.device
+    out = args.out or default_out(args)
     _check_engine(args)
     # --count and --target-bytes exclude each other; with neither, the main job's byte target
     target = None if args.count is not None else (args.target_bytes or DEFAULT_TARGET_BYTES)
@@ -212,7 +232,7 @@ def run_generate(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     for note in run.writer.notes:
         reporter.say(note)
-    start = run.writer.progress
+    reporter.start = start = run.writer.progress
     if run.done(start):
         run.execute()  # writes stats.json (a run killed after its last checkpoint may lack it)
         reporter.say(reporter.nothing_to_do(start, out))
@@ -220,7 +240,7 @@ def run_generate(args: argparse.Namespace) -> int:
         return 0
     with reporter:
         stats = run.execute()
-    reporter.finish(stats, out, resumed_from=start.records)
+    reporter.finish(stats, out, run.session_seconds)
     _write_card(out)
     return 0
 
@@ -231,10 +251,20 @@ def _write_card(out: Path) -> None:
     write_jsonl_card(out)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, `docker stop`, `kill`): unwound like Ctrl-C, so the checkpoint is kept."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from emit.writer import OutputError, UnusableOutput
     from synth.pool import WorkersFailing
 
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     argv = list(sys.argv[1:] if argv is None else argv)
     sub = SUBCOMMANDS.get(argv[0]) if argv else None
     try:
@@ -248,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OutputError, WorkersFailing) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return sub.fault_status if sub else 1
+    except Terminated:
+        print("synth: terminated (SIGTERM); run the same command again to resume", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("synth: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

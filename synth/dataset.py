@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import warp_access
-from emit.writer import DATASET, PROGRESS, STATS
+from emit.writer import DATASET, PROGRESS, STATS, Progress, lock_holder
 from synth import schema
 from synth.args import UsageError
 
@@ -34,10 +34,16 @@ class Dataset:
     run: dict[str, Any] | None  # progress.json's run identity (device, seed, types ...), if present
     stats_path: Path
 
-    def lines(self) -> Iterator[tuple[int, bytes]]:
-        """(line number from 1, raw line) for every line of dataset.jsonl, streamed."""
+    def lines(self, limit: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """(line number from 1, raw line) for every line of dataset.jsonl, streamed; with `limit`, only
+        the lines within its first `limit` bytes (a checkpoint: a run may be appending past it)."""
+        read = 0
         with open(self.jsonl, "rb") as f:
-            yield from enumerate(f, start=1)
+            for number, line in enumerate(f, start=1):
+                read += len(line)
+                if limit is not None and read > limit:
+                    return
+                yield number, line
 
     def records(self) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
         """(line number, raw line, record) for every line; a line that is no record is a DatasetError."""
@@ -52,6 +58,48 @@ class Dataset:
             return json.loads(self.stats_path.read_text())
         except (OSError, ValueError):
             return None
+
+    def unfinished(self) -> Unfinished | None:
+        """Why the dataset is not (yet) a finished run's, with its checkpoint; None if it is."""
+        try:
+            checkpoint = Progress.from_json((self.dir / PROGRESS).read_text())
+        except (OSError, ValueError, TypeError):
+            return None
+        held = f"{checkpoint.records} records ({checkpoint.bytes / 1e6:.2f} MB)"
+        holder = lock_holder(self.dir)
+        if holder is not None:
+            return Unfinished(
+                f"{self.dir} is being written by a run (pid {holder}); it holds {held} so far", checkpoint
+            )
+        stats = self.stats()
+        if stats is None or stats.get("records") != checkpoint.records:
+            return Unfinished(
+                f"{self.dir} is unfinished: its run stopped at {held} before writing {STATS} "
+                "(run the same command to finish it)",
+                checkpoint,
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """A dataset a run is writing, or that a run left without its stats: what is checked is its checkpoint."""
+
+    why: str
+    checkpoint: Progress
+
+    def stated(self) -> dict[str, Any]:
+        """What the checkpoint says of the records it covers, in stats.json's terms."""
+        p = self.checkpoint
+        counts = {"per_type": p.per_type, "builtins": p.builtins, "types": p.types}
+        return counts | {
+            "records": p.records,
+            "bytes": p.bytes,
+            "distinct_builtins": len(p.builtins),
+            "distinct_types": len(p.types),
+            "device": p.run.get("device"),
+            "seed": p.run.get("seed"),
+        }
 
 
 def parse(line: bytes) -> tuple[dict[str, Any], str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import warp_access
+from emit.writer import claim_output, mark_output
 from synth import schema
 from synth.args import Parser, UsageError, add_dataset_dir, check_writable, positive_int
 from synth.card import Layout, write_card
@@ -28,6 +29,7 @@ DEFAULT_SHARD_BYTES = 128_000_000
 #: A row group holds at most this many bytes of records: the memory bound, per split.
 ROW_GROUP_BYTES = 8_000_000
 DATA_DIR = "data"
+EXPORT = "a Parquet export"  # what the --out marker says (`emit.writer.claim_output`)
 COMPRESSION = "zstd"
 
 
@@ -133,6 +135,10 @@ def _replace_dir(new: Path, target: Path, trash: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def _exported_before_markers(out: Path) -> bool:
+    return any((out / DATA_DIR).glob("*.parquet"))
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import matplotlib  # noqa: F401
@@ -142,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from synth.plots import draw
 
     dataset = open_dataset(args.dir)
+    claim_output(args.out, EXPORT, _exported_before_markers)
     created = not args.out.exists()
     check_writable(args.out)
     try:
@@ -150,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         if created:
             shutil.rmtree(args.out, ignore_errors=True)
         raise
+    mark_output(args.out, EXPORT)
     ratios_text = ",".join(f"{r:g}" for r in args.split)
     command = (
         f"python -m synth export DIR --format parquet --out PDIR --shard-bytes {args.shard_bytes} "

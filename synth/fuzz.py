@@ -37,7 +37,7 @@ from emit.lower import DEVICES
 from emit.writer import DatasetMismatch
 from grammar.sample import Sample, sample
 from grammar.unparse import to_source
-from synth.args import Parser, UsageError, check_writable, positive_int, seed
+from synth.args import Parser, UsageError, positive_int, seed
 from synth.fuzz_findings import Filer
 from synth.fuzz_report import FuzzProgress, print_summary
 from synth.fuzz_results import EXIT_CODES, EXIT_HARNESS, ResultsWriter, result_line, summarize
@@ -111,7 +111,6 @@ def candidate_kernel(base_seed: int, index: int) -> Sample:
 
 
 def run_fuzz(args: argparse.Namespace) -> int:
-    check_writable(args.out)
     warp_access.init_warp()
     checks = _checks(args)
     identity = {"command": "fuzz", "device": args.device, "seed": args.seed} | checks.identity
@@ -119,6 +118,8 @@ def run_fuzz(args: argparse.Namespace) -> int:
         results = ResultsWriter(args.out, identity, fresh=args.fresh)
     except DatasetMismatch as e:
         raise UsageError(str(e)) from None
+    for note in results.notes:
+        print(f"synth fuzz: {note}", file=sys.stderr)
     session_start, earlier = time.perf_counter(), results.progress.seconds
     try:
         with FuzzProgress(args.count, results.progress.records) as progress:

@@ -13,17 +13,15 @@ lines (`summarize`), and the exit status follows from it (`exit_status`).
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from check.findings import FINDINGS_DIR
 from check.harness import Report
 from emit.records import candidate_seed
-from emit.writer import DatasetWriter, Progress
+from emit.writer import PROGRESS, DatasetWriter, Progress
 
 RESULTS = "results.jsonl"
 SUMMARY = "fuzz.json"
@@ -46,11 +44,7 @@ class ResultsWriter(DatasetWriter):
     """`results.jsonl` appended per group with a checkpoint; `fuzz.json` the stats file."""
 
     DATA_FILE, STATS_FILE, CONTENT = RESULTS, SUMMARY, "fuzz results"
-
-    def __init__(self, out: Path, run: dict[str, Any], fresh: bool = False):
-        if fresh:
-            shutil.rmtree(out / FINDINGS_DIR, ignore_errors=True)
-        super().__init__(out, run, fresh)
+    OWNED = (RESULTS, PROGRESS, SUMMARY, FINDINGS_DIR)
 
     def pending(self, count: int, group: int) -> Iterator[range]:
         """Candidate indices still to check, `group` at a time (from the checkpoint on)."""

@@ -23,7 +23,7 @@ import os
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,7 +36,8 @@ from emit.lower import HASH_SEED, error_summary
 from emit.records import GENERATOR_VERSION, MAX_RECORD_BYTES, build_record, candidate_seed, encode
 from emit.writer import DatasetWriter, Progress
 from grammar.labels import KERNEL_TYPES
-from grammar.sample import focus_of, sample
+from grammar.sample import aim, sample
+from synth.args import UsageError
 from synth.pool import ATTEMPTS, Pool, TaskFailed
 
 #: Candidates per task sent to a worker.
@@ -49,6 +50,29 @@ BALANCE_SLACK = 1.10
 #: Seconds a worker may spend on one kernel (lowering; with --verify, compiling) before it is
 #: stopped and its chunk retried: lowering takes milliseconds, so only a kernel that never ends hits it.
 KERNEL_TIMEOUT = 60.0
+#: A run that keeps none of this many candidates in a row stops (`Fruitless`): its options leave
+#: nothing to keep, and going on would never end.
+FRUITLESS = 512
+
+#: Why candidates are not kept -> what a user reads when a run keeps none (`Fruitless`); formatted
+#: with the run's options and what the streak saw (`smallest`, `error`).
+SKIP_REMEDIES = {
+    "skipped_too_large": "every record was larger than --max-record-bytes {max_record_bytes} (the smallest "
+    "was {smallest} bytes): raise --max-record-bytes",
+    "skipped_type": "none came out as one of --types {types}: add types to --types",
+    "skipped_balance": "the balance of kernel types kept none: ask for fewer --types",
+    "duplicate_exact": "each repeated a record already written: try another --seed or more --types",
+    "duplicate_structural": "each repeated the shape of a record already written: try another --seed or "
+    "more --types",
+    "lowering_failed": "Warp could not lower them ({error}): a generator or Warp bug, please report it",
+    "compile_failed": "none compiled under --verify compile ({error}): a generator or Warp bug, findings in "
+    "{out}/findings",
+    "worker_failed": "their workers failed ({error}); stats.json lists the seed ranges",
+}
+
+
+class Fruitless(UsageError):
+    """The run's options let it keep no record (`FRUITLESS` candidates in a row): one line says which."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +118,7 @@ class Outcome:
 def make_candidate(base_seed: int, index: int, device: str, types: tuple[str, ...]) -> Outcome:
     """Sample, lower and encode candidate `index` (runs in a worker)."""
     seed = candidate_seed(base_seed, index)
-    if focus_of(seed) not in types:
-        return Outcome(index, "skipped_type")
-    s = sample(seed)
+    s = sample(seed, focus=aim(seed, types))
     if s.kernel_type not in types:
         return Outcome(index, "skipped_type")
     try:
@@ -308,6 +330,8 @@ class Run:
         self.report = report or (lambda progress, seconds: None)
         self.writer = DatasetWriter(config.out, config.identity(), fresh=config.fresh)
         self.sources, self.shapes = self.writer.sources, self.writer.shapes
+        self.session_seconds = 0.0  # this run's generation time (progress.seconds: every run's)
+        self.streak = Streak()  # the candidates skipped since the last one kept
 
     def done(self, p: Progress) -> bool:
         c = self.config
@@ -339,12 +363,15 @@ class Run:
                     self._consume(outcome, p, lines)
                     if self.done(p):
                         break
-                p.seconds = base_seconds + time.perf_counter() - session_start
+                self.session_seconds = time.perf_counter() - session_start
+                p.seconds = base_seconds + self.session_seconds
                 p.retried = base_retried + engine.retries
                 self.writer.append(lines, p)
-                self.report(p, p.seconds)
+                self.report(p, self.session_seconds)
                 if self.done(p):
                     return
+                if self.streak.length >= FRUITLESS:
+                    raise Fruitless(self.streak.why(self.config, p))
         finally:
             engine.close()
 
@@ -353,6 +380,7 @@ class Run:
         status = o.status
         if status == "ok":
             status = self._keep_or_skip(o, p)
+        self.streak.add(o, status)
         if status != "ok":
             p.counters[status] = p.counters.get(status, 0) + 1
             if status == "compile_failed":
@@ -426,6 +454,42 @@ class Run:
                 for lo, hi in [f["candidates"]]
             ],
         }
+
+
+class Streak:
+    """The candidates skipped in a row since the last one kept, and why (for `Fruitless`)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.length, self.reasons = 0, Counter[str]()
+        self.smallest, self.error = 0, ""
+
+    def add(self, o: Outcome, status: str) -> None:
+        if status == "ok":
+            self.reset()
+            return
+        self.length += 1
+        self.reasons[status] += 1
+        if o.line:
+            self.smallest = min(self.smallest or len(o.line), len(o.line))
+        self.error = o.error or self.error
+
+    def why(self, config: RunConfig, p: Progress) -> str:
+        reason, _ = self.reasons.most_common(1)[0]
+        counts = ", ".join(f"{n} {name}" for name, n in self.reasons.most_common())
+        remedy = SKIP_REMEDIES[reason].format(
+            max_record_bytes=config.max_record_bytes,
+            smallest=f"{self.smallest:,}",
+            types=",".join(config.types),
+            error=self.error.splitlines()[0][:200] if self.error else "no message",
+            out=config.out,
+        )
+        return (
+            f"stopped: the last {self.length} candidates were all skipped ({counts}): {remedy}; "
+            f"{p.records} records are checkpointed in {config.out}"
+        )
 
 
 def _note_failure(p: Progress, o: Outcome) -> None:

@@ -26,6 +26,7 @@ class Reporter:
         self.console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=True)
         self.count = count
         self.total = count if count is not None else target_bytes
+        self.start = Progress(run={})  # what the dataset held when this run began
         self._bar: Any = None
         self._last_log = 0.0
 
@@ -56,10 +57,13 @@ class Reporter:
         self.console.print(f"synth: {line}", markup=False)
 
     def _info(self, p: Progress, seconds: float) -> str:
-        rate = p.records / seconds if seconds > 0 else 0.0
+        """The dataset's totals, and this run's rate (`seconds`: this run's so far)."""
+        new = p.records - self.start.records
+        rate = new / seconds if seconds > 0 else 0.0
         return f"{p.records} records, {p.bytes / 1e6:.1f} MB, {rate:.1f} rec/s"
 
     def update(self, p: Progress, seconds: float) -> None:
+        """After each checkpoint; `seconds`: this run's time so far."""
         done = p.records if self.count is not None else p.bytes
         if self._bar is not None:
             self._bar.update(self._task, completed=done, info=self._info(p, seconds))
@@ -82,14 +86,24 @@ class Reporter:
             "a dataset is never cut back (use --fresh for a smaller one)"
         )
 
-    def finish(self, stats: dict[str, Any], out: Path, resumed_from: int = 0) -> None:
-        """The run's summary (after the bar has stopped)."""
-        new = stats["records"] - resumed_from
-        resumed = f" ({new} new, resumed at {resumed_from})" if resumed_from else ""
-        self.say(
-            f"{stats['records']} records{resumed}, {stats['bytes'] / 1e6:.2f} MB in {stats['seconds']:.1f} s "
-            f"({stats['records_per_s']} records/s) -> {out}"
-        )
+    def finish(self, stats: dict[str, Any], out: Path, seconds: float) -> None:
+        """The run's summary (after the bar has stopped); `seconds`: this run's generation time.
+
+        A resumed run says the dataset's totals and, apart, what this run added at what rate
+        (stats.json's `seconds` and rates are over every run that wrote the dataset)."""
+        new, added = stats["records"] - self.start.records, stats["bytes"] - self.start.bytes
+        rate = f"{new / seconds:.2f}" if seconds > 0 else "-"
+        if self.start.records:
+            self.say(
+                f"{stats['records']} records, {stats['bytes'] / 1e6:.2f} MB -> {out}; this run: {new} new "
+                f"(resumed at {self.start.records}), {added / 1e6:.2f} MB in {seconds:.1f} s "
+                f"({rate} records/s)"
+            )
+        else:
+            self.say(
+                f"{stats['records']} records, {stats['bytes'] / 1e6:.2f} MB in {seconds:.1f} s "
+                f"({rate} records/s) -> {out}"
+            )
         if stats["verified"]:
             failed = stats["compile_failed"]
             findings = out / "findings"

@@ -66,7 +66,11 @@ CODEGEN = Struct(
 
 METADATA = Struct(
     (
-        Field("seed", "int64", "the sample's seed: `grammar.sample.sample(seed)` gives back `python_source`"),
+        Field(
+            "seed",
+            "int64",
+            "the sample's seed: `grammar.sample.sample(seed, focus=policy_focus)` gives back `python_source`",
+        ),
         Field("warp_version", "string", "warp-lang version that generated the code"),
         Field("generator_version", "string", "warp-synth generator version"),
         Field("module_file", "string", "file name Warp saw for the module (in its `// file:line` comments)"),
@@ -74,7 +78,11 @@ METADATA = Struct(
         Field("features", ListOf("string"), "AST features the label was computed from"),
         Field("builtins", ListOf("string"), "Warp builtins the module calls (registry names)"),
         Field("types", ListOf("string"), "Warp types the module spells"),
-        Field("policy_focus", "string", "the kernel type the generation policy aimed at"),
+        Field(
+            "policy_focus",
+            "string",
+            "the kernel type the generation policy aimed at: the seed's own, or under --types one of them",
+        ),
         Field("source_sha1", "string", "SHA-1 of `python_source` (exact deduplication)"),
         Field("ast_shape_sha1", "string", "SHA-1 of the AST without names and constants (splits, dedup)"),
     )

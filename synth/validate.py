@@ -64,13 +64,18 @@ def run(args: argparse.Namespace) -> int:
         seed = f" (seed {record['metadata']['seed']})" if record else ""
         print(f"{where}{seed}: {problem}", flush=True)
 
-    summary, valid = _schema_pass(dataset, report)
-    for problem in stats_problems(dataset, summary):
+    unfinished = dataset.unfinished()
+    if unfinished:
+        print(f"synth: validate: {unfinished.why}; checking those records", file=sys.stderr)
+    limit = unfinished.checkpoint.bytes if unfinished else None
+    summary, valid = _schema_pass(dataset, report, limit)
+    stated = unfinished.stated() if unfinished else dataset.stats()
+    for problem in stats_problems(dataset, summary, stated, limit):
         report(None, problem)
     chosen = set(
         valid if args.sample is None else random.Random(0).sample(valid, min(args.sample, len(valid)))
     )
-    for number, record, problems in _record_pass(dataset, chosen, args.compile):
+    for number, record, problems in _record_pass(dataset, chosen, args.compile, limit):
         if problems:
             report(number, "; ".join(problems), record)
     compiled = " and compiled" if args.compile else ""
@@ -82,13 +87,14 @@ def run(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _schema_pass(dataset: Dataset, report: Any) -> tuple[Summary, list[int]]:
-    """Every line parsed and schema-checked; the counts of the good ones and their line numbers."""
+def _schema_pass(dataset: Dataset, report: Any, limit: int | None) -> tuple[Summary, list[int]]:
+    """Every line (within `limit` bytes) parsed and schema-checked; the counts of the good ones and
+    their line numbers."""
     import warp_access
 
     summary, valid = Summary(), []
     groups = warp_access.builtin_groups()
-    for number, line in dataset.lines():
+    for number, line in dataset.lines(limit):
         record, problem = parse(line)
         if problem:
             report(number, problem)
@@ -98,15 +104,18 @@ def _schema_pass(dataset: Dataset, report: Any) -> tuple[Summary, list[int]]:
     return summary, valid
 
 
-def stats_problems(dataset: Dataset, summary: Summary) -> list[str]:
-    """Where stats.json disagrees with the records in the file."""
-    stats = dataset.stats()
+def stats_problems(
+    dataset: Dataset, summary: Summary, stats: dict[str, Any] | None, limit: int | None = None
+) -> list[str]:
+    """Where `stats` (stats.json, or an unfinished dataset's checkpoint) disagrees with the records in
+    the file (within `limit` bytes)."""
     if stats is None:
         return [f"missing or not JSON (the run that wrote {dataset.jsonl.name} did not finish?)"]
     seeds = set(summary.base_seeds)
+    size = dataset.jsonl.stat().st_size
     actual = {
         "records": summary.records,
-        "bytes": dataset.jsonl.stat().st_size,
+        "bytes": size if limit is None else min(size, limit),
         "per_type": dict(summary.kernel_types),
         "builtins": dict(summary.builtins),
         "distinct_builtins": len(summary.builtins),
@@ -138,11 +147,11 @@ def _short(value: Any) -> str:
 
 
 def _record_pass(
-    dataset: Dataset, chosen: set[int], compile_too: bool
+    dataset: Dataset, chosen: set[int], compile_too: bool, limit: int | None
 ) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
     """(line number, record, problems) of each chosen record, compiled in batches if asked."""
     batch: list[tuple[int, dict[str, Any], list[str]]] = []
-    for number, line in dataset.lines():
+    for number, line in dataset.lines(limit):
         if number in chosen:
             record = json.loads(line)
             batch.append((number, record, record_problems(record)))
@@ -158,7 +167,8 @@ def record_problems(record: dict[str, Any]) -> list[str]:
     from emit.records import build_record
     from grammar.sample import sample
 
-    fresh = build_record(sample(record["metadata"]["seed"]), record["device"])
+    meta = record["metadata"]
+    fresh = build_record(sample(meta["seed"], focus=meta["policy_focus"]), record["device"])
     problems = []
     if fresh["python_source"] != record["python_source"]:
         problems.append("python_source differs from the one grammar.sample.sample(seed) gives")

@@ -135,7 +135,8 @@ def test_a_resumed_run_says_where_it_resumed(made, tmp_path):
     out = _copy(made, tmp_path)
     result = synth(*WHOLE, "--out", str(out))
     assert result.returncode == 0
-    assert re.search(r"^synth: 12 records \(6 new, resumed at 6\), ", result.stderr, re.M), result.stderr
+    resumed = r"^synth: 12 records, [\d.]+ MB -> .*; this run: 6 new \(resumed at 6\), [\d.]+ MB in "
+    assert re.search(resumed, result.stderr, re.M), result.stderr
 
 
 def test_verify_without_failures_points_at_no_findings(tmp_path):
