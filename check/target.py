@@ -109,6 +109,8 @@ def installation(python: str | None, role: str) -> Installation:
         version = warp_access.PINNED_WARP_VERSION
         return Installation(sys.executable, version, role, version)
     found = shutil.which(python)
+    if found is None and os.path.isfile(python):
+        raise TargetError(f"{python}: not executable (chmod +x it, or name the interpreter itself)")
     if found is None:
         raise TargetError(f"{python}: no such interpreter")
     found = os.path.abspath(found)

@@ -165,7 +165,7 @@ def claim_output(out: Path, kind: str, legacy: Callable[[Path], bool] = lambda o
     if marked == kind or (marked is None and legacy(out)):
         return
     if marked is not None:
-        raise UnusableOutput(f"--out {out} holds warp-synth {marked}, not {kind}; use another --out")
+        raise UnusableOutput(f"--out {out} holds {marked} of warp-synth's, not {kind}; use another --out")
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     raise UnusableOutput(
         f"--out {out} holds files that are not warp-synth's ({shown}); "

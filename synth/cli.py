@@ -59,10 +59,23 @@ SUBCOMMANDS = {
 }
 
 
-def _subcommands_help() -> str:
+#: The main job's exit statuses (its --help lists them).
+EXIT_CODES = {
+    0: "done, or nothing to do",
+    1: "stopped by a fault (another run holds --out, a full disk, ...): one line says how to resume",
+    2: "bad input: an argument, an --out this run cannot use, or options that keep no record",
+    130: "interrupted (Ctrl-C): run the same command to resume",
+    143: "terminated (SIGTERM): run the same command to resume",
+}
+
+
+def _epilog() -> str:
     width = max(map(len, SUBCOMMANDS))
     lines = [f"  {name:<{width}}  {sub.summary}" for name, sub in SUBCOMMANDS.items()]
-    return "\n".join(["commands (python -m synth COMMAND --help for their options):", *lines])
+    codes = [f"  {code:<3}  {what}" for code, what in EXIT_CODES.items()]
+    return "\n".join(
+        ["commands (python -m synth COMMAND --help for their options):", *lines, "", "exit status:", *codes]
+    )
 
 
 def _types(text: str) -> tuple[str, ...]:
@@ -81,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         usage="%(prog)s [COMMAND] [options]",
         description="Generate a dataset of random Warp kernels paired with the C++/CUDA code\n"
         "Warp generates for them (no COMMAND), or run one of the commands below.",
-        epilog=_subcommands_help(),
+        epilog=_epilog(),
     )
     parser.add_argument(
         "--device",
@@ -278,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OutputError, WorkersFailing) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return sub.fault_status if sub else 1
+    except BrokenPipeError:  # `show ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except Terminated:
         print("synth: terminated (SIGTERM); run the same command again to resume", file=sys.stderr)
         return 143

@@ -59,7 +59,11 @@ def build_fuzz_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     parser.add_argument(
-        "--device", choices=DEVICES, default="cuda", help="cuda: also compare GPU with CPU results (on a GPU)"
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="cpu: the checks on the CPU, as the main job does; cuda: also compare GPU with CPU "
+        "results (on a machine with a GPU)",
     )
     parser.add_argument("--count", type=positive_int, default=100, metavar="N", help="kernels to fuzz")
     parser.add_argument("--seed", type=seed, default=0, metavar="S", help="base seed")

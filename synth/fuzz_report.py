@@ -15,9 +15,14 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from synth.fuzz_results import EXIT_CODES
+
+#: The window rich estimates the speed over: longer than any run.
+RUN_SECONDS = 7 * 24 * 3600.0
+#: The phase text takes the width left and is cut with an ellipsis, never wrapped onto a second line.
+INFO_COLUMN = Column(ratio=1, no_wrap=True, overflow="ellipsis")
 
 
 class FuzzProgress:
@@ -39,13 +44,18 @@ class FuzzProgress:
         if self.stream.isatty():
             self._bar = Progress(
                 TextColumn("[bold]synth fuzz"),
-                BarColumn(),
+                BarColumn(bar_width=20),
                 TaskProgressColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
+                # the phase text gives way (an ellipsis) rather than push the line past the terminal
+                TextColumn("{task.fields[info]}", table_column=INFO_COLUMN),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
                 console=Console(file=self.stream),
+                expand=True,
+                # a group of kernels can take minutes: estimate the speed over the whole run, not
+                # rich's last 30 s (in which no group ended, so the ETA stayed unknown)
+                speed_estimate_period=RUN_SECONDS,
             )
             self._bar.start()
             self._task = self._bar.add_task("fuzz", total=self.total, completed=self.done, info="starting")

@@ -28,18 +28,30 @@ def build_stats_parser() -> argparse.ArgumentParser:
         type=ratios,
         default=DEFAULT_RATIOS,
         metavar="T,V,E",
-        help="split fractions (default 0.98,0.01,0.01)",
+        help="train,validation,test fractions for the per-split rows, as export's --split assigns "
+        "records by structural hash (default 0.98,0.01,0.01)",
     )
     return parser
 
 
-def run_stats(args: argparse.Namespace) -> int:
+def _console() -> Any:
+    """A console whose reader may stop reading (`| head`): a broken pipe reaches `synth.cli.main`
+    as `BrokenPipeError` (rich's own answer is to exit with status 1)."""
     from rich.console import Console
+
+    class Piped(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return Piped()
+
+
+def run_stats(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     dataset = open_dataset(args.dir)
     summary = summarize(dataset, args.split)
-    console = Console()
+    console = _console()
     command = generation_command(dataset.run, summary.records) or "not recorded"
     console.print(
         f"[bold]{dataset.jsonl}[/]: {summary.records:,} records, {summary.bytes:,} bytes; made by {command}"
@@ -87,12 +99,11 @@ def _find(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.syntax import Syntax
 
     record = _find(args)
     meta = record["metadata"]
-    console = Console()
+    console = _console()
     console.print(
         f"[bold]{record['kernel_name']}[/] ({record['kernel_type']}, {record['device']}), "
         f"seed {meta['seed']}, warp-lang {meta['warp_version']}; features {', '.join(meta['features'])}"
