@@ -75,7 +75,7 @@ def test_bad_input_is_one_line_and_exit_2(args, tmp_path):
 def test_help_shows_defaults_and_exit_statuses():
     shown = synth("fuzz", "--help").stdout
     for default in (
-        "(default: cuda)",
+        "(default: cpu)",
         "(default: 100)",
         "(default: 0)",
         "(default: artifacts/fuzz)",
