@@ -304,15 +304,24 @@ class Builder:
             raise BuildFailed("import", e) from None
         printed: list[str] = []
         try:
-            wp.set_module_options({"mode": mode, "enable_backward": self.backward}, module)
-            silenced(lambda: wp.load_module(module, device=self.device), printed)
+            for built in (module, *unique_modules(module)):  # the options reach every kernel's module
+                wp.set_module_options({"mode": mode, "enable_backward": self.backward}, built)
+                silenced(lambda built=built: wp.load_module(built, device=self.device), printed)
         except Exception as e:
-            failed = BuildFailed("build", e, printed[0])
+            failed = BuildFailed("build", e, "".join(printed))
             # Warp leaves a failed build's folder in its kernel cache: it is ours
             for folder in Path(wp.config.kernel_cache_dir).glob(f"wp_{name}_*"):
                 shutil.rmtree(folder, ignore_errors=True)
             raise failed from None
         return module
+
+
+def unique_modules(module: Any) -> list[Any]:
+    """The Warp modules of Python `module`'s `module="unique"` kernels (each in a module of its own)."""
+    import warp as wp
+
+    kernels = [k for k in vars(module).values() if isinstance(k, wp.Kernel)]
+    return list(dict.fromkeys(k.module for k in kernels if k.module.name != module.__name__))
 
 
 def compiler_error(printed: str) -> str:
