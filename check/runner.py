@@ -53,12 +53,18 @@ def merge_modules(sources: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
     """One module holding every (source, kernel name), top-level names suffixed `_k<n>`.
 
     Generated names are unique within a module (no shadowing), so renaming every
-    use of a top-level name is exact.  Returns the source and the kernels' new names.
+    use of a top-level name is exact.  Each distinct import comes once, first (a
+    generated module imports only warp; a user's file may import more: `synth check`).
+    Returns the source and the kernels' new names.
     """
-    body: list[ast.stmt] = [ast.Import(names=[ast.alias(name="warp", asname="wp")])]
+    imports: dict[str, ast.stmt] = {
+        "import warp as wp": ast.Import(names=[ast.alias(name="warp", asname="wp")])
+    }
+    body: list[ast.stmt] = []
     names = []
     for n, (source, kernel_name) in enumerate(sources):
         tree = ast.parse(source)
+        imports |= {ast.unparse(s): s for s in tree.body if isinstance(s, ast.Import | ast.ImportFrom)}
         definitions = [s for s in tree.body if not isinstance(s, ast.Import | ast.ImportFrom)]
         top = {name: suffixed(name, n) for s in definitions for name in _defined_names(s)}
         for node in ast.walk(tree):
@@ -68,7 +74,9 @@ def merge_modules(sources: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
                 node.id = top[node.id]
         body += definitions
         names.append(top[kernel_name])
-    return ast.unparse(ast.Module(body=body, type_ignores=[])) + "\n", names
+    future = [s for s in imports.values() if isinstance(s, ast.ImportFrom) and s.module == "__future__"]
+    head = future + [s for s in imports.values() if s not in future]
+    return ast.unparse(ast.Module(body=[*head, *body], type_ignores=[])) + "\n", names
 
 
 def suffixed(name: str, n: int) -> str:

@@ -22,6 +22,7 @@ from synth.pipeline import ENGINES, KERNEL_TIMEOUT, MAX_RECORD_BYTES
 
 DEFAULT_TARGET_BYTES = 213_476_688
 
+
 @dataclass(frozen=True)
 class Subcommand:
     """`python -m synth NAME ...`: `module.parser()` builds its parser, `module.run(args)` runs it.
@@ -44,6 +45,13 @@ SUBCOMMANDS = {
         "run_fuzz",
         "compile, run and gradient-check kernels; findings as reproducers",
         fault_status=3,  # fuzz's own 1 means "new findings": a fault is its EXIT_HARNESS
+    ),
+    "check": Subcommand(
+        "synth.check_file",
+        "build_parser",
+        "run",
+        "the fuzzer's checks on the kernels of your own file; findings as reproducers",
+        fault_status=3,
     ),
     "export": Subcommand(
         "synth.export", "build_parser", "run", "write a dataset as Parquet shards, with splits and a card"
