@@ -135,6 +135,16 @@ def _is_main_block(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.If) and "__name__" in ast.unparse(stmt.test)
 
 
+def refuse_unimportable(path: Path, kernel: UserKernel) -> None:
+    """A `UsageError` if running the kernel's module raises (a Python error of the file's, not Warp's)."""
+    try:
+        with warp_access.WarpModule(f"synth_check_{kernel.name}", kernel.source):
+            pass
+    except (Exception, SystemExit) as e:
+        said = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+        raise UsageError(f"{path}: running it for kernel {kernel.name} raised {said}") from None
+
+
 # ----------------------------------------------------------------------------- the checks
 
 
@@ -142,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
     kernels = read_kernels(args.file, args.kernel)
     check_writable(args.out)
     warp_access.init_warp()
+    for k in kernels:
+        refuse_unimportable(args.file, k)
     gpu = _gpu(args.device)
     named = ", ".join(k.name for k in kernels)
     print(

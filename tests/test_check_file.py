@@ -83,6 +83,7 @@ def test_a_correct_kernel_passes_and_one_outside_the_contract_is_one_line(tmp_pa
         ("def f(:\n", (), "kernels.py:1: syntax error"),
         ("import warp as wp\nx = 1\n", (), "no module-level @wp.kernel function"),
         (CORRECT, ("--kernel", "other"), "no kernel 'other' (its kernels: scale, generic)"),
+        ("import no_such_module\n" + CORRECT, (), "raised ModuleNotFoundError: No module named 'no_such"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, source, args, said):
