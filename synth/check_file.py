@@ -51,7 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the fuzzer's checks (compile, debug build, determinism, gradient, CPU/GPU) on the "
         "module-level @wp.kernel functions of your own file.",
         epilog="exit status:\n" + "\n".join(f"  {code}  {what}" for code, what in EXIT_CODES.items()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", type=Path, metavar="FILE.py", help="a Python file defining Warp kernels")
     parser.add_argument("--kernel", metavar="NAME", help="check this kernel only (default: every one)")
@@ -61,9 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="cuda",
         help="cuda (default): also compile with NVRTC and, on a CUDA GPU, compare GPU with CPU results",
     )
-    parser.add_argument("--seed", type=seed, default=0, metavar="S", help="seed of the launch inputs")
     parser.add_argument(
-        "--out", type=Path, default=Path("artifacts") / "check", metavar="DIR", help="findings and check.json"
+        "--seed", type=seed, default=0, metavar="S", help="seed of the launch inputs (default: 0)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("artifacts") / "check",
+        metavar="DIR",
+        help="findings/ and check.json (default: artifacts/check)",
     )
     return parser
 

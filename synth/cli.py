@@ -50,7 +50,7 @@ SUBCOMMANDS = {
         "synth.check_file",
         "build_parser",
         "run",
-        "the fuzzer's checks on the kernels of your own file; findings as reproducers",
+        "fuzz's checks on the kernels of your own file",
         fault_status=3,
     ),
     "export": Subcommand(
