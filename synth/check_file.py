@@ -15,7 +15,8 @@ Each kernel is checked in the file's module with the other kernels left out (and
 `if __name__ == "__main__":` block: a reproducer must not run it).  A debug build's failed
 assertion or signal is the user's `undefined_behaviour` finding (for a generated kernel it would
 be the generator's defect).  Findings are filed as `fuzz` files them, unshrunk (the reproducer
-holds the file's code as written), in `--out`/findings/, and the exit status is `fuzz`'s.
+holds the file's code as written), in `--out`/findings/ (emptied first: they are the file's as it
+is now), and the exit status is `fuzz`'s.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from typing import Any
 
 import warp_access
 from check import execute
+from check.findings import FINDINGS_DIR
 from check.harness import Failure, Report, check_compiles
 from check.isolation import ChildFailed, execute_isolated
 from emit.lower import DEVICES
@@ -156,6 +159,7 @@ def refuse_unimportable(path: Path, kernel: UserKernel) -> None:
 def run(args: argparse.Namespace) -> int:
     kernels = read_kernels(args.file, args.kernel)
     check_writable(args.out)
+    shutil.rmtree(args.out / FINDINGS_DIR, ignore_errors=True)  # a run's findings are the file's of now
     warp_access.init_warp()
     for k in kernels:
         refuse_unimportable(args.file, k)
@@ -199,7 +203,7 @@ def check_reports(reports: list[Report], device: str, gpu: bool) -> list[Report]
         check_compiles(fitting, compiled)
     checked = dict(zip(map(id, fitting), execute_isolated(fitting, gpu), strict=True))  # copies, in order
     for r in checked.values():
-        r.failures = [_users(f) for f in r.failures]
+        r.failures = [_users(f, r.kernel_name) for f in r.failures]
         execution = r.metadata.get("execution", "")
         if execution.startswith("generator_defect"):
             r.metadata["execution"] = execution.replace("generator_defect", UNDEFINED, 1)
@@ -219,9 +223,10 @@ def fits_contract(report: Report) -> bool:
     return True
 
 
-def _users(f: Failure) -> Failure:
-    """A debug build's failure is the user's undefined behaviour, not a generator defect."""
-    return Failure(UNDEFINED, f.message, f.versions) if f.kind == "generator_defect" else f
+def _users(f: Failure, kernel: str) -> Failure:
+    """A debug build's failure is the user's undefined behaviour, not a generator defect; its message
+    names the kernel (findings of this kind are grouped by message: each kernel's is its own)."""
+    return Failure(UNDEFINED, f"{kernel}: {f.message}", f.versions) if f.kind == "generator_defect" else f
 
 
 # ----------------------------------------------------------------------------- the report

@@ -17,6 +17,12 @@ def read_ahead(a: wp.array(dtype=float), out: wp.array(dtype=float)):
     out[i] = a[i + 5]
 
 
+@DECORATOR
+def read_behind(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = a[i - 9]
+
+
 if __name__ == "__main__":
     wp.launch(read_ahead, dim=4, inputs=[wp.zeros(4), wp.zeros(4)])
 """
@@ -55,12 +61,15 @@ def test_an_out_of_bounds_read_is_the_users_finding(tmp_path, decorator):
     result = _check(tmp_path, READ_AHEAD.replace("DECORATOR", decorator))
     assert result.returncode == 1, result.stderr
     assert "  debug build  FAILED" in result.stdout
-    assert "undefined_behaviour: debug build: the process died" in result.stdout
+    assert "undefined_behaviour: read_ahead: debug build: the process died" in result.stdout
     index = (tmp_path / "out/findings/findings.jsonl").read_text()
-    (finding,) = [json.loads(line) for line in index.splitlines()]
+    findings = [json.loads(line) for line in index.splitlines()]
+    assert [f["kernel_name"] for f in findings] == ["read_ahead", "read_behind"]  # each its own finding
+    finding = findings[0]
     assert finding["kind"] == "undefined_behaviour" and "__main__" not in finding["source"]
+    assert "read_behind" not in finding["source"]
     summary = json.loads((tmp_path / "out/check.json").read_text())["summary"]
-    assert summary["new_findings"] == {"undefined_behaviour": 1} and summary["exit_status"] == 1
+    assert summary["new_findings"] == {"undefined_behaviour": 2} and summary["exit_status"] == 1
     # its reproducer fails the bounds assertion with plain Warp
     replay = plain_warp(tmp_path / "out/findings" / finding["reproducer"], tmp_path)
     assert replay.returncode < 0 and "Assertion failed" in replay.stdout + replay.stderr
