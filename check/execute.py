@@ -386,7 +386,8 @@ def source_name(name: str) -> str:
 @contextmanager
 def loaded(source: str, device: str = "cpu", mode: str = "release") -> Iterator[Any]:
     """The Python module of `source`, built by Warp for `device` in `mode` (release, or debug:
-    array-bounds assertions, no optimisation); released on exit.
+    array-bounds assertions, no optimisation); released on exit.  The mode reaches every kernel's
+    module, a `module="unique"` kernel's own included, and each of them is built here.
 
     Every load gets a name of its own: Warp unloads a released module's binary
     by name when it is garbage-collected, so a later load of the same source
@@ -395,9 +396,11 @@ def loaded(source: str, device: str = "cpu", mode: str = "release") -> Iterator[
     wp = warp_access.warp()
     name = _load_name(source)
     with warp_access.WarpModule(name, source) as module:
-        wp.set_module_options({"mode": mode}, module.warp_module)
+        for warp_module in module.modules():  # a `module="unique"` kernel's own module too
+            wp.set_module_options({"mode": mode}, warp_module)
         with warp_access.native_output_silenced(1, 2):
-            wp.load_module(module.py_module, device=device)
+            for warp_module in module.modules():
+                wp.load_module(warp_module, device=device)
         yield module.py_module
 
 

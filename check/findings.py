@@ -39,6 +39,8 @@ KINDS = {
     "tolerance policy",
     "generator_defect": "under Warp's debug mode the kernel fails an array-bounds assertion or dies with "
     "a signal: the generator emitted undefined behaviour (a warp-synth bug, not Warp's)",
+    "undefined_behaviour": "under Warp's debug mode the kernel fails an array-bounds assertion or dies "
+    "with a signal: the kernel (a user's, `synth check`) has undefined behaviour",
 }
 
 
@@ -158,6 +160,7 @@ def title(f: dict[str, Any]) -> str:
         "cpu_gpu_mismatch": f"CPU and CUDA results of a kernel{using} differ",
         "differential": f"a kernel{using} gives {'wrong' if affected else 'different'} results",
         "generator_defect": f"(warp-synth) generated kernel{using} has undefined behaviour",
+        "undefined_behaviour": f"kernel{using} has undefined behaviour (debug mode)",
     }[f["kind"]]
     return f"{where}: {what}"
 
@@ -201,6 +204,7 @@ def expected_and_actual(f: dict[str, Any]) -> list[str]:
         "nondeterministic": "two launches give identical bytes",
         "cpu_gpu_mismatch": "CPU and CUDA agree within the tolerance policy",
         "generator_defect": "no assertion or signal under Warp's debug mode",
+        "undefined_behaviour": "no assertion or signal under Warp's debug mode",
     }[kind]
     return [f"Expected: {expected}.  ", f"Actual: {_comment(message)[:600]}"]
 
@@ -403,6 +407,7 @@ _EXIT_STATUS = "Exit status 1 while it reproduces, 0 once fixed."
 _EXIT = {
     "crash": "Dies (a signal) or exits 1 while it reproduces, exits 0 once fixed.",
     "generator_defect": "Dies (a signal: SIGILL for a failed assertion, SIGFPE ...) while it reproduces.",
+    "undefined_behaviour": "Dies (a signal: SIGILL for a failed assertion, SIGFPE ...) while it reproduces.",
 }
 
 _CHECKS = {
@@ -482,3 +487,6 @@ _CHECKS = {
     return bool(differing)
 """,
 }
+
+#: A user kernel's undefined behaviour (`synth check`) reproduces as a generator defect does.
+_CHECKS["undefined_behaviour"] = _CHECKS["generator_defect"]

@@ -53,12 +53,18 @@ def merge_modules(sources: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
     """One module holding every (source, kernel name), top-level names suffixed `_k<n>`.
 
     Generated names are unique within a module (no shadowing), so renaming every
-    use of a top-level name is exact.  Returns the source and the kernels' new names.
+    use of a top-level name is exact.  Each distinct import comes once, first (a
+    generated module imports only warp; a user's file may import more: `synth check`).
+    Returns the source and the kernels' new names.
     """
-    body: list[ast.stmt] = [ast.Import(names=[ast.alias(name="warp", asname="wp")])]
+    imports: dict[str, ast.stmt] = {
+        "import warp as wp": ast.Import(names=[ast.alias(name="warp", asname="wp")])
+    }
+    body: list[ast.stmt] = []
     names = []
     for n, (source, kernel_name) in enumerate(sources):
         tree = ast.parse(source)
+        imports |= {ast.unparse(s): s for s in tree.body if isinstance(s, ast.Import | ast.ImportFrom)}
         definitions = [s for s in tree.body if not isinstance(s, ast.Import | ast.ImportFrom)]
         top = {name: suffixed(name, n) for s in definitions for name in _defined_names(s)}
         for node in ast.walk(tree):
@@ -68,7 +74,9 @@ def merge_modules(sources: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
                 node.id = top[node.id]
         body += definitions
         names.append(top[kernel_name])
-    return ast.unparse(ast.Module(body=body, type_ignores=[])) + "\n", names
+    future = [s for s in imports.values() if isinstance(s, ast.ImportFrom) and s.module == "__future__"]
+    head = future + [s for s in imports.values() if s not in future]
+    return ast.unparse(ast.Module(body=[*head, *body], type_ignores=[])) + "\n", names
 
 
 def suffixed(name: str, n: int) -> str:
@@ -304,15 +312,24 @@ class Builder:
             raise BuildFailed("import", e) from None
         printed: list[str] = []
         try:
-            wp.set_module_options({"mode": mode, "enable_backward": self.backward}, module)
-            silenced(lambda: wp.load_module(module, device=self.device), printed)
+            for built in (module, *unique_modules(module)):  # the options reach every kernel's module
+                wp.set_module_options({"mode": mode, "enable_backward": self.backward}, built)
+                silenced(lambda built=built: wp.load_module(built, device=self.device), printed)
         except Exception as e:
-            failed = BuildFailed("build", e, printed[0])
+            failed = BuildFailed("build", e, "".join(printed))
             # Warp leaves a failed build's folder in its kernel cache: it is ours
             for folder in Path(wp.config.kernel_cache_dir).glob(f"wp_{name}_*"):
                 shutil.rmtree(folder, ignore_errors=True)
             raise failed from None
         return module
+
+
+def unique_modules(module: Any) -> list[Any]:
+    """The Warp modules of Python `module`'s `module="unique"` kernels (each in a module of its own)."""
+    import warp as wp
+
+    kernels = [k for k in vars(module).values() if isinstance(k, wp.Kernel)]
+    return list(dict.fromkeys(k.module for k in kernels if k.module.name != module.__name__))
 
 
 def compiler_error(printed: str) -> str:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 
 #: Kinds grouped by their message (its words name the cause).
-BY_MESSAGE = ("compile", "unsupported_by_target", "generator_defect")
+BY_MESSAGE = ("compile", "unsupported_by_target", "generator_defect", "undefined_behaviour")
 
 
 def failure_class(kind: str, message: str, versions: Sequence[str]) -> str:

@@ -32,6 +32,11 @@ from grammar.names import VAR_NAMES
 from grammar.simple import declare, declare_value
 from grammar.types import BY_WARP_NAME, FLOAT32, INT32, VEC3, WType
 
+#: A query loop's body, one loop of `trips` deeper: what `prelude` returns (the item's value), then a
+#: block of statements.  The statements' module passes it in (`grammar.statements.loop_body`): it
+#: draws geometry among its statements, so this module cannot import it.
+LoopBody = Callable[[Gen, Callable[[], list[ast.stmt]], int], list[ast.stmt]]
+
 #: Most faces, boxes, points of one object (launch contract): a query loop's trip bound.
 MAX_ITEMS = 64
 VEC2 = BY_WARP_NAME["vec2f"]
@@ -191,7 +196,7 @@ def _mesh_item(g: Gen, h: Handle, face: str) -> Expr:
     return _value(call(f"wp.{getter}", load(h.name), vertex), VEC3, [])
 
 
-def mesh_overlaps(g: Gen, h: Handle) -> list[ast.stmt]:
+def mesh_overlaps(g: Gen, h: Handle, loop_body: LoopBody) -> list[ast.stmt]:
     """Faces whose bounds overlap a box (`mesh_query_aabb`) or a sphere (`mesh_query_sphere`)."""
     p, r = point(g), distance(g)
     if g.ch.boolean(0.6):  # the box p - r .. p + r
@@ -206,13 +211,13 @@ def mesh_overlaps(g: Gen, h: Handle) -> list[ast.stmt]:
     else:
         q, stmt = _query(g, "mesh_query_sphere", h, [p, r])
         step = "mesh_query_next"
-    return [stmt, *_loop(g, h, q, step, lambda face: _mesh_item(g, h, face))]
+    return [stmt, *_loop(g, h, q, step, lambda face: _mesh_item(g, h, face), loop_body)]
 
 
 # ----------------------------------------------------------------------------- BVHs, hash grids
 
 
-def bvh_overlaps(g: Gen, h: Handle) -> list[ast.stmt]:
+def bvh_overlaps(g: Gen, h: Handle, loop_body: LoopBody) -> list[ast.stmt]:
     """Boxes a box, ray, sphere or capsule overlaps: `while wp.bvh_query_next(q, item)`."""
     kind = choice(g.ch, ("aabb", "ray", "sphere", "capsule"))
     p = point(g)
@@ -235,7 +240,7 @@ def bvh_overlaps(g: Gen, h: Handle) -> list[ast.stmt]:
         )
         q, stmt = _query(g, f"bvh_query_{kind}", h, args)
     item = lambda name: _value(call("float", load(name)), FLOAT32, [])  # noqa: E731
-    return [stmt, *_loop(g, h, q, "bvh_query_next", item)]
+    return [stmt, *_loop(g, h, q, "bvh_query_next", item, loop_body)]
 
 
 def load_again(node: ast.expr) -> ast.expr:
@@ -243,7 +248,7 @@ def load_again(node: ast.expr) -> ast.expr:
     return copy.deepcopy(node)
 
 
-def grid_neighbors(g: Gen, h: Handle) -> list[ast.stmt]:
+def grid_neighbors(g: Gen, h: Handle, loop_body: LoopBody) -> list[ast.stmt]:
     """Points within a radius: `while wp.hash_grid_query_next(q, index)`, with their ids."""
     p, r = point(g), distance(g)
     q, stmt = _query(g, "hash_grid_query", h, [p, r])
@@ -251,20 +256,20 @@ def grid_neighbors(g: Gen, h: Handle) -> list[ast.stmt]:
     def neighbor(index: str) -> Expr:
         return _value(call("wp.hash_grid_point_id", load(h.name), load(index)), INT32, [], MAX_ITEMS)
 
-    return [stmt, *_loop(g, h, q, "hash_grid_query_next", neighbor)]
+    return [stmt, *_loop(g, h, q, "hash_grid_query_next", neighbor, loop_body)]
 
 
-def _loop(g: Gen, h: Handle, q: str, step: str, value: Callable[[str], Expr]) -> list[ast.stmt]:
+def _loop(
+    g: Gen, h: Handle, q: str, step: str, value: Callable[[str], Expr], loop_body: LoopBody
+) -> list[ast.stmt]:
     """`item = int(0)`, then `while wp.<step>(q, item):` with a value of each item and a block."""
-    from grammar import statements
-
     item = g.names.fresh(ITEM_NAMES[h.kind])
 
-    def body() -> list[ast.stmt]:
+    def prelude() -> list[ast.stmt]:
         g.scope.declare(Var(item, INT32, mutable=False, bound=MAX_ITEMS), pending=False)
-        return declare_value(g, value(item)) + statements.inner_block(g)
+        return declare_value(g, value(item))
 
-    stmts = statements.nested(g, body, loop_trips=MAX_ITEMS, tainted=True)
+    stmts = loop_body(g, prelude, MAX_ITEMS)
     init = ast.Assign(targets=[store(item)], value=call("int", ast.Constant(0)))
     test = call(f"wp.{step}", load(q), load(item))
     return [*g.take_prelude(), init, ast.While(test=test, body=stmts, orelse=[])]
@@ -347,7 +352,7 @@ def texture_sample(g: Gen, h: Handle) -> list[ast.stmt]:
 @dataclass(frozen=True)
 class Query:
     kind: str  # the handle kind it reads
-    make: Callable[[Gen, Handle], list[ast.stmt]]
+    make: Callable[..., list[ast.stmt]]  # (g, handle), and a loop's body for a loop (`LoopBody`)
     loop: bool = False  # a while loop over results
     differentiable: bool = True  # Warp differentiates every builtin it calls
 
@@ -368,8 +373,9 @@ QUERIES: tuple[Query, ...] = (
 )
 
 
-def geometry_statement(g: Gen) -> list[ast.stmt]:
-    """A query of one of the kernel's handles (a pending one first)."""
+def geometry_statement(g: Gen, loop_body: LoopBody) -> list[ast.stmt]:
+    """A query of one of the kernel's handles (a pending one first); a query loop's body from
+    `loop_body`."""
     pending = [h for h in g.handles if h.name in g.scope.pending]
     loop_room = loops_ok(g) and g.scope.trips * MAX_ITEMS <= safety.MAX_TRIPS
     usable = [h for h in pending or g.handles if loop_room or h.kind not in ("bvh", "hash_grid")]
@@ -384,13 +390,14 @@ def geometry_statement(g: Gen) -> list[ast.stmt]:
         and (loop_room or not q.loop)
     ]
     g.scope.consume([h.name])
-    return choice(g.ch, rows).make(g, h)
+    query = choice(g.ch, rows)
+    return query.make(g, h, loop_body) if query.loop else query.make(g, h)
 
 
-def unread_handles(g: Gen) -> list[ast.stmt]:
+def unread_handles(g: Gen, loop_body: LoopBody) -> list[ast.stmt]:
     """A query of every handle still pending (before the final stores, at the top level, where
     every handle has a query: its kind was drawn where a loop fits)."""
     stmts: list[ast.stmt] = []
     while any(h.name in g.scope.pending for h in g.handles):
-        stmts += geometry_statement(g)
+        stmts += geometry_statement(g, loop_body)
     return stmts

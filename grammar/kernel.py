@@ -39,7 +39,7 @@ from grammar.names import (
 from grammar.options import decorator, draw_options
 from grammar.policy import Policy
 from grammar.simple import atomic_ops, atomic_update, struct_fields, unpack_call, write_output
-from grammar.statements import block, draw_weights, required_kinds
+from grammar.statements import block, draw_weights, loop_body, required_kinds
 from grammar.tile_blocks import draw_tile_weights, tile_operation
 from grammar.tiles import TILE_DTYPES, TileScope, module_options, tile_constants, tile_kernel, tile_shape
 from grammar.types import BOOL, FLOAT32, INT32, UINT32, VEC3, ArrayType
@@ -96,7 +96,7 @@ def thread_kernel(g: Gen) -> tuple[list[tuple[str, str]], list[ast.stmt]]:
     if g.policy.on("random"):
         body += random_state(g)
     body += block(g, g.policy.statements, required=required_kinds(g.policy))
-    body += unread_handles(g)
+    body += unread_handles(g, loop_body)
     body += final_stores(g)
     return params, body
 

@@ -23,6 +23,7 @@ from grammar.astnodes import binop, call, load, number, shape, store, subscript
 from grammar.choices import Choices, choice
 from grammar.context import Expr, Gen, Var
 from grammar.expressions import combine, condition, gather, literal
+from grammar.geometry import geometry_statement
 from grammar.names import COUNTER_NAMES, LOOP_NAMES, VAR_NAMES
 from grammar.policy import Policy
 from grammar.simple import (
@@ -167,10 +168,8 @@ def nested_statement(g: Gen) -> list[ast.stmt]:
 
 
 def _geometry(g: Gen) -> list[ast.stmt]:
-    """A query of a geometry handle (`grammar.geometry`, which builds query loops from this module)."""
-    from grammar.geometry import geometry_statement
-
-    return geometry_statement(g)
+    """A query of a geometry handle (`grammar.geometry`; its query loops' bodies from `loop_body`)."""
+    return geometry_statement(g, loop_body)
 
 
 #: The statement kinds.  Kinds with weight 0 appear only where a policy requires them.
@@ -267,6 +266,11 @@ UPDATES = ("assign", "augassign")
 def inner_block(g: Gen) -> list[ast.stmt]:
     """The body of a compound statement."""
     return block(g, 1 + g.ch.boolean(0.1))
+
+
+def loop_body(g: Gen, prelude: Callable[[], list[ast.stmt]], trips: int) -> list[ast.stmt]:
+    """A query loop's body (`grammar.geometry.LoopBody`): `prelude`, then a block, one loop deeper."""
+    return nested(g, lambda: prelude() + inner_block(g), loop_trips=trips, tainted=True)
 
 
 def nested(

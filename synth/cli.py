@@ -48,6 +48,13 @@ SUBCOMMANDS = {
         "compile, run and gradient-check kernels; findings as reproducers",
         fault_status=3,  # fuzz's own 1 means "new findings": a fault is its EXIT_HARNESS
     ),
+    "check": Subcommand(
+        "synth.check_file",
+        "build_parser",
+        "run",
+        "fuzz's checks on the kernels of your own file",
+        fault_status=3,
+    ),
     "export": Subcommand(
         "synth.export", "build_parser", "run", "write a dataset as Parquet shards, with splits and a card"
     ),

@@ -51,7 +51,6 @@ def test_injected_failure_shrinks_to_a_small_reproducer(tmp_path):
     assert read_findings(tmp_path / "findings")[0]["shrunk"] is True
 
 
-
 def test_reduction_stops_at_its_time_budget():
     kernel = DrawnKernel(SQUARE.replace("GRAD", WRONG_GRAD), "apply_square", "")
     tried = []
@@ -62,6 +61,7 @@ def test_reduction_stops_at_its_time_budget():
 
     assert reduce(kernel, fails, seconds=0) == kernel and not tried
     assert len(reduce(kernel, fails).source) < len(kernel.source) and tried
+
 
 def test_gradient_reproducer_reproduces_with_plain_warp(tmp_path):
     source = SQUARE.replace("GRAD", WRONG_GRAD)
@@ -156,6 +156,18 @@ def test_undefined_behaviour_is_a_generator_defect_and_the_others_are_checked(tm
     finding = Finding("generator_defect", "cpu", r.kernel_name, r.source, "", 1, False, r.inputs, r.params)
     result = plain_warp(write_finding(tmp_path, finding), tmp_path)
     assert result.returncode < 0 and "Assertion failed" in result.stdout + result.stderr, result
+
+
+def test_the_debug_build_reaches_a_kernel_in_a_module_of_its_own():
+    # `@wp.kernel(module="unique")` puts the kernel in a Warp module of its own: debug mode must
+    # reach that one, not only the module loaded
+    source = DEFECT.replace("@wp.kernel", '@wp.kernel(module="unique")').replace("NAME", "shifted")
+    report = Report(
+        seed=1, kernel_name="shifted", kernel_type="", source=source.replace("BODY", "out[i] = a[i + 5]")
+    )
+    (checked,) = execute_isolated([report], gpu=False)
+    assert [kind for kind, _ in checked.failures] == ["generator_defect"], checked.metadata
+    assert "SIGILL: Assertion failed" in checked.failures[0].message
 
 
 def test_a_death_in_the_release_build_is_a_crash_finding(monkeypatch):

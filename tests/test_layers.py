@@ -1,7 +1,12 @@
-"""Layers point down: warp_access < grammar < emit < check < synth, and Warp's private API
-(`warp._src`) is touched by `warp_access` alone."""
+"""Layers point down: warp_access < grammar < emit < check < synth; Warp's private API
+(`warp._src`) is touched by `warp_access` alone; and no two modules of the project import each
+other, however indirectly.
+
+Every `import` and `from ... import` anywhere in a file counts, inside functions too: an import
+inside a function only postpones a circle to the call."""
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,13 +16,59 @@ LAYERS = ("warp_access", "grammar", "emit", "check", "synth")
 
 
 def _imports(path: Path) -> set[str]:
-    """Top-level names of the modules `path` imports (function-level imports included)."""
+    """The modules `path` imports anywhere in it, by dotted name; `from package import name` names
+    `package.name` too (the submodule, if it is one)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module)
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _paths() -> Iterator[Path]:
+    for layer in LAYERS:
+        yield from (ROOT / layer).rglob("*.py")
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each module of the project, and the modules of the project it imports."""
+    modules = {_module_name(path): path for path in _paths()}
+    return {name: (_imports(path) & modules.keys()) - {name} for name, path in modules.items()}
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of `graph` with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while not component or component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
     return found
 
 
@@ -42,3 +93,13 @@ def test_only_warp_access_touches_warps_private_api():
         if name.startswith("warp._src")
     }
     assert not wrong
+
+
+def test_no_modules_import_each_other():
+    assert circles(import_graph()) == []
+
+
+def test_a_circle_is_found_however_long():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert circles(graph) == [["a", "b", "c"]]
+    assert circles(graph | {"c": set()}) == []

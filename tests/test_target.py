@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from check import runner
+from check import execute, runner
 from check.findings import read_findings
+from check.harness import Report
 from check.signature import constructs
-from check.target import unsupported
+from check.target import installation, run_under, unsupported
 from grammar.unparse import to_source
 from synth import cli, fuzz
 from tests.conftest import plain_warp, synth
+from tests.test_fuzz import DEFECT
 from tests.test_fuzz_cli import _module
 
 #: The wrapper's Warp: after a launch of a kernel whose own source calls wp.sin, its last float32 array
@@ -279,3 +281,14 @@ def test_a_hit_holds_the_findings_constructs_not_the_index_guards():
     assert "wp.clamp" in constructs(CLAMPED) and not constructs(CLAMPED) <= constructs(other)
     assert {"struct constructor", "attribute store"} <= constructs(LOCAL_STRUCT)
     assert not constructs(LOCAL_STRUCT) <= constructs(other.replace("* 2.0", ""))
+
+
+def test_the_runners_debug_build_reaches_a_kernel_in_a_module_of_its_own():
+    # the runner (another installation's checks) sets debug mode on a `module="unique"` kernel's own
+    # module too: an out-of-bounds read there fails the bounds assertion
+    source = DEFECT.replace("@wp.kernel", '@wp.kernel(module="unique")').replace("NAME", "shifted")
+    source = source.replace("BODY", "out[i] = a[i + 5]")
+    params, inputs = execute.describe(source, "shifted", 1)
+    report = Report(1, "shifted", "", source, params=params, inputs=inputs)
+    run_under(installation(None, "target"), [report], debug=True)
+    assert [f.kind for f in report.failures] == ["generator_defect"], report.run

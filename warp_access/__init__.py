@@ -386,6 +386,10 @@ class WarpModule:
         for key in getattr(self, "_function_keys", ()):
             context.function_key_counts.pop(key, None)
 
+    def modules(self) -> list[Any]:
+        """Every Warp module this source's kernels live in: its own, then each `module="unique"` kernel's."""
+        return [self.warp_module, *dict.fromkeys(self._own_modules())]
+
     def _own_modules(self) -> list[Any]:
         """Warp modules of this source's kernels other than its own (`module="unique"`)."""
         wp = warp()
