@@ -37,6 +37,7 @@ from check.findings import FINDINGS_DIR
 from check.harness import Failure, Report, check_compiles
 from check.isolation import ChildFailed, execute_isolated
 from emit.lower import DEVICES
+from emit.writer import claim_output, mark_output
 from synth.args import Parser, UsageError, check_writable, seed
 from synth.fuzz import Checks
 from synth.fuzz_findings import Filer
@@ -46,6 +47,7 @@ from synth.fuzz_results import EXIT_CODES, EXIT_HARNESS, result_line, summarize
 #: names it `generator_defect`, the generator's fault, for a generated one).
 UNDEFINED = "undefined_behaviour"
 SUMMARY = "check.json"
+CHECKED = "check results"  # what the --out marker says (`emit.writer.claim_output`)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device",
         choices=DEVICES,
-        default="cuda",
-        help="cuda (default): also compile with NVRTC and, on a CUDA GPU, compare GPU with CPU results",
+        default="cpu",
+        help="cpu: the checks on the CPU, as the main job and fuzz do; cuda: also compile with NVRTC (no "
+        "GPU needed) and, on a CUDA GPU, compare GPU with CPU results",
     )
     parser.add_argument(
         "--seed", type=seed, default=0, metavar="S", help="seed of the launch inputs (default: 0)"
@@ -158,7 +161,9 @@ def refuse_unimportable(path: Path, kernel: UserKernel) -> None:
 
 def run(args: argparse.Namespace) -> int:
     kernels = read_kernels(args.file, args.kernel)
+    claim_output(args.out, CHECKED)
     check_writable(args.out)
+    mark_output(args.out, CHECKED)
     shutil.rmtree(args.out / FINDINGS_DIR, ignore_errors=True)  # a run's findings are the file's of now
     warp_access.init_warp()
     for k in kernels:
