@@ -7,6 +7,7 @@ percentiles and plots) and counters; records themselves are not kept.
 
 from __future__ import annotations
 
+import ast
 import json
 from array import array
 from collections import Counter
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 import warp_access
+from grammar.builtins import BINARY_OPERATORS, UNARY_OPERATORS
 from synth.dataset import DEFAULT_RATIOS, SPLITS, Dataset, split_of
 
 #: Sizes (UTF-8 bytes) the card gives percentiles of; `record` is the whole JSONL line.
@@ -23,6 +25,10 @@ SIZE_FIELDS = ("python_source", "code_forward", "code_backward", "code_helpers",
 PERCENTILES = (0, 10, 50, 90, 99, 100)
 #: Family of `wp.*` names that are no registry builtin (type constructors, `wp.constant`).
 CONSTRUCTORS = "Constructors and constants"
+#: Registry builtin of each Python operator the grammar spells (Warp lowers `a + b` to `add`).
+OPERATOR_BUILTINS: dict[type[ast.AST], str] = {
+    op: name for name, op in (BINARY_OPERATORS | UNARY_OPERATORS).items()
+}
 
 
 @dataclass
@@ -35,7 +41,7 @@ class Summary:
     base_seeds: Counter = field(default_factory=Counter)  # the run's base seed: metadata.seed >> 32
     families: Counter = field(default_factory=Counter)  # records calling a builtin of the family
     family_builtins: dict[str, set[str]] = field(default_factory=dict)  # distinct builtins seen
-    builtins: Counter = field(default_factory=Counter)
+    builtins: Counter = field(default_factory=Counter)  # metadata.builtins: `wp.*` call names
     types: Counter = field(default_factory=Counter)
     splits: Counter = field(default_factory=Counter)
     split_bytes: Counter = field(default_factory=Counter)
@@ -55,7 +61,7 @@ class Summary:
         self.builtins.update(meta["builtins"])
         self.types.update(meta["types"])
         families = set()
-        for name in meta["builtins"]:
+        for name in {*meta["builtins"], *operators(record["python_source"])}:
             family = groups.get(name, CONSTRUCTORS)
             families.add(family)
             self.family_builtins.setdefault(family, set()).add(name)
@@ -97,6 +103,25 @@ def _provenance(meta: dict[str, Any]) -> dict[str, Any]:
     drawn per kernel, are counted apart)."""
     fixed = {k: v for k, v in meta["codegen"].items() if k in ("cuda_arch", "pythonhashseed")}
     return {k: meta[k] for k in ("warp_version", "generator_version", "module_file")} | {"codegen": fixed}
+
+
+def operators(source: str) -> set[str]:
+    """Registry builtins that the Python operators in `source` call (`metadata.builtins` holds only
+    `wp.*` names).  A minus sign on a number literal is part of the literal: Warp folds it."""
+    ops = (
+        type(node.op)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.BinOp | ast.AugAssign | ast.UnaryOp) and not _signed_literal(node)
+    )
+    return {OPERATOR_BUILTINS[op] for op in ops if op in OPERATOR_BUILTINS}
+
+
+def _signed_literal(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+    )
 
 
 def registry_coverage() -> dict[str, int]:
