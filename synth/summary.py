@@ -7,8 +7,8 @@ percentiles and plots) and counters; records themselves are not kept.
 
 from __future__ import annotations
 
-import ast
 import json
+import re
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 import warp_access
-from grammar.builtins import BINARY_OPERATORS, UNARY_OPERATORS
 from synth.dataset import DEFAULT_RATIOS, SPLITS, Dataset, split_of
 
 #: Sizes (UTF-8 bytes) the card gives percentiles of; `record` is the whole JSONL line.
@@ -25,10 +24,27 @@ SIZE_FIELDS = ("python_source", "code_forward", "code_backward", "code_helpers",
 PERCENTILES = (0, 10, 50, 90, 99, 100)
 #: Family of `wp.*` names that are no registry builtin (type constructors, `wp.constant`).
 CONSTRUCTORS = "Constructors and constants"
-#: Registry builtin of each Python operator the grammar spells (Warp lowers `a + b` to `add`).
-OPERATOR_BUILTINS: dict[type[ast.AST], str] = {
-    op: name for name, op in (BINARY_OPERATORS | UNARY_OPERATORS).items()
+#: How `ast.unparse` (`grammar.unparse`) spells each Python operator, by the registry builtin Warp
+#: lowers it to: binary and augmented ones between spaces, unary ones against their operand.  A minus
+#: sign on a number literal (`-1.0`, not `1e-05`) is part of the literal: Warp folds it.
+OPERATOR_SPELLINGS: dict[str, str] = {
+    "add": r" \+=? ",
+    "sub": r" -=? ",
+    "mul": r" \*=? ",
+    "div": r" /=? ",
+    "floordiv": r" //=? ",
+    "mod": r" %=? ",
+    "bit_and": r" &=? ",
+    "bit_or": r" \|=? ",
+    "bit_xor": r" \^=? ",
+    "lshift": r" <<=? ",
+    "rshift": r" >>=? ",
+    "neg": r"(?<![\w.)\]])-(?![\d\s.=>])",
+    "pos": r"(?<![\w.)\]])\+(?![\s=])",
+    "invert": r"~",
+    "unot": r"\bnot\b",
 }
+_OPERATORS = re.compile("|".join(f"(?P<{name}>{spelling})" for name, spelling in OPERATOR_SPELLINGS.items()))
 
 
 @dataclass
@@ -107,21 +123,9 @@ def _provenance(meta: dict[str, Any]) -> dict[str, Any]:
 
 def operators(source: str) -> set[str]:
     """Registry builtins that the Python operators in `source` call (`metadata.builtins` holds only
-    `wp.*` names).  A minus sign on a number literal is part of the literal: Warp folds it."""
-    ops = (
-        type(node.op)
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.BinOp | ast.AugAssign | ast.UnaryOp) and not _signed_literal(node)
-    )
-    return {OPERATOR_BUILTINS[op] for op in ops if op in OPERATOR_BUILTINS}
-
-
-def _signed_literal(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.UnaryOp)
-        and isinstance(node.op, ast.USub)
-        and isinstance(node.operand, ast.Constant)
-    )
+    `wp.*` names).  Read off the text, not its AST: parsing every record would cost a run's card
+    several times its other figures."""
+    return {match.lastgroup for match in _OPERATORS.finditer(source) if match.lastgroup}
 
 
 def registry_coverage() -> dict[str, int]:
