@@ -44,7 +44,11 @@ OPERATOR_SPELLINGS: dict[str, str] = {
     "invert": r"~",
     "unot": r"\bnot\b",
 }
-_OPERATORS = re.compile("|".join(f"(?P<{name}>{spelling})" for name, spelling in OPERATOR_SPELLINGS.items()))
+_OPERATORS = re.compile(  # the lookahead skips, fast, the places no spelling starts at
+    "(?=[ ~n+-])(?:"
+    + "|".join(f"(?P<{name}>{spelling})" for name, spelling in OPERATOR_SPELLINGS.items())
+    + ")"
+)
 
 
 @dataclass
