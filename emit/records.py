@@ -70,7 +70,7 @@ def codegen_metadata(device: str, code: KernelCode) -> dict[str, Any]:
 
     `kernel_options` are the kernel's own (`@wp.kernel(enable_backward=False)`), null where unset;
     `link_symbols` the MathDx device functions its CUDA code declares and links from LTO-IR that
-    libmathdx generates when Warp builds the module (not part of the record, see README).
+    libmathdx generates when Warp builds the module (not part of the record, see docs/kernel-language.md).
     """
     kernel_options = dict(code.kernel_options)
     return {

@@ -2,8 +2,8 @@
 
 The label never depends on how a kernel was generated, only on what its AST
 contains (`grammar.features`), so any Warp source can be labelled.  The
-first rule that matches names the kernel.  `KERNEL_TYPES` and the README's
-list of rules (`tests/test_labels.py` checks it) are derived from `RULES`.
+first rule that matches names the kernel.  `KERNEL_TYPES` and the list of rules in
+`docs/records.md` (`tests/test_grammar_tables.py` checks it) are derived from `RULES`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from grammar.features import Features, extract_features
 class Rule:
     label: str
     matches: Callable[[Features], bool]
-    text: str  # the rule as the README states it
+    text: str  # the rule as docs/records.md states it
 
 
 #: Feature groups whose co-occurrence (three or more) makes a kernel "combined".
@@ -81,8 +81,8 @@ def kernel_type(f: Features) -> str:
     return next(r.label for r in RULES if r.matches(f))
 
 
-def readme_rules() -> str:
-    """The rules as the README's numbered list."""
+def markdown_rules() -> str:
+    """The rules as docs/records.md's numbered list."""
     return "\n".join(f"{n}. `{r.label}`: {r.text}" for n, r in enumerate(RULES, 1))
 
 

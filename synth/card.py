@@ -39,9 +39,8 @@ LIMITS = (
     "but they compute nothing meaningful; identifiers come from a small vocabulary.",
     "The code is exactly what warp-lang {warp} generates; another Warp version generates other code "
     "(records name their version; `validate` refuses other versions).",
-    "Builtins that need an object handle (mesh, volume, BVH, hash grid, texture) are never generated: "
-    "the Geometry, Volumes and Textures families are absent. Python operators (`+`, `%`, `<<` ...) "
-    "are not counted in `metadata.builtins`.",
+    "`metadata.builtins` holds the `wp.*` names a kernel calls; the Python operators it spells "
+    "(`+`, `%`, `<<` ...) are counted from `python_source` under Operators in the family table.",
     "One label per kernel (`kernel_type`), the first matching rule of `grammar/features.py`; "
     "`metadata.features` holds every feature.",
     "Splits keep kernels of one AST shape together; structurally close kernels may still straddle them.",

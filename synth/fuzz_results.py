@@ -26,7 +26,7 @@ from emit.writer import PROGRESS, DatasetWriter, Progress
 RESULTS = "results.jsonl"
 SUMMARY = "fuzz.json"
 
-#: Exit statuses, as a test runner's: documented in `fuzz --help` and the README.
+#: Exit statuses, as a test runner's: documented in `fuzz --help` and docs/fuzzing.md.
 EXIT_CLEAN, EXIT_NEW, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 EXIT_CODES = {
     EXIT_CLEAN: "no new findings (known ones may be reported)",

@@ -8,6 +8,7 @@ percentiles and plots) and counters; records themselves are not kept.
 from __future__ import annotations
 
 import json
+import re
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +24,31 @@ SIZE_FIELDS = ("python_source", "code_forward", "code_backward", "code_helpers",
 PERCENTILES = (0, 10, 50, 90, 99, 100)
 #: Family of `wp.*` names that are no registry builtin (type constructors, `wp.constant`).
 CONSTRUCTORS = "Constructors and constants"
+#: How `ast.unparse` (`grammar.unparse`) spells each Python operator, by the registry builtin Warp
+#: lowers it to: binary and augmented ones between spaces, unary ones against their operand.  A minus
+#: sign on a number literal (`-1.0`, not `1e-05`) is part of the literal: Warp folds it.
+OPERATOR_SPELLINGS: dict[str, str] = {
+    "add": r" \+=? ",
+    "sub": r" -=? ",
+    "mul": r" \*=? ",
+    "div": r" /=? ",
+    "floordiv": r" //=? ",
+    "mod": r" %=? ",
+    "bit_and": r" &=? ",
+    "bit_or": r" \|=? ",
+    "bit_xor": r" \^=? ",
+    "lshift": r" <<=? ",
+    "rshift": r" >>=? ",
+    "neg": r"(?<![\w.)\]])-(?![\d\s.=>])",
+    "pos": r"(?<![\w.)\]])\+(?![\s=])",
+    "invert": r"~",
+    "unot": r"\bnot\b",
+}
+_OPERATORS = re.compile(  # the lookahead skips, fast, the places no spelling starts at
+    "(?=[ ~n+-])(?:"
+    + "|".join(f"(?P<{name}>{spelling})" for name, spelling in OPERATOR_SPELLINGS.items())
+    + ")"
+)
 
 
 @dataclass
@@ -35,7 +61,7 @@ class Summary:
     base_seeds: Counter = field(default_factory=Counter)  # the run's base seed: metadata.seed >> 32
     families: Counter = field(default_factory=Counter)  # records calling a builtin of the family
     family_builtins: dict[str, set[str]] = field(default_factory=dict)  # distinct builtins seen
-    builtins: Counter = field(default_factory=Counter)
+    builtins: Counter = field(default_factory=Counter)  # metadata.builtins: `wp.*` call names
     types: Counter = field(default_factory=Counter)
     splits: Counter = field(default_factory=Counter)
     split_bytes: Counter = field(default_factory=Counter)
@@ -55,7 +81,7 @@ class Summary:
         self.builtins.update(meta["builtins"])
         self.types.update(meta["types"])
         families = set()
-        for name in meta["builtins"]:
+        for name in {*meta["builtins"], *operators(record["python_source"])}:
             family = groups.get(name, CONSTRUCTORS)
             families.add(family)
             self.family_builtins.setdefault(family, set()).add(name)
@@ -97,6 +123,13 @@ def _provenance(meta: dict[str, Any]) -> dict[str, Any]:
     drawn per kernel, are counted apart)."""
     fixed = {k: v for k, v in meta["codegen"].items() if k in ("cuda_arch", "pythonhashseed")}
     return {k: meta[k] for k in ("warp_version", "generator_version", "module_file")} | {"codegen": fixed}
+
+
+def operators(source: str) -> set[str]:
+    """Registry builtins that the Python operators in `source` call (`metadata.builtins` holds only
+    `wp.*` names).  Read off the text, not its AST: parsing every record would cost a run's card
+    several times its other figures."""
+    return {match.lastgroup for match in _OPERATORS.finditer(source) if match.lastgroup}
 
 
 def registry_coverage() -> dict[str, int]:

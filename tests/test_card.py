@@ -1,5 +1,6 @@
 """The dataset card: written at the end of a run and by export, Hugging Face conventions, true figures."""
 
+import ast
 import json
 import os
 import re
@@ -13,8 +14,10 @@ import yaml
 from conftest import synth
 
 from emit.records import GENERATOR_VERSION
+from grammar.builtins import BINARY_OPERATORS, UNARY_OPERATORS
 from synth.card import CARD, warp_findings
 from synth.schema import arrow_schema
+from synth.summary import OPERATOR_SPELLINGS, operators
 
 datasets = pytest.importorskip("datasets")
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,8 +89,34 @@ def test_card_figures_agree_with_the_records(small_dataset):
     assert sizes["python_source"][2] == f"{p50:,}" and sizes["python_source"][5] == f"{max(source):,}"
     families = _table(card, "Builtin families (Warp registry groups)")
     assert int(families["Scalar Math"][2]) == 56  # Warp 1.19.0's registry group
+    spelled = set().union(*(operators(r["python_source"]) for r in records))
+    assert int(families["Operators"][1]) == len(spelled) > 5  # `+` is counted, as Warp's `add`
     for name in ("python_source", "code_backward", "metadata.codegen.cuda_arch", "metadata.ast_shape_sha1"):
         assert f"- `{name}` (" in card  # one schema line per field
+
+
+def test_operators_are_counted_by_the_builtins_warp_lowers_them_to():
+    assert set(OPERATOR_SPELLINGS) == set(BINARY_OPERATORS) | set(UNARY_OPERATORS)
+    source = "x = a + b * -1.0 - 1e-05\nz = not c\nx <<= 2\nw = a[i] % wp.abs(n)\n"
+    assert operators(source) == {"add", "mul", "sub", "unot", "lshift", "mod"}  # -1.0 is a literal
+    assert operators("def f(x: float) -> float:\n    return x\n") == set()  # no minus sign
+    assert operators("y = -x\n") == {"neg"}
+
+
+def _parsed_operators(source: str) -> set[str]:
+    """The same count from the AST: every operator node, but a minus sign on a number literal."""
+    names = {op: name for name, op in (BINARY_OPERATORS | UNARY_OPERATORS).items()}
+    return {
+        names[type(n.op)]
+        for n in ast.walk(ast.parse(source))
+        if isinstance(n, ast.BinOp | ast.AugAssign | ast.UnaryOp)
+        and not (isinstance(n.op, ast.USub) and isinstance(n.operand, ast.Constant))
+    }
+
+
+def test_operators_read_off_the_text_are_those_of_the_ast(small_dataset):
+    for record in _records(small_dataset):
+        assert operators(record["python_source"]) == _parsed_operators(record["python_source"])
 
 
 def test_card_counts_the_options_records_were_lowered_with(small_dataset):
@@ -96,7 +125,7 @@ def test_card_counts_the_options_records_were_lowered_with(small_dataset):
     records = _records(small_dataset)
     codegen = [r["metadata"]["codegen"] for r in records]
     (usual,) = [line for line in card.splitlines() if line.startswith("- Warp module options of most")]
-    assert "block_dim=256" in usual and "mode=\"release\"" in usual
+    assert "block_dim=256" in usual and 'mode="release"' in usual
     kernel_options = {k for c in codegen for k, v in c["kernel_options"].items() if v is not None}
     assert kernel_options  # 4 of these 48 records set some
     for name in kernel_options:

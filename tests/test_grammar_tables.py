@@ -9,14 +9,14 @@ import pytest
 from emit.lower import lower
 from grammar.astnodes import wp_name
 from grammar.builtins import ARGUMENTS, all_builtins, nondifferentiable_on_floats
-from grammar.labels import RULES, readme_rules
+from grammar.labels import RULES, markdown_rules
 from grammar.policy import DIFFERENTIABLE_FOCUS, NOT_DIFFERENTIABLE, SWITCHES
 from grammar.sample import sample
 from grammar.statements import KINDS
 from grammar.types import BY_WARP_NAME, SPELLINGS
 from grammar.unparse import to_source
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+RECORDS_DOC = Path(__file__).resolve().parent.parent / "docs" / "records.md"
 
 
 def _atomic(n: ast.AST) -> bool:
@@ -31,8 +31,9 @@ SHOWS = {
     "augassign": lambda n: isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name),
     "select": lambda n: isinstance(n, ast.IfExp),
     "store": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Subscript),
-    "component_store": lambda n: isinstance(n, ast.Assign)
-    and isinstance(n.targets[0], ast.Subscript | ast.Attribute),
+    "component_store": lambda n: (
+        isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Subscript | ast.Attribute)
+    ),
     "unpack": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Tuple),
     "struct_local": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Attribute),
     "atomic": _atomic,
@@ -40,14 +41,18 @@ SHOWS = {
     "for": lambda n: isinstance(n, ast.For),
     "while": lambda n: isinstance(n, ast.While),
     "break": lambda n: isinstance(n, ast.Break | ast.Continue),
-    "nest": lambda n: isinstance(n, ast.For | ast.While | ast.If)
-    and any(isinstance(m, ast.For | ast.While | ast.If) for s in n.body for m in ast.walk(s)),
+    "nest": lambda n: (
+        isinstance(n, ast.For | ast.While | ast.If)
+        and any(isinstance(m, ast.For | ast.While | ast.If) for s in n.body for m in ast.walk(s))
+    ),
     "math": lambda n: isinstance(n, ast.Call) and wp_name(n.func) in ("sin", "exp", "sqrt", "log", "tanh"),
     "vector": lambda n: isinstance(n, ast.Call) and (wp_name(n.func) or "").startswith("vec"),
     "matrix": lambda n: isinstance(n, ast.Call) and (wp_name(n.func) or "").startswith("mat"),
     "address": lambda n: isinstance(n, ast.Call) and wp_name(n.func) == "address_of",
-    "geometry": lambda n: isinstance(n, ast.Call)
-    and (wp_name(n.func) or "").startswith(("mesh_", "bvh_", "hash_grid_", "volume_", "texture_")),
+    "geometry": lambda n: (
+        isinstance(n, ast.Call)
+        and (wp_name(n.func) or "").startswith(("mesh_", "bvh_", "hash_grid_", "volume_", "texture_"))
+    ),
 }
 
 
@@ -77,8 +82,8 @@ def test_every_statement_kind_appears_and_lowers(kind, kernels):
     lower(to_source(found.tree), found.kernel_name, "cpu")
 
 
-def test_readme_states_the_label_rules_of_the_table():
-    assert readme_rules() in README.read_text()
+def test_docs_state_the_label_rules_of_the_table():
+    assert markdown_rules() in RECORDS_DOC.read_text()
     assert [r.label for r in RULES][-1] == "arithmetic"
 
 
