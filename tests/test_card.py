@@ -96,7 +96,7 @@ def test_card_counts_the_options_records_were_lowered_with(small_dataset):
     records = _records(small_dataset)
     codegen = [r["metadata"]["codegen"] for r in records]
     (usual,) = [line for line in card.splitlines() if line.startswith("- Warp module options of most")]
-    assert "block_dim=256" in usual and "mode=\"release\"" in usual
+    assert "block_dim=256" in usual and 'mode="release"' in usual
     kernel_options = {k for c in codegen for k, v in c["kernel_options"].items() if v is not None}
     assert kernel_options  # 4 of these 48 records set some
     for name in kernel_options:

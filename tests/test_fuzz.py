@@ -51,7 +51,6 @@ def test_injected_failure_shrinks_to_a_small_reproducer(tmp_path):
     assert read_findings(tmp_path / "findings")[0]["shrunk"] is True
 
 
-
 def test_reduction_stops_at_its_time_budget():
     kernel = DrawnKernel(SQUARE.replace("GRAD", WRONG_GRAD), "apply_square", "")
     tried = []
@@ -62,6 +61,7 @@ def test_reduction_stops_at_its_time_budget():
 
     assert reduce(kernel, fails, seconds=0) == kernel and not tried
     assert len(reduce(kernel, fails).source) < len(kernel.source) and tried
+
 
 def test_gradient_reproducer_reproduces_with_plain_warp(tmp_path):
     source = SQUARE.replace("GRAD", WRONG_GRAD)

@@ -31,8 +31,9 @@ SHOWS = {
     "augassign": lambda n: isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name),
     "select": lambda n: isinstance(n, ast.IfExp),
     "store": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Subscript),
-    "component_store": lambda n: isinstance(n, ast.Assign)
-    and isinstance(n.targets[0], ast.Subscript | ast.Attribute),
+    "component_store": lambda n: (
+        isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Subscript | ast.Attribute)
+    ),
     "unpack": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Tuple),
     "struct_local": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Attribute),
     "atomic": _atomic,
@@ -40,14 +41,18 @@ SHOWS = {
     "for": lambda n: isinstance(n, ast.For),
     "while": lambda n: isinstance(n, ast.While),
     "break": lambda n: isinstance(n, ast.Break | ast.Continue),
-    "nest": lambda n: isinstance(n, ast.For | ast.While | ast.If)
-    and any(isinstance(m, ast.For | ast.While | ast.If) for s in n.body for m in ast.walk(s)),
+    "nest": lambda n: (
+        isinstance(n, ast.For | ast.While | ast.If)
+        and any(isinstance(m, ast.For | ast.While | ast.If) for s in n.body for m in ast.walk(s))
+    ),
     "math": lambda n: isinstance(n, ast.Call) and wp_name(n.func) in ("sin", "exp", "sqrt", "log", "tanh"),
     "vector": lambda n: isinstance(n, ast.Call) and (wp_name(n.func) or "").startswith("vec"),
     "matrix": lambda n: isinstance(n, ast.Call) and (wp_name(n.func) or "").startswith("mat"),
     "address": lambda n: isinstance(n, ast.Call) and wp_name(n.func) == "address_of",
-    "geometry": lambda n: isinstance(n, ast.Call)
-    and (wp_name(n.func) or "").startswith(("mesh_", "bvh_", "hash_grid_", "volume_", "texture_")),
+    "geometry": lambda n: (
+        isinstance(n, ast.Call)
+        and (wp_name(n.func) or "").startswith(("mesh_", "bvh_", "hash_grid_", "volume_", "texture_"))
+    ),
 }
 
 
