@@ -11,7 +11,7 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -49,7 +49,7 @@ class _HalfWritten:
     def __init__(self, f: Any):
         self._f = f
 
-    def write(self, text: str) -> int:
+    def write(self, text: str) -> NoReturn:
         self._f.write(text[: len(text) // 2])
         self._f.flush()
         raise OSError(errno.ENOSPC, "No space left on device", self._f.name)
@@ -105,22 +105,21 @@ def test_a_checkpoint_write_that_fails_half_way_leaves_the_last_checkpoint_whole
 def test_a_new_checkpoint_is_on_disk_before_it_replaces_the_old(tmp_path, monkeypatch):
     """Write, fsync, rename: a power cut after the rename finds the new checkpoint's bytes."""
     writer = DatasetWriter(tmp_path, RUN)
-    events: list[tuple[str, str]] = []
+    fsynced: list[str] = []  # the files fsynced, in order
+    replaced: list[tuple[int, str, str]] = []  # (files fsynced before, source, destination's name)
     real_fsync, real_replace = os.fsync, os.replace
 
     def fsync(fd: int) -> None:
-        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsynced.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_fsync(fd)
 
     def replace(src: Any, dst: Any) -> None:
-        events.append(("replace", f"{os.path.abspath(src)} -> {Path(dst).name}"))
+        replaced.append((len(fsynced), os.path.abspath(src), Path(dst).name))
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
     _append(writer, 0)
     writer.close()
-    renames = [(k, what) for k, (kind, what) in enumerate(events) if kind == "replace"]
-    assert [what.split(" -> ")[1] for _, what in renames] == [PROGRESS], events
-    at, what = renames[0]
-    assert ("fsync", what.split(" -> ")[0]) in events[:at], events
+    ((before, source, destination),) = replaced
+    assert destination == PROGRESS and source in fsynced[:before], (fsynced, replaced)
