@@ -32,11 +32,7 @@ from grammar.astnodes import wp_name
 
 def called_names(node: ast.AST) -> set[str]:
     """`wp.*` names called anywhere under `node` (annotations hold no calls of the body)."""
-    return {
-        name
-        for n in ast.walk(node)
-        if isinstance(n, ast.Call) and (name := wp_name(n.func)) is not None
-    }
+    return {name for n in ast.walk(node) if isinstance(n, ast.Call) and (name := wp_name(n.func)) is not None}
 
 
 def warp_kernel_names() -> list[set[str]]:

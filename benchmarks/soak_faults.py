@@ -84,8 +84,19 @@ def _checkpoint(out: Path) -> dict:
 
 def _command(args: argparse.Namespace, out: Path) -> list[str]:
     return [
-        sys.executable, "-m", "synth", "--target-bytes", str(args.target_bytes), "--seed", str(args.seed),
-        "--workers", str(args.workers), "--device", args.device, "--out", str(out),
+        sys.executable,
+        "-m",
+        "synth",
+        "--target-bytes",
+        str(args.target_bytes),
+        "--seed",
+        str(args.seed),
+        "--workers",
+        str(args.workers),
+        "--device",
+        args.device,
+        "--out",
+        str(out),
     ]
 
 
@@ -137,8 +148,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target-bytes", type=int, default=213_476_688)
     parser.add_argument("--kill-every", type=float, default=20.0, help="seconds between worker kills")
-    parser.add_argument("--kill-run-at", type=float, default=0.5, help="share of the target at which the "
-                        "whole run is SIGKILLed once, then resumed (0: never)")
+    parser.add_argument(
+        "--kill-run-at",
+        type=float,
+        default=0.5,
+        help="share of the target at which the whole run is SIGKILLed once, then resumed (0: never)",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")

@@ -140,6 +140,11 @@ class _Collector(ast.NodeVisitor):
         self.f.compound_condition = True
         self.generic_visit(node)
 
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> None:
+        if isinstance(node.op, ast.Not):
+            self.f.compound_condition = True
+        self.generic_visit(node)
+
     def visit_Compare(self, node: ast.Compare) -> None:
         if len(node.ops) > 1:
             self.f.compound_condition = True

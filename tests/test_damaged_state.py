@@ -172,7 +172,11 @@ def test_progress_bar_ends_before_the_summary(tmp_path):
     env.pop("NO_COLOR", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "synth", *FIRST, "--out", str(tmp_path)],
-        stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        close_fds=True,
     )
     os.close(secondary)
     chunks = []

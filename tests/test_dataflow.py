@@ -94,6 +94,36 @@ def test_generated_kernels_meet_the_data_flow_targets(samples):
     assert summary.constant_calls <= 0.10, summary
 
 
+def _kernel_def(tree: ast.Module, name: str) -> ast.FunctionDef:
+    return next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+
+
+def _with_dead_code(source: str, name: str) -> str:
+    """The kernel `name` of `source` with a dead chain after its first statement (`i = wp.tid()`:
+    `dead_a` reads `i`, `dead_b` reads `dead_a`, nothing reads `dead_b`) and a parameter never read."""
+    tree = ast.parse(source)
+    kernel = _kernel_def(tree, name)
+    tid = kernel.body[0].targets[0]  # type: ignore[attr-defined]
+    first = (tid.elts[0] if isinstance(tid, ast.Tuple) else tid).id
+    dead = ast.parse(f"dead_a = {first} + 1\ndead_b = dead_a * 2").body
+    kernel.body[1:1] = dead
+    kernel.args.args.append(ast.arg(arg="never_read", annotation=ast.Name(id="float", ctx=ast.Load())))
+    return ast.unparse(tree)
+
+
+def test_dead_code_added_to_generated_kernels_is_counted_exactly(samples):
+    """Known answers on real kernels: two more assignments, neither live; one more parameter, not
+    read; everything else as before (an analysis that counts everything live fails here)."""
+    for s in samples[:40]:
+        source = to_source(s.tree)
+        (before,) = analyze(source, s.kernel_name)
+        (after,) = analyze(_with_dead_code(source, s.kernel_name), s.kernel_name)
+        assert after.assignments == before.assignments + 2, s.seed
+        assert after.live_assignments == before.live_assignments, s.seed
+        assert (after.params, after.params_read) == (before.params + 1, before.params_read), s.seed
+        assert (after.outputs, after.input_fed_outputs) == (before.outputs, before.input_fed_outputs), s.seed
+
+
 def _cancelling(node: ast.AST) -> bool:
     """`x - x`, `x ^= x`, `wp.min(a, a)`, ...: the same operand twice where that cancels."""
     if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.Add | ast.Mult | ast.Pow):

@@ -308,9 +308,10 @@ def test_a_chunk_whose_worker_fails_twice_is_skipped_and_listed(fault, error, tm
     assert not [k for k in indices if 16 <= k < 32]
     # before the skipped chunk the dataset is the undisturbed one
     kept = sum(1 for k in indices if k < 16)
-    assert reference.splitlines(keepends=True)[:kept] == (out / "dataset.jsonl").read_bytes().splitlines(
-        keepends=True
-    )[:kept]
+    assert (
+        reference.splitlines(keepends=True)[:kept]
+        == (out / "dataset.jsonl").read_bytes().splitlines(keepends=True)[:kept]
+    )
 
 
 def test_workers_that_fail_on_every_chunk_stop_the_run_in_one_line(tmp_path):

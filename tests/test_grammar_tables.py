@@ -2,6 +2,8 @@
 
 import ast
 import re
+import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,8 +28,6 @@ def _atomic(n: ast.AST) -> bool:
 
 #: What each statement kind looks like in a generated kernel's AST.
 SHOWS = {
-    "declare": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name),
-    "assign": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name),
     "augassign": lambda n: isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name),
     "select": lambda n: isinstance(n, ast.IfExp),
     "store": lambda n: isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Subscript),
@@ -56,8 +56,51 @@ SHOWS = {
 }
 
 
+def _preorder(node: ast.AST) -> Iterator[ast.AST]:
+    """`node` and everything under it, in source order."""
+    yield node
+    for child in ast.iter_child_nodes(node):
+        yield from _preorder(child)
+
+
+def _name_assignments(kernel: ast.AST) -> Iterator[bool]:
+    """For each `name = value` in `kernel`, in source order: whether it binds `name` first (a
+    declaration) rather than again (an assignment to an existing variable)."""
+    bound: set[str] = set()
+    for n in _preorder(kernel):
+        if isinstance(n, ast.arg):
+            bound.add(n.arg)
+        elif isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name):
+            yield n.targets[0].id not in bound
+        elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            bound.add(n.id)
+
+
+#: Statement kinds seen only in context: a kernel shows one if this says so.
+SHOWN_IN_KERNEL: dict[str, Callable[[ast.AST], bool]] = {
+    "declare": lambda kernel: any(_name_assignments(kernel)),
+    "assign": lambda kernel: not all(_name_assignments(kernel)),
+}
+
+
+def _shows(kind: str, kernel: ast.AST) -> bool:
+    if kind in SHOWN_IN_KERNEL:
+        return SHOWN_IN_KERNEL[kind](kernel)
+    return any(SHOWS[kind](n) for n in ast.walk(kernel))
+
+
 def test_every_statement_kind_is_described_here():
-    assert set(SHOWS) == {k.name for k in KINDS}
+    assert not SHOWS.keys() & SHOWN_IN_KERNEL.keys()
+    assert set(SHOWS) | set(SHOWN_IN_KERNEL) == {k.name for k in KINDS}
+
+
+@pytest.mark.parametrize(
+    ("body", "declare", "assign"),
+    [("x = a[i]", True, False), ("x = a[i]\ny = x", True, False), ("x = a[i]\nx = x + 1.0", True, True)],
+)
+def test_declarations_and_assignments_are_told_apart(body, declare, assign):
+    kernel = ast.parse("def k(a, out):\n    i = wp.tid()\n" + textwrap.indent(body, "    "))
+    assert (_shows("declare", kernel), _shows("assign", kernel)) == (declare, assign)
 
 
 def test_statement_table_rows_are_consistent():
@@ -75,9 +118,8 @@ def kernels():
 
 @pytest.mark.parametrize("kind", [k.name for k in KINDS])
 def test_every_statement_kind_appears_and_lowers(kind, kernels):
-    shows = SHOWS[kind]
     more = (sample(seed) for seed in range(len(kernels), 3000))  # rare kinds (break: ~1 in 300)
-    found = next((s for s in (*kernels, *more) if any(shows(n) for n in ast.walk(s.tree.body[-1]))), None)
+    found = next((s for s in (*kernels, *more) if _shows(kind, s.tree.body[-1])), None)
     assert found is not None, f"no kernel among 3000 has a {kind} statement"
     lower(to_source(found.tree), found.kernel_name, "cpu")
 

@@ -1,11 +1,14 @@
 """Hand-written kernels with known features get the documented `kernel_type`."""
 
+import ast
 import textwrap
 
 import pytest
 
+from grammar.choices import SeededChoices
 from grammar.features import extract_features
 from grammar.labels import KERNEL_TYPES, kernel_type, label_source
+from grammar.sample import generate
 
 HEADER = "import warp as wp\n\n"
 
@@ -176,3 +179,66 @@ def test_types_are_collected_whatever_their_spelling():
             h = wp.float16(s)
     """)
     assert extract_features(ast.parse(source)).types == {"vec3f", "uint8", "float32", "float16"}
+
+
+#: Each way a kernel is multi_cond, alone (no other): the test of an `if`, or an `elif` chain.
+CONDITION_FORMS = {
+    "and": "a[i] > 1.0 and a[i] < 2.0",
+    "or": "a[i] > 1.0 or a[i] < 0.0",
+    "not": "not a[i] > 1.0",
+    "chained": "0.0 < a[i] < 1.0",
+}
+
+
+def _if_kernel(test: str, elif_test: str | None = None) -> str:
+    elif_branch = f"\n            elif {elif_test}:\n                out[i] = 2.0" if elif_test else ""
+    return HEADER + textwrap.dedent(f"""
+        @wp.kernel
+        def k(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+            i = wp.tid()
+            if {test}:
+                out[i] = 1.0{elif_branch}
+    """)
+
+
+@pytest.mark.parametrize("form", sorted(CONDITION_FORMS))
+def test_each_condition_form_alone_makes_a_kernel_multi_cond(form):
+    assert label_source(_if_kernel(CONDITION_FORMS[form])) == "multi_cond"
+
+
+def test_an_elif_chain_alone_makes_a_kernel_multi_cond_and_a_comparison_does_not():
+    assert label_source(_if_kernel("a[i] > 1.0", "a[i] < 0.0")) == "multi_cond"
+    assert label_source(_if_kernel("a[i] > 1.0")) == "conditional"
+
+
+def _condition_forms(tree: ast.AST) -> set[str]:
+    """The `CONDITION_FORMS` in `tree`, outside the tests of early `if ...: return` (bounds guards)."""
+    guards = {
+        id(n)
+        for s in ast.walk(tree)
+        if isinstance(s, ast.If) and len(s.body) == 1 and isinstance(s.body[0], ast.Return)
+        for n in ast.walk(s.test)
+    }
+    forms = set()
+    for n in ast.walk(tree):
+        if id(n) in guards:
+            continue
+        if isinstance(n, ast.BoolOp):
+            forms.add("and" if isinstance(n.op, ast.And) else "or")
+        elif isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.Not):
+            forms.add("not")
+        elif isinstance(n, ast.Compare) and len(n.ops) > 1:
+            forms.add("chained")
+    return forms
+
+
+def test_generated_multi_cond_kernels_without_an_elif_use_every_condition_form():
+    """Aimed at multi_cond, the generator writes each form, and a kernel with no `elif` chain is
+    labelled multi_cond by its conditions alone."""
+    found = set()
+    for seed in range(60):
+        tree, _, _ = generate(SeededChoices(seed), "multi_cond")
+        features = extract_features(tree)
+        if not features.elif_chain and kernel_type(features) == "multi_cond":
+            found |= _condition_forms(tree)
+    assert found == set(CONDITION_FORMS)

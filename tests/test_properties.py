@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 from check.compile import compile_codes
 from emit.lower import DEVICES, lower
 from grammar.labels import KERNEL_TYPES, label_source
+from grammar.sample import focus_of, sample
 from grammar.strategies import kernels
+from grammar.unparse import to_source
 
 
 @settings(max_examples=60)
@@ -26,9 +28,17 @@ def test_every_kernel_lowers_forward_and_backward_on_both_backends(k):
 @given(data=st.data())
 def test_each_focus_lowers(focus, data):
     k = data.draw(kernels(focus))
-    assert label_source(k.source) == k.kernel_type
     for device in DEVICES:
         lower(k.source, k.kernel_name, device)
+
+
+@pytest.mark.parametrize("focus", KERNEL_TYPES)
+def test_a_sampled_kernel_is_labelled_the_type_its_seed_aims_at(focus):
+    """The label of the source as written (not of the generator's tree) is the seed's focus."""
+    seeds = [seed for seed in range(1000) if focus_of(seed) == focus][:6]
+    assert len(seeds) == 6
+    for seed in seeds:
+        assert label_source(to_source(sample(seed).tree)) == focus, seed
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -56,9 +66,6 @@ CONSTRUCTS = {
 
 
 def test_every_construct_lowers_and_compiles_on_both_backends():
-    from grammar.sample import sample
-    from grammar.unparse import to_source
-
     found = {}
     for seed in range(600):
         s = sample(seed)

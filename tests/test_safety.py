@@ -17,7 +17,8 @@ from check import execute
 from grammar import safety
 from grammar.astnodes import call, subscript
 from grammar.builtins import INT_RANGE, SAFETY
-from grammar.types import BFLOAT16, FLOAT32, INT32, SCALARS, WType, int_bits, is_unsigned
+from grammar.sample import sample
+from grammar.types import BFLOAT16, FLOAT32, INT32, SCALARS, SPELLINGS, WType, int_bits, is_unsigned
 
 #: Each guard's domain: what the guarded value must satisfy.
 DOMAINS = {
@@ -159,3 +160,65 @@ def test_literals_standing_in_for_guarded_constants_are_in_the_domain(kind):
     for ty in SCALARS:
         if safety.guard(kind, X, ty, 1) is not None:
             assert DOMAINS[kind](safety.IN_DOMAIN[kind], ty), (kind, ty)
+
+
+#: The operators and builtins that divide by their second operand.
+DIVISIONS = (ast.Div, ast.FloorDiv, ast.Mod)
+DIVIDING_CALLS = ("wp.div", "wp.floordiv", "wp.mod", "wp.cw_div")
+
+
+def _divisors(tree: ast.AST) -> list[ast.expr]:
+    """The divisor of every `/`, `//` and `%`, and of every dividing builtin, in `tree`."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, DIVISIONS):
+            found.append(node.right)
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) in DIVIDING_CALLS:
+            found.append(node.args[1])
+    return found
+
+
+def _non_negative(node: ast.expr) -> bool:
+    """`node` is >= 0 by its form: positive, `wp.abs(e)`, or `e * e`."""
+    if isinstance(node, ast.Call) and ast.unparse(node.func) == "wp.abs":
+        return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        return ast.dump(node.left) == ast.dump(node.right)
+    return _positive(node)
+
+
+def _positive(node: ast.expr) -> bool:
+    """`node` is > 0 (every component) by its form alone, whatever its operands hold: a positive
+    literal, a type conversion of positives, `wp.max(e, p)`, `n + p` with n >= 0, `wp.sqrt(p)`."""
+    if isinstance(node, ast.Constant):
+        return type(node.value) in (int, float) and node.value > 0
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return (_positive(node.left) and _non_negative(node.right)) or (
+            _non_negative(node.left) and _positive(node.right)
+        )
+    if not isinstance(node, ast.Call):
+        return False
+    name = ast.unparse(node.func).removeprefix("wp.")
+    if name == "max":
+        return any(_positive(a) for a in node.args)
+    if name == "sqrt" or name in SPELLINGS:
+        return bool(node.args) and all(_positive(a) for a in node.args)
+    return False
+
+
+def test_no_generated_kernel_divides_by_a_value_that_can_be_zero():
+    """Every divisor is nonzero by construction: a nonzero literal, or a runtime value guarded
+    (`wp.max(wp.abs(k), 1)`, `wp.abs(x) + 1.0`) as `SAFETY` says for div, floordiv, mod and cw_div."""
+    runtime = 0
+    for seed in range(200):
+        for divisor in _divisors(sample(seed).tree):
+            assert _positive(divisor), (seed, ast.unparse(divisor))
+            runtime += _reads_a_value(divisor)
+    assert runtime >= 20  # guarded runtime divisors, not only literals
+
+
+def _reads_a_value(node: ast.expr) -> bool:
+    """`node` reads a variable or an array element (not only literals and `wp.*` functions)."""
+    return any(
+        isinstance(n, ast.Subscript) or (isinstance(n, ast.Name) and n.id != "wp") for n in ast.walk(node)
+    )
