@@ -94,7 +94,7 @@ _PRIVATE_NAMES = {
         "Adjoint",
         *_BACKWARD_TEMPLATES,
     ),
-    "warp._src.build": ("build_cpu", "build_cuda"),
+    "warp._src.build": ("build_cpu", "build_cuda", "_build_lto_base"),
 }
 
 
@@ -412,7 +412,8 @@ class WarpModule:
         """The whole translation unit Warp would compile for `device` ("cpu" or "cuda")."""
         from warp._src.context import ModuleBuilder
 
-        builder = ModuleBuilder(self.warp_module, self._options(device), target=device)
+        with _lto_ir_skipped():
+            builder = ModuleBuilder(self.warp_module, self._options(device), target=device)
         return builder.codegen(device)
 
     def kernel_code(self, kernel_name: str, device: str) -> KernelCode:
@@ -429,7 +430,7 @@ class WarpModule:
 
         kernel = self._kernel(kernel_name)
         options = self._options(device, kernel.module)
-        with _builtin_overloads_memoized():
+        with _builtin_overloads_memoized(), _lto_ir_skipped():
             builder = ModuleBuilder(kernel.module, options, target=device)
         with _backward_marked():
             kernel_forward, kernel_backward = _split(codegen.codegen_kernel(kernel, device, options))
@@ -455,6 +456,41 @@ def _link_declarations(builder: Any) -> str:
         return ""
     declarations = "".join(builder.ltoirs_decl[s] + "\n" for s in sorted(builder.ltoirs_decl))
     return 'extern "C" {\n' + declarations + "}\n"
+
+
+#: Extra outputs of a MathDx build (`_build_lto_base`'s `extra_files`) that no generated code reads:
+#: cuSolverDx's universal fatbin, linked like the LTO-IR.
+_LINKED_ONLY_OUTPUTS = frozenset({"_fatbin.lto"})
+
+
+@contextlib.contextmanager
+def _lto_ir_skipped() -> Iterator[None]:
+    """Let Warp's MathDx builders (`build_lto_dot`, `build_lto_solver` ...) declare their device
+    functions without libmathdx building the LTO-IR, which records never hold.
+
+    A libmathdx build takes minutes for each new shape and type (seconds once in Warp's LTO cache).
+    The builders form the symbol from their parameters and the declaration from the symbol and the
+    types, before and whatever the build; so the code is the same, and the builder holds empty
+    LTO-IR.  A build with an output the code reads (`tile_fft`'s shared memory size) runs for real.
+    The one difference: a configuration libmathdx rejects (Warp then raises, or retries a GEMM
+    without its alignment) lowers here as accepted; Warp knows of such only for 16-bit types,
+    which tiles here never have.
+    """
+    from warp._src import build
+
+    real_build = build._build_lto_base
+
+    def declared_only(lto_symbol, compile_func, builder, extra_files=None):
+        extra = extra_files or {}
+        if not set(extra) <= _LINKED_ONLY_OUTPUTS:
+            return real_build(lto_symbol, compile_func, builder, extra_files)
+        return (True, b"", *(b"" for _ in extra))
+
+    build._build_lto_base = declared_only
+    try:
+        yield
+    finally:
+        build._build_lto_base = real_build
 
 
 def _helper_functions(builder: Any, device: str) -> str:
