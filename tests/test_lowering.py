@@ -54,7 +54,7 @@ FFT = """import warp as wp
 def cplx(re: {dt}, im: {dt}) -> wp.vec2{s}:
     return wp.vec2{s}(re, im)
 
-@wp.kernel(module="unique", module_options={{"block_dim": 2}})
+@wp.kernel(module="unique", module_options={{"block_dim": {bd}}})
 def k(a: wp.array2d(dtype={dt}), c: wp.array2d(dtype=wp.vec2{s})):
     i, j = wp.tid()
     x = wp.tile_load(a, shape=(2, {n}))
@@ -68,8 +68,11 @@ MATHDX_KERNELS = {
     "matmul_f32": MATMUL.format(dt="wp.float32", m=8, k=16, n=8),
     "matmul_f64": MATMUL.format(dt="wp.float64", m=4, k=8, n=4),
     "cholesky_f32": CHOLESKY.format(dt="wp.float32", n=8),
-    "fft_f32": FFT.format(dt="wp.float32", s="f", n=8, fft="fft"),
-    "ifft_f64": FFT.format(dt="wp.float64", s="d", n=4, fft="ifft"),
+    **{
+        f"{fft}_{n}_{dt}": FFT.format(dt=f"wp.float{dt}", s="fd"[dt == 64], n=n, fft=fft, bd=2)
+        for n, fft in ((4, "fft"), (8, "ifft"), (16, "fft"))
+        for dt in (32, 64)
+    },
 }
 
 
@@ -82,26 +85,38 @@ def test_cuda_code_is_the_same_without_mathdx_lto_ir(name, monkeypatch):
     assert (lower(source, "k", "cuda"), module_source(source, "cuda")) == declared
 
 
+def test_every_known_fft_shared_memory_size_is_checked_against_a_build():
+    symbols = {
+        s
+        for name, source in MATHDX_KERNELS.items()
+        if "fft" in name
+        for s in lower(source, "k", "cuda").link_symbols
+    }
+    assert symbols == set(warp_access.FFT_SHARED_MEMORY)
+
+
 def _libmathdx_refused(*args: object) -> int:
     raise AssertionError("libmathdx was asked to build LTO-IR")
 
 
-@pytest.mark.parametrize("name", ["matmul_f64", "cholesky_f32"])
-def test_gemm_and_solver_lowering_builds_no_lto_ir(name, monkeypatch, tmp_path):
+def _nothing_cached_and_libmathdx_refused(monkeypatch, tmp_path) -> None:
     wp = warp_access.warp()
-    monkeypatch.setattr(wp.config, "kernel_cache_dir", str(tmp_path))  # nothing cached
+    monkeypatch.setattr(wp.config, "kernel_cache_dir", str(tmp_path))
     core = wp._src.context.runtime.core
     for build in ("wp_cuda_compile_dot", "wp_cuda_compile_solver", "wp_cuda_compile_fft"):
         monkeypatch.setattr(core, build, _libmathdx_refused)
+
+
+@pytest.mark.parametrize("name", ["matmul_f64", "cholesky_f32", "fft_16_64"])
+def test_lowering_builds_no_lto_ir(name, monkeypatch, tmp_path):
+    _nothing_cached_and_libmathdx_refused(monkeypatch, tmp_path)
     assert lower(MATHDX_KERNELS[name], "k", "cuda").link_symbols
     assert module_source(MATHDX_KERNELS[name], "cuda")
     assert not list(tmp_path.rglob("*.lto"))
 
 
-def test_fft_lowering_builds_its_lto_ir_for_the_shared_memory_size(monkeypatch, tmp_path):
-    # cuFFTDx's shared memory size is in the code, and only libmathdx knows it
-    wp = warp_access.warp()
-    monkeypatch.setattr(wp.config, "kernel_cache_dir", str(tmp_path))
-    monkeypatch.setattr(wp._src.context.runtime.core, "wp_cuda_compile_fft", _libmathdx_refused)
+def test_an_fft_of_unknown_shared_memory_size_is_built(monkeypatch, tmp_path):
+    _nothing_cached_and_libmathdx_refused(monkeypatch, tmp_path)
+    fft_on_4_threads = FFT.format(dt="wp.float32", s="f", n=8, fft="fft", bd=4)
     with pytest.raises(AssertionError, match="libmathdx was asked"):
-        lower(MATHDX_KERNELS["fft_f32"], "k", "cuda")
+        lower(fft_on_4_threads, "k", "cuda")

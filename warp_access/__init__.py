@@ -462,29 +462,58 @@ def _link_declarations(builder: Any) -> str:
 #: cuSolverDx's universal fatbin, linked like the LTO-IR.
 _LINKED_ONLY_OUTPUTS = frozenset({"_fatbin.lto"})
 
+#: cuFFTDx's shared memory size in bytes, which the code passes (a build's ".meta" output), of the FFTs
+#: tile kernels here make: length 4, 8 or 16 on a block of 2 threads, float32 (precision 5) or float64
+#: (6), as libmathdx reports it for sm_90 (Warp 1.19.0).  Only a build knows it: tests/test_lowering.py
+#: checks each against one.  Any other FFT is built.
+FFT_SHARED_MEMORY: dict[str, int] = {
+    f"fft_{n}_{n // 2}_{CUDA_ARCH}_{direction}_{precision}": size
+    for (n, precision), size in {
+        (4, 5): 32,
+        (4, 6): 32,
+        (8, 5): 32,
+        (8, 6): 64,
+        (16, 5): 64,
+        (16, 6): 256,
+    }.items()
+    for direction in ("forward", "inverse")
+}
+
+
+def _unbuilt_outputs(lto_symbol: str, extra_files: dict[str, Any]) -> tuple | None:
+    """What `_build_lto_base` returns for `lto_symbol`, with empty LTO-IR and fatbins, without a build;
+    None if an output the code reads is not known without one."""
+    outputs: list[object] = []
+    for ext in extra_files:
+        if ext in _LINKED_ONLY_OUTPUTS:
+            outputs.append(b"")
+        elif ext == ".meta" and lto_symbol in FFT_SHARED_MEMORY:
+            outputs.append(FFT_SHARED_MEMORY[lto_symbol])
+        else:
+            return None
+    return (True, b"", *outputs)
+
 
 @contextlib.contextmanager
 def _lto_ir_skipped() -> Iterator[None]:
-    """Let Warp's MathDx builders (`build_lto_dot`, `build_lto_solver` ...) declare their device
-    functions without libmathdx building the LTO-IR, which records never hold.
+    """Let Warp's MathDx builders (`build_lto_dot`, `build_lto_solver`, `build_lto_fft`) declare
+    their device functions without libmathdx building the LTO-IR, which records never hold.
 
-    A libmathdx build takes minutes for each new shape and type (seconds once in Warp's LTO cache).
-    The builders form the symbol from their parameters and the declaration from the symbol and the
-    types, before and whatever the build; so the code is the same, and the builder holds empty
-    LTO-IR.  A build with an output the code reads (`tile_fft`'s shared memory size) runs for real.
-    The one difference: a configuration libmathdx rejects (Warp then raises, or retries a GEMM
-    without its alignment) lowers here as accepted; Warp knows of such only for 16-bit types,
-    which tiles here never have.
+    A libmathdx build takes a minute or more for each new shape and type (nothing once in Warp's
+    LTO cache), past a worker's timeout.  The builders form the symbol from their parameters and
+    the declaration from the symbol and the types, whatever the build; so the code is the same,
+    and the builder holds empty LTO-IR.  An FFT's shared memory size is in the code: known ones
+    come from `FFT_SHARED_MEMORY`, others are built.  The one difference: a configuration libmathdx
+    rejects (Warp then raises, or retries a GEMM without its alignment) lowers here as accepted;
+    Warp knows of such only for 16-bit types, which tiles here never have.
     """
     from warp._src import build
 
     real_build = build._build_lto_base
 
     def declared_only(lto_symbol, compile_func, builder, extra_files=None):
-        extra = extra_files or {}
-        if not set(extra) <= _LINKED_ONLY_OUTPUTS:
-            return real_build(lto_symbol, compile_func, builder, extra_files)
-        return (True, b"", *(b"" for _ in extra))
+        outputs = _unbuilt_outputs(lto_symbol, extra_files or {})
+        return outputs if outputs is not None else real_build(lto_symbol, compile_func, builder, extra_files)
 
     build._build_lto_base = declared_only
     try:
