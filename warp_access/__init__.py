@@ -13,7 +13,8 @@ What it offers, in plain data:
 - `builtin_overloads()`: the registry, as (name, group, param types, return type).
 - `WarpModule`: a generated Python module loaded into Warp from source text
   under a stable, machine-independent file name, lowered with Warp's own
-  `ModuleBuilder`, and released afterwards so memory stays flat.
+  `ModuleBuilder` (without libmathdx building the LTO-IR of MathDx calls,
+  which no record holds), and released afterwards so memory stays flat.
 - `compile_source()`: Warp's own CPU compiler (clang) and NVRTC on C++ text.
 - `is_struct()`, `struct_fields()`, `struct_name()`: what a `@wp.struct` class holds
   (Warp has no public struct reflection); `kernel_source()`: a kernel's source text;
@@ -499,19 +500,22 @@ def _lto_ir_skipped() -> Iterator[None]:
     """Let Warp's MathDx builders (`build_lto_dot`, `build_lto_solver`, `build_lto_fft`) declare
     their device functions without libmathdx building the LTO-IR, which records never hold.
 
-    A libmathdx build takes a minute or more for each new shape and type (nothing once in Warp's
+    A libmathdx build takes up to minutes for each new shape and type (milliseconds once in Warp's
     LTO cache), past a worker's timeout.  The builders form the symbol from their parameters and
     the declaration from the symbol and the types, whatever the build; so the code is the same,
     and the builder holds empty LTO-IR.  An FFT's shared memory size is in the code: known ones
     come from `FFT_SHARED_MEMORY`, others are built.  The one difference: a configuration libmathdx
-    rejects (Warp then raises, or retries a GEMM without its alignment) lowers here as accepted;
-    Warp knows of such only for 16-bit types, which tiles here never have.
+    rejects (Warp then raises, or retries a GEMM without its alignment) lowers here as accepted.
+    Warp names such rejections for 16-bit GEMMs, which tiles here never have, and for a solver
+    tile past the shared memory.
     """
     from warp._src import build
 
     real_build = build._build_lto_base
 
-    def declared_only(lto_symbol, compile_func, builder, extra_files=None):
+    def declared_only(
+        lto_symbol: str, compile_func: Any, builder: Any, extra_files: dict | None = None
+    ) -> tuple:
         outputs = _unbuilt_outputs(lto_symbol, extra_files or {})
         return outputs if outputs is not None else real_build(lto_symbol, compile_func, builder, extra_files)
 
