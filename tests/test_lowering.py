@@ -2,6 +2,7 @@
 CUDA code that declares MathDx device functions is the same without libmathdx building their LTO-IR."""
 
 import contextlib
+from typing import NoReturn
 
 import pytest
 
@@ -63,7 +64,8 @@ def k(a: wp.array2d(dtype={dt}), c: wp.array2d(dtype=wp.vec2{s})):
     wp.tile_store(c, t)
 """
 
-#: MathDx-backed kernels of a few shapes and types (each new one takes libmathdx minutes, once).
+#: MathDx-backed kernels of a few shapes and types.  The real builds they are checked against take
+#: libmathdx a minute or so each on an empty Warp cache (about 25 of them, once per machine).
 MATHDX_KERNELS = {
     "matmul_f32": MATMUL.format(dt="wp.float32", m=8, k=16, n=8),
     "matmul_f64": MATMUL.format(dt="wp.float64", m=4, k=8, n=4),
@@ -95,7 +97,7 @@ def test_every_known_fft_shared_memory_size_is_checked_against_a_build():
     assert symbols == set(warp_access.FFT_SHARED_MEMORY)
 
 
-def _libmathdx_refused(*args: object) -> int:
+def _libmathdx_refused(*args: object) -> NoReturn:
     raise AssertionError("libmathdx was asked to build LTO-IR")
 
 
