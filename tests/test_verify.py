@@ -7,11 +7,12 @@ import pytest
 
 from check.compile import failing, record_code
 from check.findings import read_findings
-from emit.lower import DEVICES
+from emit.lower import DEVICES, lower
 from emit.records import build_record, encode
 from grammar.sample import sample
 from synth.pipeline import Outcome, Run, RunConfig, verify_compile
 from tests.conftest import plain_warp
+from tests.test_lowering import MATHDX_KERNELS
 from warp_access import KernelCode
 
 BROKEN = KernelCode(forward="static void broken( { this is not C++ }\n", backward=None, helpers="")
@@ -29,6 +30,13 @@ def test_broken_kernel_is_bisected_out_of_a_batch(device, capfd):
     assert list(failures) == [3]
     assert failures[3]  # the compiler's message is kept ...
     assert "this is not C++" not in capfd.readouterr().err  # ... and not printed
+
+
+def test_cuda_code_declaring_mathdx_functions_compiles():
+    # lowered without their LTO-IR, the MathDx functions are declared as ever (nothing is linked)
+    codes = [lower(MATHDX_KERNELS[name], "k", "cuda") for name in ("matmul_f64", "cholesky_f32", "fft_16_64")]
+    assert all(code.link_symbols for code in codes)
+    assert failing(codes, "cuda") == {}
 
 
 def test_verify_compile_drops_the_failing_record_and_files_a_finding(tmp_path):

@@ -13,7 +13,8 @@ What it offers, in plain data:
 - `builtin_overloads()`: the registry, as (name, group, param types, return type).
 - `WarpModule`: a generated Python module loaded into Warp from source text
   under a stable, machine-independent file name, lowered with Warp's own
-  `ModuleBuilder`, and released afterwards so memory stays flat.
+  `ModuleBuilder` (without libmathdx building the LTO-IR of MathDx calls,
+  which no record holds), and released afterwards so memory stays flat.
 - `compile_source()`: Warp's own CPU compiler (clang) and NVRTC on C++ text.
 - `is_struct()`, `struct_fields()`, `struct_name()`: what a `@wp.struct` class holds
   (Warp has no public struct reflection); `kernel_source()`: a kernel's source text;
@@ -94,7 +95,7 @@ _PRIVATE_NAMES = {
         "Adjoint",
         *_BACKWARD_TEMPLATES,
     ),
-    "warp._src.build": ("build_cpu", "build_cuda"),
+    "warp._src.build": ("build_cpu", "build_cuda", "_build_lto_base"),
 }
 
 
@@ -416,7 +417,8 @@ class WarpModule:
         """The whole translation unit Warp would compile for `device` ("cpu" or "cuda")."""
         from warp._src.context import ModuleBuilder
 
-        builder = ModuleBuilder(self.warp_module, self._options(device), target=device)
+        with _lto_ir_skipped():
+            builder = ModuleBuilder(self.warp_module, self._options(device), target=device)
         return builder.codegen(device)
 
     def kernel_code(self, kernel_name: str, device: str) -> KernelCode:
@@ -433,7 +435,7 @@ class WarpModule:
 
         kernel = self._kernel(kernel_name)
         options = self._options(device, kernel.module)
-        with _builtin_overloads_memoized():
+        with _builtin_overloads_memoized(), _lto_ir_skipped():
             builder = ModuleBuilder(kernel.module, options, target=device)
         with _backward_marked():
             kernel_forward, kernel_backward = _split(codegen.codegen_kernel(kernel, device, options))
@@ -459,6 +461,73 @@ def _link_declarations(builder: Any) -> str:
         return ""
     declarations = "".join(builder.ltoirs_decl[s] + "\n" for s in sorted(builder.ltoirs_decl))
     return 'extern "C" {\n' + declarations + "}\n"
+
+
+#: Extra outputs of a MathDx build (`_build_lto_base`'s `extra_files`) that no generated code reads:
+#: cuSolverDx's universal fatbin, linked like the LTO-IR.
+_LINKED_ONLY_OUTPUTS = frozenset({"_fatbin.lto"})
+
+#: cuFFTDx's shared memory size in bytes, which the code passes (a build's ".meta" output), of the FFTs
+#: tile kernels here make: length 4, 8 or 16 on a block of 2 threads, float32 (precision 5) or float64
+#: (6), as libmathdx reports it for sm_90 (Warp 1.19.0).  Only a build knows it: tests/test_lowering.py
+#: checks each against one.  Any other FFT is built.
+FFT_SHARED_MEMORY: dict[str, int] = {
+    f"fft_{n}_{n // 2}_{CUDA_ARCH}_{direction}_{precision}": size
+    for (n, precision), size in {
+        (4, 5): 32,
+        (4, 6): 32,
+        (8, 5): 32,
+        (8, 6): 64,
+        (16, 5): 64,
+        (16, 6): 256,
+    }.items()
+    for direction in ("forward", "inverse")
+}
+
+
+def _unbuilt_outputs(lto_symbol: str, extra_files: dict[str, Any]) -> tuple | None:
+    """What `_build_lto_base` returns for `lto_symbol`, with empty LTO-IR and fatbins, without a build;
+    None if an output the code reads is not known without one."""
+    outputs: list[object] = []
+    for ext in extra_files:
+        if ext in _LINKED_ONLY_OUTPUTS:
+            outputs.append(b"")
+        elif ext == ".meta" and lto_symbol in FFT_SHARED_MEMORY:
+            outputs.append(FFT_SHARED_MEMORY[lto_symbol])
+        else:
+            return None
+    return (True, b"", *outputs)
+
+
+@contextlib.contextmanager
+def _lto_ir_skipped() -> Iterator[None]:
+    """Let Warp's MathDx builders (`build_lto_dot`, `build_lto_solver`, `build_lto_fft`) declare
+    their device functions without libmathdx building the LTO-IR, which records never hold.
+
+    A libmathdx build takes up to minutes for each new shape and type (milliseconds once in Warp's
+    LTO cache), past a worker's timeout.  The builders form the symbol from their parameters and
+    the declaration from the symbol and the types, whatever the build; so the code is the same,
+    and the builder holds empty LTO-IR.  An FFT's shared memory size is in the code: known ones
+    come from `FFT_SHARED_MEMORY`, others are built.  The one difference: a configuration libmathdx
+    rejects (Warp then raises, or retries a GEMM without its alignment) lowers here as accepted.
+    Warp names such rejections for 16-bit GEMMs, which tiles here never have, and for a solver
+    tile past the shared memory.
+    """
+    from warp._src import build
+
+    real_build = build._build_lto_base
+
+    def declared_only(
+        lto_symbol: str, compile_func: Any, builder: Any, extra_files: dict | None = None
+    ) -> tuple:
+        outputs = _unbuilt_outputs(lto_symbol, extra_files or {})
+        return outputs if outputs is not None else real_build(lto_symbol, compile_func, builder, extra_files)
+
+    build._build_lto_base = declared_only
+    try:
+        yield
+    finally:
+        build._build_lto_base = real_build
 
 
 def _helper_functions(builder: Any, device: str) -> str:
