@@ -3,6 +3,8 @@
     PYTHONHASHSEED=0 PYTHONPATH=. python benchmarks/sensitivity.py [--seeds N] [--differentiable]
     PYTHONHASHSEED=0 PYTHONPATH=. python benchmarks/sensitivity.py --dataset data.jsonl [--seeds N]
 
+`--plain` measures only kernels taking arrays and scalars (no struct, no mesh or volume ...).
+
 Prints, for the kernels of seeds 0..N-1 (or the first N records of a dataset), the three figures
 (output sensitivity, input influence, element sensitivity), the median and p90 size of their
 source, and the seeds of kernels with an output no new input changes or an input that changes
@@ -53,13 +55,14 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--differentiable", action="store_true", help="the fuzzer's differentiable policy")
     parser.add_argument("--dataset", type=Path, help="measure a dataset's first records instead")
+    parser.add_argument("--plain", action="store_true", help="only kernels taking arrays and scalars")
     args = parser.parse_args()
     warp_access.init_warp()
     if args.dataset:
         sources = _from_dataset(args.dataset, args.seeds)
     else:
         sources = _from_seeds(args.seeds, args.differentiable)
-    print(report(measure_sources(sources), sources))
+    print(report(measure_sources(sources, args.plain), sources))
     return 0
 
 

@@ -6,8 +6,9 @@ accumulators starting as before.  Three figures, after the issue that asked for 
 
 - *output sensitivity*: the share of output arrays whose bytes differ when every input is drawn
   again;
-- *input influence*: the share of inputs (each array or scalar the kernel only reads) that change
-  some output when that input alone is drawn again;
+- *input influence*: the share of inputs (each parameter the kernel only reads: an array, a scalar,
+  a struct's read-only fields together) that change some output when that input alone is drawn
+  again;
 - *element sensitivity*: the share of output elements (one array element, all its components)
   that differ when every input is drawn again.
 
@@ -84,17 +85,41 @@ def _changed_elements(a: np.ndarray, b: np.ndarray, ndim: int) -> int:
     return int((rows != np.ascontiguousarray(b).reshape(n, -1).view(np.uint8)).any(axis=1).sum())
 
 
-def _alone(params: Sequence[Param], inputs: Inputs, name: str, seed: int) -> Inputs:
-    """`inputs` with only the value `name` drawn again."""
+def _read_only(params: Sequence[Param], inputs: Inputs) -> dict[str, tuple[str, ...]]:
+    """The kernel's inputs: each parameter it only reads (a struct: its fields it only reads, drawn
+    again together), by name, with the leaf values it stands for; object handles are not drawn."""
+    found: dict[str, tuple[str, ...]] = {}
+    for p in params:
+        names = tuple(
+            q.name
+            for q in execute.leaves([p])
+            if q.role in READ_ONLY and not isinstance(inputs.values[q.name], handles.Recipe)
+        )
+        if names:
+            found[p.name] = names
+    return found
+
+
+def _alone(params: Sequence[Param], inputs: Inputs, names: tuple[str, ...], seed: int) -> Inputs:
+    """`inputs` with only the values `names` drawn again."""
     again = execute.redraw(params, inputs, seed)
-    return Inputs(inputs.shape, inputs.values | {name: again.values[name]}, inputs.tile)
+    return Inputs(inputs.shape, inputs.values | {n: again.values[n] for n in names}, inputs.tile)
 
 
-def measure_kernel(kernel: object, seed: int) -> Kernel | None:
-    """The counts of one loaded kernel on the inputs of `seed`; None if it cannot be run."""
+def plain(params: Sequence[Param], inputs: Inputs) -> bool:
+    """A kernel taking arrays and scalars only (no struct, no object handle): the kernels the
+    issue's figures were measured on."""
+    return not any(p.is_struct or isinstance(inputs.values.get(p.name), handles.Recipe) for p in params)
+
+
+def measure_kernel(kernel: object, seed: int, plain_only: bool = False) -> Kernel | None:
+    """The counts of one loaded kernel on the inputs of `seed`; None if it cannot be run (or is
+    not `plain` and `plain_only` is asked)."""
     try:
         params, inputs = execute.prepare(kernel, seed)
     except Unsupported:
+        return None
+    if plain_only and not plain(params, inputs):
         return None
     first = execute.launch(kernel, params, inputs)
     second = execute.launch(kernel, params, execute.redraw(params, inputs, seed + 1))
@@ -102,10 +127,9 @@ def measure_kernel(kernel: object, seed: int) -> Kernel | None:
     dead_outputs = tuple(p.name for p in outputs if first[p.name].tobytes() == second[p.name].tobytes())
     elements = sum(_changed_elements(first[p.name], second[p.name], p.ndim) for p in outputs)
     total = sum(int(np.prod(first[p.name].shape[: p.ndim])) for p in outputs)
-    read = [p for p in execute.leaves(params) if p.role in READ_ONLY and p.name in inputs.values]
-    read = [p for p in read if not isinstance(inputs.values[p.name], handles.Recipe)]
+    read = _read_only(params, inputs)
     dead_inputs = tuple(
-        p.name for p in read if _deaf(kernel, params, inputs, p.name, seed + 1, first, outputs)
+        n for n, leaves in read.items() if _deaf(kernel, params, inputs, leaves, seed + 1, first, outputs)
     )
     return Kernel(
         outputs=(len(outputs) - len(dead_outputs), len(outputs)),
@@ -120,29 +144,32 @@ def _deaf(
     kernel: object,
     params: Sequence[Param],
     inputs: Inputs,
-    name: str,
+    names: tuple[str, ...],
     seed: int,
     first: dict[str, np.ndarray],
     outputs: Sequence[Param],
 ) -> bool:
-    """No output changes when only input `name` is drawn again."""
-    again = execute.launch(kernel, params, _alone(params, inputs, name, seed))
+    """No output changes when only the values `names` (one input) are drawn again."""
+    again = execute.launch(kernel, params, _alone(params, inputs, names, seed))
     return all(first[p.name].tobytes() == again[p.name].tobytes() for p in outputs)
 
 
-def measure_sources(sources: Sequence[tuple[str, str, int]]) -> Figures:
-    """The figures of kernels given as (module source, kernel name, seed of their inputs)."""
+def measure_sources(sources: Sequence[tuple[str, str, int]], plain_only: bool = False) -> Figures:
+    """The figures of kernels given as (module source, kernel name, seed of their inputs); with
+    `plain_only`, of those taking arrays and scalars only."""
     figures = Figures()
     for begin in range(0, len(sources), GROUP):
         group = sources[begin : begin + GROUP]
         for n, kernel in execute.load_kernels([(s, name) for s, name, _ in group]):
-            measured = None if isinstance(kernel, LoadFailed) else measure_kernel(kernel, group[n][2])
+            measured = (
+                None if isinstance(kernel, LoadFailed) else measure_kernel(kernel, group[n][2], plain_only)
+            )
             if measured is not None:
                 figures.add(group[n][2], measured)
     return figures
 
 
-def measure(seeds: Iterable[int], differentiable: bool = False) -> Figures:
+def measure(seeds: Iterable[int], differentiable: bool = False, plain_only: bool = False) -> Figures:
     """The figures of the kernels the grammar samples for `seeds`."""
     samples = [sample(seed, differentiable=differentiable) for seed in seeds]
-    return measure_sources([(to_source(s.tree), s.kernel_name, s.seed) for s in samples])
+    return measure_sources([(to_source(s.tree), s.kernel_name, s.seed) for s in samples], plain_only)

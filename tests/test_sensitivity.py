@@ -1,8 +1,16 @@
 """Run time: every input changes some output (`check/sensitivity.py`, issue: observable at run time)."""
 
+import ast
+
 import pytest
 
 from check.sensitivity import measure, measure_sources
+from grammar import spans
+from grammar.builtins import VALUE_RANGE
+from grammar.sample import sample
+from grammar.types import BY_WARP_NAME
+
+UINT8 = BY_WARP_NAME["uint8"]
 
 #: `b` decides nothing (it is never above 100) and `c` is a constant: half of each figure.
 HALF = """import warp as wp
@@ -45,3 +53,45 @@ def test_each_input_changes_some_output(figures):
 
 def test_output_elements_change_with_the_inputs(figures):
     assert figures.share("elements") >= 0.65
+
+
+# ----------------------------------------------------------------------------- value intervals
+
+
+def _loop_comparisons(tree):
+    """(n, k) for each comparison of the variable of `for v in range(n)` (n a literal) with an int
+    literal k."""
+    found = []
+    for loop in ast.walk(tree):
+        if not (isinstance(loop, ast.For) and isinstance(loop.target, ast.Name)):
+            continue
+        bound = loop.iter.args[0] if loop.iter.args else None
+        if not isinstance(bound, ast.Constant):
+            continue
+        for c in (
+            n for s in loop.body for n in ast.walk(s) if isinstance(n, ast.Compare) and len(n.ops) == 1
+        ):
+            sides = (c.left, c.comparators[0])
+            if any(isinstance(x, ast.Name) and x.id == loop.target.id for x in sides):
+                other = (
+                    sides[1] if isinstance(sides[0], ast.Name) and sides[0].id == loop.target.id else sides[0]
+                )
+                if isinstance(other, ast.Constant) and isinstance(other.value, int):
+                    found.append((bound.value, other.value))
+    return found
+
+
+def test_a_loop_variable_is_compared_inside_its_range():
+    """`k < -7` with k in range(2) is settled before the kernel runs (`grammar.spans`)."""
+    found = [pair for seed in range(400) for pair in _loop_comparisons(sample(seed).tree)]
+    assert len(found) >= 5, found
+    assert all(0 <= k <= n - 1 for n, k in found), found
+
+
+def test_spans_of_builtins():
+    assert spans.square((-2.0, 1.0)) == (0.0, 4.0)
+    assert spans.SIGN((0.1, 7.0)) == (1.0, 1.0)  # `wp.sign(wp.exp(x))` is a constant
+    assert VALUE_RANGE["tanh"]((-2.0, 2.0))[1] < 1.0
+    assert not spans.overlapping((0.0, 12.0), (-2.0, 0.5))
+    assert spans.overlapping((-2.0, 2.0), (0.0, 12.0), margin=0.1)
+    assert spans.input_span(UINT8, array=True) == (0.0, 255.0)
