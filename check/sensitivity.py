@@ -43,18 +43,22 @@ class Kernel:
     elements: tuple[int, int]
     dead_outputs: tuple[str, ...]
     dead_inputs: tuple[str, ...]
+    plain: bool  # takes arrays and scalars only (no struct, no object handle)
 
 
 @dataclass
 class Figures:
     """The three shares over a run, and the seeds of kernels with an output or input that mattered not."""
 
+    plain_only: bool = False  # count only `plain` kernels (those the issue's figures were measured on)
     kernels: int = 0
     counts: dict[str, list[int]] = field(default_factory=lambda: {k: [0, 0] for k in FIGURES})
     hollow: list[int] = field(default_factory=list)  # an output no new input changes
     deaf: list[int] = field(default_factory=list)  # an input that changes no output
 
     def add(self, seed: int, k: Kernel) -> None:
+        if self.plain_only and not k.plain:
+            return
         self.kernels += 1
         for name in FIGURES:
             changed, of = getattr(k, name)
@@ -106,20 +110,15 @@ def _alone(params: Sequence[Param], inputs: Inputs, names: tuple[str, ...], seed
     return Inputs(inputs.shape, inputs.values | {n: again.values[n] for n in names}, inputs.tile)
 
 
-def plain(params: Sequence[Param], inputs: Inputs) -> bool:
-    """A kernel taking arrays and scalars only (no struct, no object handle): the kernels the
-    issue's figures were measured on."""
+def _plain(params: Sequence[Param], inputs: Inputs) -> bool:
     return not any(p.is_struct or isinstance(inputs.values.get(p.name), handles.Recipe) for p in params)
 
 
-def measure_kernel(kernel: object, seed: int, plain_only: bool = False) -> Kernel | None:
-    """The counts of one loaded kernel on the inputs of `seed`; None if it cannot be run (or is
-    not `plain` and `plain_only` is asked)."""
+def measure_kernel(kernel: object, seed: int) -> Kernel | None:
+    """The counts of one loaded kernel on the inputs of `seed`; None if it cannot be run."""
     try:
         params, inputs = execute.prepare(kernel, seed)
     except Unsupported:
-        return None
-    if plain_only and not plain(params, inputs):
         return None
     first = execute.launch(kernel, params, inputs)
     second = execute.launch(kernel, params, execute.redraw(params, inputs, seed + 1))
@@ -137,6 +136,7 @@ def measure_kernel(kernel: object, seed: int, plain_only: bool = False) -> Kerne
         elements=(elements, total),
         dead_outputs=dead_outputs,
         dead_inputs=dead_inputs,
+        plain=_plain(params, inputs),
     )
 
 
@@ -154,22 +154,21 @@ def _deaf(
     return all(first[p.name].tobytes() == again[p.name].tobytes() for p in outputs)
 
 
-def measure_sources(sources: Sequence[tuple[str, str, int]], plain_only: bool = False) -> Figures:
-    """The figures of kernels given as (module source, kernel name, seed of their inputs); with
-    `plain_only`, of those taking arrays and scalars only."""
-    figures = Figures()
+def measure_sources(sources: Sequence[tuple[str, str, int]], *figures: Figures) -> None:
+    """Add the kernels given as (module source, kernel name, seed of their inputs) to `figures`."""
     for begin in range(0, len(sources), GROUP):
         group = sources[begin : begin + GROUP]
         for n, kernel in execute.load_kernels([(s, name) for s, name, _ in group]):
-            measured = (
-                None if isinstance(kernel, LoadFailed) else measure_kernel(kernel, group[n][2], plain_only)
-            )
-            if measured is not None:
-                figures.add(group[n][2], measured)
-    return figures
+            measured = None if isinstance(kernel, LoadFailed) else measure_kernel(kernel, group[n][2])
+            if measured is None:
+                continue
+            for f in figures:
+                f.add(group[n][2], measured)
 
 
 def measure(seeds: Iterable[int], differentiable: bool = False, plain_only: bool = False) -> Figures:
     """The figures of the kernels the grammar samples for `seeds`."""
     samples = [sample(seed, differentiable=differentiable) for seed in seeds]
-    return measure_sources([(to_source(s.tree), s.kernel_name, s.seed) for s in samples], plain_only)
+    figures = Figures(plain_only)
+    measure_sources([(to_source(s.tree), s.kernel_name, s.seed) for s in samples], figures)
+    return figures

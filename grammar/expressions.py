@@ -496,8 +496,9 @@ def compare(g: Gen, left: Expr) -> Expr:
     """
     ty = left.type
     ops = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq) if ty.kind == "int" else (ast.Lt, ast.Gt)
-    if g.policy.on("compound") and g.ch.boolean(0.2):
-        # chained: lo < x < hi.  Warp 1.19 rejects an array element (or struct field)
+    if g.policy.on("compound") and left.live and g.ch.boolean(0.2):
+        # chained: lo < x < hi (x live: a constant between two literals decides nothing).
+        # Warp 1.19 rejects an array element (or struct field)
         # anywhere in a chain (docs/warp_findings), so none of the three is one.
         lo, hi = sorted((_threshold(g, expression(g, ty, 0), left) for _ in range(2)), key=_low_end)
         distinct = not (same(lo.node, left.node) or same(left.node, hi.node) or same(lo.node, hi.node))

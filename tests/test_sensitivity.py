@@ -4,7 +4,7 @@ import ast
 
 import pytest
 
-from check.sensitivity import measure, measure_sources
+from check.sensitivity import Figures, measure, measure_sources
 from grammar import spans
 from grammar.builtins import VALUE_RANGE
 from grammar.sample import sample
@@ -26,7 +26,8 @@ def k(a: F, b: F, out: F, c: F):
 
 
 def test_the_figures_count_what_changes():
-    figures = measure_sources([(HALF, "k", 7)])
+    figures = Figures()
+    measure_sources([(HALF, "k", 7)], figures)
     assert figures.kernels == 1
     assert figures.counts["outputs"] == [1, 2]
     assert figures.counts["inputs"] == [1, 2]
@@ -36,6 +37,8 @@ def test_the_figures_count_what_changes():
 
 @pytest.fixture(scope="module")
 def figures():
+    """Seeds 0..59 at generator 0.4.0: all 60 ran; outputs 0.769 of 78, inputs 0.605 of 124,
+    elements 0.681 of 1,713 (`benchmarks/sensitivity.py` gives the figures of 300)."""
     return measure(range(60))
 
 
@@ -48,11 +51,11 @@ def test_outputs_change_with_their_inputs(figures):
 
 
 def test_each_input_changes_some_output(figures):
-    assert figures.share("inputs") >= 0.50
+    assert figures.share("inputs") >= 0.55
 
 
 def test_output_elements_change_with_the_inputs(figures):
-    assert figures.share("elements") >= 0.65
+    assert figures.share("elements") >= 0.62
 
 
 # ----------------------------------------------------------------------------- value intervals
