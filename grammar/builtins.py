@@ -17,11 +17,13 @@ generated.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
 import warp_access
+from grammar import spans
 from grammar.choices import Choices
 from grammar.types import BY_WARP_NAME, INT_BITS, SCALARS, VALUE_TYPES, WType
 
@@ -371,6 +373,64 @@ INT_RANGE: dict[str, IntRange] = {
 
 for _name in (*INT_BITS, "int"):  # int-to-int conversions keep the value, then `settle` truncates
     INT_RANGE[_name] = lambda a: a
+
+
+#: The span of a result from the spans of its arguments (`grammar.spans`), per builtin: analytic,
+#: on the domain its guards leave (`SAFETY`); builtins not listed give an unknown span.  Vector
+#: spans hold every component.
+VALUE_RANGE: dict[str, spans.SpanRule] = {
+    "add": spans.ADD,
+    "sub": spans.SUB,
+    "mul": spans.MUL,
+    "cw_mul": spans.MUL,
+    "div": spans.DIV,
+    "cw_div": spans.DIV,
+    "mod": spans.MOD,
+    "neg": spans.NEG,
+    "pos": lambda a: a,
+    "abs": spans.ABS,
+    "min": spans.MIN,
+    "max": spans.MAX,
+    "clamp": spans.CLAMP,
+    "where": lambda c, a, b: spans.hull(a, b),
+    "sign": spans.SIGN,
+    "step": spans.STEP,
+    "nonzero": spans.bounded(0.0, 1.0),
+    "sin": spans.bounded(-1.0, 1.0),
+    "cos": spans.bounded(-1.0, 1.0),
+    "tanh": spans.increasing(math.tanh),
+    "atan": spans.increasing(math.atan),
+    "asin": spans.increasing(math.asin),
+    "acos": spans.decreasing(math.acos),
+    "sinh": spans.increasing(math.sinh),
+    "exp": spans.increasing(math.exp),
+    "exp2": spans.increasing(lambda x: 2.0**x),
+    "sqrt": spans.increasing(math.sqrt),
+    "cbrt": spans.increasing(lambda x: math.copysign(abs(x) ** (1 / 3), x)),
+    "log": spans.increasing(math.log),
+    "log2": spans.increasing(math.log2),
+    "log10": spans.increasing(math.log10),
+    "erf": spans.increasing(math.erf),
+    "erfc": spans.decreasing(math.erfc),
+    "floor": spans.increasing(math.floor),
+    "ceil": spans.increasing(math.ceil),
+    "trunc": spans.TRUNCATE,
+    "round": spans.increasing(round),
+    "rint": spans.increasing(round),
+    "frac": spans.bounded(-1.0, 1.0),
+    "degrees": spans.increasing(math.degrees),
+    "radians": spans.increasing(math.radians),
+    "dot": spans.MUL,
+    "length_sq": lambda a: None if a is None else spans.square(a),
+    "randf": lambda *s: (0.0, 1.0) if len(s) == 1 else spans.hull(*s[1:]),
+    "randn": spans.bounded(-4.0, 4.0),
+    "float": lambda a: a,
+    "int": spans.TRUNCATE,
+}
+for _name in CONVERSIONS:  # conversions keep the value (`spans.within` drops what does not fit)
+    VALUE_RANGE.setdefault(_name, spans.TRUNCATE if _name in INT_BITS else (lambda a: a))
+#: Builtins whose result sums its rule's span over the first argument's components (`dot(a, b)`).
+SUMMED = frozenset({"dot", "length_sq"})
 
 
 def _pow2_above(n: int) -> int:

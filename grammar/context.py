@@ -21,11 +21,12 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from grammar import safety
+from grammar import safety, spans
 from grammar.astnodes import load
 from grammar.choices import Choices
 from grammar.names import Names
 from grammar.policy import Policy
+from grammar.spans import Span
 from grammar.types import BFLOAT16, ArrayType, WType
 
 #: What decides which builtins a kernel may call: its types, differentiable policy, math switch.
@@ -34,7 +35,8 @@ Allowance = tuple[frozenset[WType], bool, bool]
 
 @dataclass(frozen=True)
 class Expr:
-    """A typed expression: `bound` bounds |value| of int ones; `reads` are the keys it reads."""
+    """A typed expression: `bound` bounds |value| of int ones; `reads` are the keys it reads;
+    `span` is where its values (every component) lie when run (`grammar.spans`; None: unknown)."""
 
     node: ast.expr
     type: WType
@@ -42,9 +44,12 @@ class Expr:
     reads: frozenset[str] = frozenset()
     live: bool = False  # reads a runtime value, not only literals and constants
     tainted: bool = False  # depends on a kernel input
+    span: Span | None = None
 
     @staticmethod
-    def of(node: ast.expr, ty: WType, parts: Iterable[Expr], bound: int = 0) -> Expr:
+    def of(
+        node: ast.expr, ty: WType, parts: Iterable[Expr], bound: int = 0, span: Span | None = None
+    ) -> Expr:
         """An expression built from `parts`: it reads what they read."""
         parts = list(parts)
         return Expr(
@@ -54,6 +59,7 @@ class Expr:
             frozenset().union(*(p.reads for p in parts)),
             any(p.live for p in parts),
             any(p.tainted for p in parts),
+            spans.within(span, ty),
         )
 
 
@@ -70,6 +76,7 @@ class Var:
     constant: bool = False  # a module-level `wp.constant`: read like a literal
     zero: bool = False  # holds the zero an accumulation starts from, until assigned
     opaque: bool = False  # the random state: read only by the builtins that take it (its value is noise)
+    span: Span | None = None  # where its values lie (`grammar.spans`): every value assigned so far
 
     def __post_init__(self) -> None:
         self.key = self.key or self.name
@@ -213,6 +220,7 @@ class Gen:
         # declarations due before a compound statement, with the frame depth it is emitted at
         self.prelude: list[tuple[int, ast.stmt]] = []
         self.allowance: Allowance = (self.type_set, policy.differentiable, policy.on("math"))
+        self.derived: dict[str, frozenset[str]] = {}  # a variable's key -> the keys its values came from
 
     def use(self, e: Expr) -> ast.expr:
         """`e` goes into the program: what it reads (and the helpers it calls) are no longer pending."""
@@ -224,13 +232,23 @@ class Gen:
     def assigned(self, var: Var, value: Expr) -> None:
         """`var` now holds `value` (already used): pending, tainted by data or control."""
         var.tainted = value.tainted or self.scope.control_tainted
+        # in a loop a later trip may assign again from what this one assigned: unknown
+        var.span = None if self.scope.loop_depth else spans.hull(var.span, value.span)
         var.zero = False
+        self.derived[var.key] = self.derived.get(var.key, frozenset()) | self.sources(value)
         self.scope.pending[var.key] = None
+
+    def sources(self, e: Expr) -> frozenset[str]:
+        """What `e`'s value comes from: the inputs, parameters and variables it reads, through the
+        variables it reads (what the spans of two values cannot see they share)."""
+        return frozenset().union(*(self.derived.get(k, frozenset({k})) | {k} for k in e.reads))
 
     def read(self, var: Var) -> Expr:
         """A read of `var` as an expression."""
         bound = safety.settle(var.type, var.bound) if var.type.is_int_based else 0
-        return Expr(load(var.name), var.type, bound, frozenset({var.key}), not var.constant, var.tainted)
+        return Expr(
+            load(var.name), var.type, bound, frozenset({var.key}), not var.constant, var.tainted, var.span
+        )
 
     def take_prelude(self) -> list[ast.stmt]:
         """The declarations due before the compound statement now being emitted."""

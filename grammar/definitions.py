@@ -26,7 +26,7 @@ def constant(g: Gen) -> ast.stmt:
     ty = choice(g.ch, [t for t in g.storable if t.family in ("scalar", "vec")])
     value = literal(g, ty)
     name = g.names.fresh(CONSTANT_NAMES)
-    g.constants.append(Var(name, ty, mutable=False, bound=value.bound, constant=True))
+    g.constants.append(Var(name, ty, mutable=False, bound=value.bound, constant=True, span=value.span))
     g.unrolled.add(name)  # never converted (docs/warp_findings/cast_retypes_constant.py)
     return ast.Assign(targets=[store(name)], value=call("wp.constant", value.node))
 
@@ -71,7 +71,7 @@ def helper(g: Gen, unary: WType | None = None, nest: Helper | None = None) -> as
     results = (unary,) if unary else tuple(choice(g.ch, g.types) for _ in range(n_results))
     called = call_helper(g, nest, g.policy.max_expr_depth) if nest else None
     body = declare_value(g, called) if called else []
-    body += block(g, g.ch.integer(0, 2), helper=True)
+    body += block(g, g.ch.integer(0, 1), helper=True)
     values = returned_values(g, results)
     nodes = [g.use(v) for v in values]
     body.append(ast.Return(value=nodes[0] if n_results == 1 else ast.Tuple(elts=nodes, ctx=ast.Load())))

@@ -19,11 +19,13 @@ pending values reach a store.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache, lru_cache
 
-from grammar import safety
-from grammar.astnodes import binop, call, load, number, same, shape, subscript, wp_attr
+from grammar import safety, spans
+from grammar.astnodes import binop, call, number, same, shape, subscript, wp_attr
 from grammar.builtins import (
     ARGUMENTS,
     ATOMICS,
@@ -31,7 +33,9 @@ from grammar.builtins import (
     CONVERSIONS,
     INT_RANGE,
     SAFETY,
+    SUMMED,
     UNARY_OPERATORS,
+    VALUE_RANGE,
     Builtin,
     builtins_returning,
     math_builtin_names,
@@ -138,16 +142,17 @@ def literal(g: Gen, ty: WType) -> Expr:
     """A constant of type `ty`: a scalar literal, a splat `wp.vec3(0.5)`, an identity, or a constructor."""
     if ty.is_scalar:
         value = _scalar_value(g, ty)
-        return Expr(number(ty, value), ty, int(abs(value)))
+        return Expr(number(ty, value), ty, int(abs(value)), span=spans.point(value))
     scalar = BY_WARP_NAME[ty.scalar]
     if (ty.family == "mat" and g.ch.boolean(0.4)) or ty.length > 16:
         dtype = ast.Name(id="float", ctx=ast.Load()) if ty.scalar == "float32" else wp_attr(ty.scalar)
-        return Expr(call("wp.identity", n=ast.Constant(ty.shape[0]), dtype=dtype), ty)
+        return Expr(call("wp.identity", n=ast.Constant(ty.shape[0]), dtype=dtype), ty, span=(0.0, 1.0))
     if ty.family in ("vec", "mat"):  # a splat: every component the same
         value = _scalar_value(g, scalar)
-        return Expr(call(ty.annotation, number(scalar, value)), ty, int(abs(value)))
+        return Expr(call(ty.annotation, number(scalar, value)), ty, int(abs(value)), span=spans.point(value))
     values = [_scalar_value(g, scalar) for _ in range(ty.length)]
-    return Expr(call(ty.annotation, *(ast.Constant(v) for v in values)), ty, int(max(map(abs, values))))
+    node = call(ty.annotation, *(ast.Constant(v) for v in values))
+    return Expr(node, ty, int(max(map(abs, values))), span=(min(values), max(values)))
 
 
 def _scalar_value(g: Gen, ty: WType) -> float:
@@ -185,16 +190,17 @@ def array_read(g: Gen, arr: Array) -> Expr:
     node = subscript(arr.name, [i.node for i in index], ast.Load())
     bound = safety.settle(ty, safety.ARRAY_INT_BOUND)
     reads = frozenset({arr.key}).union(*(i.reads for i in index))
-    return Expr(node, ty, bound, reads, live=True, tainted=True)
+    return Expr(node, ty, bound, reads, live=True, tainted=True, span=spans.input_span(ty, array=True))
 
 
 def array_index(g: Gen, arr: Array, dim: int) -> Expr:
     """A valid index along `dim`: the launch index, a loop over the extent, or a clamped int variable."""
     valid = g.scope.index_vars.get(dim, [])
-    if valid and g.ch.boolean(0.9):
+    ints = [v for v in g.scope.values(INT32) if v.name not in valid]  # clamp(i, 0, n - 1) is i
+    if valid and (not ints or g.ch.boolean(0.95)):
         name = choice(g.ch, valid)
-        return Expr(load(name), INT32, safety.MAX_EXTENT, frozenset({name}), live=True)
-    ints = g.scope.values(INT32)
+        return g.read(next(v for v in g.scope.variables(INT32) if v.name == name))
+    ints = ints or g.scope.values(INT32)
     pending = [v for v in ints if v.key in g.scope.pending]
     value = g.read(choice(g.ch, pending or ints))
     upper = binop(shape(arr.name, dim), ast.Sub(), ast.Constant(1))
@@ -231,7 +237,7 @@ def component_of(g: Gen, whole: Expr, ctx: ast.expr_context) -> Expr:
         slice_ = index[0] if len(index) == 1 else ast.Tuple(elts=index, ctx=ast.Load())
         node, part = ast.Subscript(value=whole.node, slice=slice_, ctx=ctx), BY_WARP_NAME[ty.scalar]
     bound = safety.settle(part, whole.bound) if part.is_int_based else 0
-    return Expr.of(node, part, [whole], bound)
+    return Expr.of(node, part, [whole], bound, whole.span)
 
 
 # ----------------------------------------------------------------------------- calls
@@ -291,7 +297,7 @@ def apply(g: Gen, b: Builtin, depth: int, fixed: dict[int, Expr] | None = None) 
     narrow = ARGUMENTS.get(b.name)
     if narrow is not None:
         for k, value in zip(narrow.positions, narrow.draw(g.ch), strict=True):
-            fixed.setdefault(k, Expr(number(b.params[k], value), b.params[k], abs(value)))
+            fixed.setdefault(k, _literal(b.params[k], value))
     free = [k for k in range(len(b.params)) if k not in fixed]
     anchor = -1 if any(e.live for e in fixed.values()) or not free else choice(g.ch, free)
     values, args = [], []
@@ -313,7 +319,53 @@ def apply(g: Gen, b: Builtin, depth: int, fixed: dict[int, Expr] | None = None) 
         if not safety.fits(b.returns, raw):
             return None
         bound = safety.settle(b.returns, raw)
-    return Expr.of(_spell(b, [a.node for a in args]), b.returns, args, bound)
+    span = span_of(b, args)
+    if not observable(g, b, args, span):
+        return None
+    return Expr.of(_spell(b, [a.node for a in args]), b.returns, args, bound, span)
+
+
+def span_of(b: Builtin, args: list[Expr]) -> spans.Span | None:
+    """The span of `b`'s result on `args` (`VALUE_RANGE`); a repeated factor is a square."""
+    rule = VALUE_RANGE.get(b.name)
+    if rule is None or (not b.returns.is_scalar and any(t.kind == "matrix" for t in b.params)):
+        return None  # unknown, or a matrix product (sums of products)
+    if b.name in ("mul", "dot") and same(args[0].node, args[1].node) and args[0].span is not None:
+        span: spans.Span | None = spans.square(args[0].span)
+    else:
+        span = rule(*(a.span for a in args))
+    if b.name in SUMMED and span is not None:
+        n = b.params[0].length
+        span = (n * span[0], n * span[1])
+    return span
+
+
+def observable(g: Gen, b: Builtin, args: list[Expr], span: spans.Span | None) -> bool:
+    """Whether the call's value may still change with its arguments when run: not a constant
+    (`wp.sign(wp.exp(x))`), not a `min`/`max` whose arguments never cross (nor are the same
+    values, `wp.max(y, 15) < y`), not a `where` whose test is settled."""
+    if spans.settled(span) and any(a.live for a in args):
+        return False
+    if b.name in ("min", "max") and len(args) == 2:
+        return spans.overlapping(args[0].span, args[1].span) and not _shared(g, args[0], args[1])
+    if b.name == "where":
+        return not spans.settled(args[0].span)
+    if b.name == "clamp":  # bounds in order, and a value that reaches between them
+        lo, hi = args[1].span, args[2].span
+        inside = spans.overlapping(args[0].span, spans.hull(lo, hi), margin=0.0)
+        return (lo is None or hi is None or lo[1] < hi[0]) and inside
+    if b.name == "abs":  # not the identity
+        return args[0].span is None or args[0].span[0] < 0
+    if b.name in ("sign", "step"):
+        return spans.straddles(args[0].span)
+    return True
+
+
+def _shared(g: Gen, a: Expr, b: Expr) -> bool:
+    """Two values reading a common variable or input: their order may be fixed whatever the spans
+    say (`wp.dot(x, x)` against `x.z`); launch indices and loop variables (indices) excepted."""
+    indices = {v.key for v in g.scope.variables(INT32) if not v.mutable and not v.tainted}
+    return bool((g.sources(a) & g.sources(b)) - indices)
 
 
 def argument(g: Gen, b: Builtin, position: int, depth: int, live: bool) -> Expr | None:
@@ -341,11 +393,15 @@ def guarded(g: Gen, b: Builtin, position: int, value: Expr) -> Expr | None:
     # a constant in the domain: `x / 2.0`, not `x / (wp.abs(2.0) + 1.0)`
     if kind is not None and not value.live and value.type.is_scalar:
         in_domain = safety.IN_DOMAIN[kind]
-        value, kind = Expr(number(b.params[position], in_domain), b.params[position], int(in_domain)), None
+        value = Expr(number(b.params[position], in_domain), b.params[position], int(in_domain))
+        value, kind = replace(value, span=spans.point(in_domain)), None
     made = safety.guard(kind, value.node, b.params[position], value.bound)
     if made is None:
         return None
-    return Expr(made[0], b.params[position], made[1], value.reads, value.live, value.tainted)
+    span = safety.guarded_span(kind, value.span, b.params[position])
+    if value.live and spans.settled(span) and not spans.settled(value.span):
+        return None  # the guard flattens it: `x // wp.max(wp.abs(int(c)), 1)` divides by 1
+    return Expr(made[0], b.params[position], made[1], value.reads, value.live, value.tainted, span)
 
 
 def _repeats(b: Builtin, args: list[Expr]) -> bool:
@@ -433,33 +489,85 @@ def condition(g: Gen, depth: int) -> Expr:
 
 
 def compare(g: Gen, left: Expr) -> Expr:
-    """`left < right` (or another comparison) of a scalar; maybe chained, `lo < left < hi`."""
+    """`left < right` (or another comparison) of a scalar; maybe chained, `lo < left < hi`.
+
+    Neither outcome is settled before run time: a literal lies inside `left`'s span, and a runtime
+    value that never crosses `left`, or reads what `left` reads, gives way to such a literal.
+    """
     ty = left.type
     ops = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq) if ty.kind == "int" else (ast.Lt, ast.Gt)
-    if g.policy.on("compound") and g.ch.boolean(0.2):
-        # chained: lo < x < hi.  Warp 1.19 rejects an array element (or struct field)
+    if g.policy.on("compound") and left.live and g.ch.boolean(0.2):
+        # chained: lo < x < hi (x live: a constant between two literals decides nothing).
+        # Warp 1.19 rejects an array element (or struct field)
         # anywhere in a chain (docs/warp_findings), so none of the three is one.
-        lo, hi = _threshold(g, expression(g, ty, 0)), _threshold(g, expression(g, ty, 0))
+        lo, hi = sorted((_threshold(g, expression(g, ty, 0), left) for _ in range(2)), key=_low_end)
         distinct = not (same(lo.node, left.node) or same(left.node, hi.node) or same(lo.node, hi.node))
         if distinct and not any(isinstance(e.node, ast.Subscript | ast.Attribute) for e in (lo, left, hi)):
             node = ast.Compare(left=lo.node, ops=[ast.Lt(), ast.Lt()], comparators=[left.node, hi.node])
-            return Expr.of(node, BOOL, [lo, left, hi])
+            return Expr.of(node, BOOL, [lo, left, hi], span=(0.0, 1.0))
     # mostly two runtime values: a literal lies outside the range of many values (`wp.exp(x) < -1.0`)
-    right = _threshold(g, expression(g, ty, 0, live=not left.live or g.ch.boolean(0.6)))
-    if same(right.node, left.node):
-        right = _threshold(g, literal(g, ty))
+    right = _threshold(g, expression(g, ty, 0, live=not left.live or g.ch.boolean(0.6)), left)
+    if same(right.node, left.node) or (
+        left.live and right.live and (not spans.overlapping(left.span, right.span) or _shared(g, left, right))
+    ):
+        right = _threshold(g, literal(g, ty), left)
     if not (left.live and right.live):  # a value rarely equals a constant: `b[i] != -6` is all but constant
         ops = tuple(op for op in ops if op not in (ast.Eq, ast.NotEq))
-    node = ast.Compare(left=left.node, ops=[choice(g.ch, ops)()], comparators=[right.node])
-    return Expr.of(node, BOOL, [left, right])
+        ops = tuple(op for op in ops if _open(op, left.span, right.span)) or ops
+    op = choice(g.ch, ops)
+    node = ast.Compare(left=left.node, ops=[op()], comparators=[right.node])
+    return Expr.of(node, BOOL, [left, right], span=_truth(op, left.span, right.span))
 
 
-def _threshold(g: Gen, value: Expr) -> Expr:
-    """`value`, or for a float literal one where floats lie (inputs are within +-2): `x > 10.0` would
-    decide nothing."""
-    if value.reads or value.type.kind != "float" or not value.type.is_scalar:
+def _low_end(e: Expr) -> float:
+    return e.span[0] if e.span is not None else 0.0
+
+
+def _threshold(g: Gen, value: Expr, left: Expr) -> Expr:
+    """`value`, or for a literal one inside `left`'s span (`x > 10.0` would decide nothing): a
+    round float where one fits, else a point away from the ends; for a float of unknown span, one
+    where floats lie (inputs are within +-2)."""
+    if value.reads or not value.type.is_scalar or value.type.kind not in ("int", "float"):
         return value
-    return Expr(number(value.type, choice(g.ch, THRESHOLDS)), value.type)
+    ty, span = value.type, left.span
+    if span is None or spans.width(span) <= 0:
+        return value if ty.kind == "int" else _literal(ty, choice(g.ch, THRESHOLDS))
+    if ty.kind == "float":
+        round_ = [t for t in THRESHOLDS if spans.straddles(span, t)]
+        if round_ and g.ch.boolean(0.7):
+            return _literal(ty, choice(g.ch, round_))
+        return _literal(ty, round(span[0] + spans.width(span) * g.ch.real(0.3, 0.7), 3))
+    lo, hi = math.ceil(span[0]), math.floor(span[1])
+    if hi <= lo:
+        return value
+    margin = int(spans.MARGIN * (hi - lo))
+    return _literal(ty, g.ch.integer(lo + margin, hi - margin))
+
+
+def _literal(ty: WType, value: float) -> Expr:
+    return Expr(number(ty, value), ty, int(abs(value)), span=spans.point(value))
+
+
+#: `a > b` is `b < a`, `a >= b` is `b <= a`.
+_FLIPPED = {ast.Gt: ast.Lt, ast.GtE: ast.LtE}
+
+
+def _truth(op: type[ast.cmpop], a: spans.Span | None, b: spans.Span | None) -> spans.Span:
+    """The span of a comparison's truth value: (1, 1) always true, (0, 0) never, else (0, 1)."""
+    if op in _FLIPPED:
+        op, a, b = _FLIPPED[op], b, a
+    if a is None or b is None or op not in (ast.Lt, ast.LtE):
+        return (0.0, 1.0)
+    if a[1] < b[0] or (op is ast.LtE and a[1] == b[0]):
+        return (1.0, 1.0)
+    if a[0] > b[1] or (op is ast.Lt and a[0] == b[1]):
+        return (0.0, 0.0)
+    return (0.0, 1.0)
+
+
+def _open(op: type[ast.cmpop], a: spans.Span | None, b: spans.Span | None) -> bool:
+    """Whether `a op b` may come out either way."""
+    return not spans.settled(_truth(op, a, b))
 
 
 # ----------------------------------------------------------------------------- data flow

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 
-from grammar import safety
+from grammar import safety, spans
 from grammar.astnodes import arguments, call, load, shape, store
 from grammar.choices import Choices, choice
 from grammar.context import Array, Expr, Gen, Var
@@ -134,7 +134,10 @@ def kernel_parameters(g: Gen) -> list[tuple[str, str]]:
         for _ in range(g.ch.integer(1, 2)):
             ty = choice(g.ch, [t for t in g.storable if t.is_scalar])
             bound = safety.settle(ty, safety.MAX_EXTENT)
-            var = Var(g.names.fresh(VAR_NAMES[ty.kind]), ty, mutable=False, bound=bound, tainted=True)
+            span = spans.input_span(ty, array=False)
+            var = Var(
+                g.names.fresh(VAR_NAMES[ty.kind]), ty, mutable=False, bound=bound, tainted=True, span=span
+            )
             s.declare(var)
             params.append((var.name, ty.annotation))
     return params
@@ -147,7 +150,8 @@ def prologue(g: Gen) -> list[ast.stmt]:
     names = tuple(g.names.fresh((n,)) for n in names)
     s.tid = names
     for d, name in enumerate(names):
-        s.declare(Var(name, INT32, mutable=False, bound=safety.MAX_EXTENT), pending=False)
+        index = Var(name, INT32, mutable=False, bound=safety.MAX_EXTENT, span=spans.INPUT_SPANS["index"])
+        s.declare(index, pending=False)
         s.index_vars[d] = [name]
     target = ast.Tuple(elts=[store(n) for n in names], ctx=ast.Store()) if len(names) > 1 else store(names[0])
     stmts: list[ast.stmt] = [ast.Assign(targets=[target], value=call("wp.tid"))]

@@ -144,9 +144,9 @@ class Size:
 #: Kernel sizes, weighted after Warp's own 2,709 kernels (`benchmarks/dataflow.py`: kernel
 #: source median 220 bytes, p90 644, p99 2,098): mostly a few statements, a tail of larger ones.
 SIZES: tuple[Size, ...] = (
-    Size("small", 0.65, (0, 1), (1, 1), (1, 1)),
-    Size("medium", 0.28, (2, 3), (1, 2), (1, 1)),
-    Size("large", 0.07, (3, 6), (2, 3), (1, 2)),
+    Size("small", 0.75, (0, 1), (1, 1), (1, 1)),
+    Size("medium", 0.2, (1, 3), (1, 2), (1, 1)),
+    Size("large", 0.05, (3, 6), (2, 3), (1, 2)),
 )
 
 
@@ -257,11 +257,11 @@ def draw_policy(ch: Choices, focus: str, differentiable: bool = False) -> Policy
         max_expr_depth=ch.integer(*size.expr_depth),
         max_block_depth=3 if "nesting" in switches else 1,
         launch_ndim=choice(ch, (1, 1, 1, 1, 2, 2, 3, 4)),
-        n_inputs=ch.weighted((1, 2, 3), (0.6, 0.3, 0.1)),
-        n_outputs=ch.weighted((1, 2), (0.8, 0.2)),
+        n_inputs=ch.weighted((1, 2, 3), (0.75, 0.2, 0.05)),
+        n_outputs=ch.weighted((1, 2), (0.9, 0.1)),
         n_helpers=ch.integer(*size.helpers) if "helpers" in switches else 0,
-        n_constants=choice(ch, (0, 0, 0, 1, 2)),
-        guard_launch=ch.boolean(0.35),
+        n_constants=choice(ch, (0, 0, 0, 0, 0, 1, 2)),
+        guard_launch=ch.boolean(0.1),  # real kernels seldom guard: their launch is the arrays' size
         differentiable=differentiable,
     )
     return replace(policy, types=draw_types(ch, switches, differentiable))

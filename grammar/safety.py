@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ast
 
+from grammar import spans
 from grammar.astnodes import binop, call, number
+from grammar.spans import Span
 from grammar.types import BY_WARP_NAME, WType, int_bits, is_unsigned
 
 # ----------------------------------------------------------------------------- launch contract
@@ -131,6 +133,20 @@ IN_DOMAIN: dict[str, float] = {
     "shift": 3,
     "period": 4,
 }
+
+
+def guarded_span(kind: str | None, span: Span | None, ty: WType) -> Span | None:
+    """The span (`grammar.spans`) of a value of `span` after guard `kind`."""
+    one = spans.point(1.0)
+    if kind is None:
+        return span
+    if kind in ("positive", "nonzero") and ty.kind == "float":
+        return spans.ADD(spans.ABS(span), one)
+    if kind in ("nonzero", "period"):
+        return spans.MAX(span if is_unsigned(ty) else spans.ABS(span), one)
+    ends = {"unit": (-1.0, 1.0), "small": (-8.0, 8.0), "count": (0.0, MAX_COUNT), "shift": (0.0, 31.0)}[kind]
+    return spans.CLAMP(span, spans.point(ends[0]), spans.point(ends[1]))
+
 
 #: Largest loop count a builtin is given (`curlnoise` octaves): its run time is linear in it.
 MAX_COUNT = 8

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 
-from grammar import safety
+from grammar import safety, spans
 from grammar.astnodes import binop, call, load, same, store, subscript
 from grammar.builtins import (
     ATOMICS,
@@ -125,6 +125,7 @@ def declare_value(g: Gen, value: Expr) -> list[ast.stmt]:
     node = g.use(value)
     g.scope.declare(var)
     g.assigned(var, value)
+    var.span = value.span  # a new variable holds this value alone, in a loop too
     return [ast.Assign(targets=[store(var.name)], value=node)]
 
 
@@ -195,7 +196,8 @@ def struct_fields(g: Gen, path: str, struct: StructType, *, parameter: bool) -> 
                 g.scope.inputs.append(Array(sub, ty, key))
         else:
             bound = safety.settle(ty, safety.MAX_EXTENT) if parameter else safety.VAR_BOUND
-            var = Var(sub, ty, mutable=not parameter, bound=bound, key=key, tainted=parameter)
+            span = spans.input_span(ty, array=False) if parameter else None
+            var = Var(sub, ty, mutable=not parameter, bound=bound, key=key, tainted=parameter, span=span)
             g.scope.declare(var, pending=False)
             found.append(var)
     return found

@@ -18,7 +18,7 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from grammar import safety
+from grammar import safety, spans
 from grammar.astnodes import binop, call, load, number, shape, store, subscript
 from grammar.choices import Choices, choice
 from grammar.context import Expr, Gen, Var
@@ -42,6 +42,7 @@ from grammar.simple import (
     struct_local,
     unpack,
 )
+from grammar.spans import Span
 from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, INT32, WType
 
 Production = Callable[[Gen], list[ast.stmt]]
@@ -97,7 +98,7 @@ def for_statement(g: Gen) -> list[ast.stmt]:
         g.unrolled.add(loop_var)
 
     def body() -> list[ast.stmt]:
-        s.declare(Var(loop_var, INT32, mutable=False, bound=trips))
+        s.declare(Var(loop_var, INT32, mutable=False, bound=trips, span=_loop_span(kind, bound)))
         if kind == "shape":
             s.index_vars.setdefault(dim, []).append(loop_var)
         try:
@@ -114,11 +115,19 @@ def for_statement(g: Gen) -> list[ast.stmt]:
     return [*g.take_prelude(), loop]
 
 
+def _loop_span(kind: str, bound: Expr) -> Span | None:
+    """Where a loop variable lies: 0 up to the last trip (an extent or int parameter as drawn)."""
+    last = spans.INPUT_SPANS["index" if kind == "shape" else "int_param"][1]
+    if kind in ("const", "static") and bound.span is not None:
+        last = bound.span[1] - 1
+    return (0.0, max(last, 0.0))
+
+
 def _loop_bound(g: Gen, kind: str, int_params: list[Var], dim: int) -> tuple[Expr, int]:
     """The `range` argument of a loop of `kind`, and its trip-count bound."""
     if kind == "const":
         n = g.ch.integer(2, 4)
-        return Expr(ast.Constant(n), INT32, n), n
+        return Expr(ast.Constant(n), INT32, n, span=spans.point(n)), n
     if kind == "static":
         return static_bound(g, g.ch.integer(2, 4))
     if kind == "param":
@@ -133,8 +142,9 @@ def static_bound(g: Gen, n: int) -> tuple[Expr, int]:
     if constants and g.ch.boolean(0.6):
         const = choice(g.ch, constants)
         node = call("wp.static", binop(load(const.name), ast.Add(), ast.Constant(n)))
-        return Expr(node, INT32, const.bound + n, frozenset({const.key})), const.bound + n
-    return Expr(call("wp.static", ast.Constant(n)), INT32, n), n
+        span = spans.ADD(const.span, spans.point(n))
+        return Expr(node, INT32, const.bound + n, frozenset({const.key}), span=span), const.bound + n
+    return Expr(call("wp.static", ast.Constant(n)), INT32, n, span=spans.point(n)), n
 
 
 def while_statement(g: Gen) -> list[ast.stmt]:
@@ -144,7 +154,7 @@ def while_statement(g: Gen) -> list[ast.stmt]:
     g.int_augassigns += 1
     counter = g.names.fresh(COUNTER_NAMES)
     limit = g.ch.integer(2, 6)
-    g.scope.declare(Var(counter, INT32, mutable=False, bound=limit), pending=False)
+    g.scope.declare(Var(counter, INT32, mutable=False, bound=limit, span=(0.0, limit)), pending=False)
     test: ast.expr = ast.Compare(left=load(counter), ops=[ast.Lt()], comparators=[ast.Constant(limit)])
     tainted = False
     if g.policy.on("compound") and g.ch.boolean(0.3):

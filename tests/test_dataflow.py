@@ -6,7 +6,6 @@ import re
 import pytest
 
 from check.dataflow import Summary, analyze
-from check.sensitivity import measure
 from grammar.astnodes import decorated, wp_name
 from grammar.expressions import REPEAT_OK
 from grammar.sample import sample
@@ -268,14 +267,6 @@ def test_the_random_state_is_read_only_by_the_builtins_that_take_it(samples):
                 and id(n) not in taken
             ]
     assert not found, found[:2]
-
-
-def test_most_outputs_change_with_their_inputs():
-    """Run: new inputs change most outputs (`check/sensitivity.py`; 0.72 of outputs over 200
-    kernels; a constant output is a hollow program the syntactic figures above cannot see)."""
-    sensitive, kernels, _ = measure(range(50))
-    assert kernels >= 45  # the others the executor cannot launch within the contract
-    assert sensitive >= 0.65  # 0.78 for these 50
 
 
 def test_no_self_cancelling_operations(samples):
