@@ -1,5 +1,6 @@
 """The command line: bad input is one line and exit 2; runs are reproducible and resumable."""
 
+import ast
 import json
 import os
 import subprocess
@@ -71,22 +72,20 @@ def test_workers_do_not_change_the_bytes(tmp_path):
     assert sum(stats["per_type"].values()) == 30
 
 
-#: A kernel whose code Warp 1.19 writes differently under different hash seeds
-#: (docs/warp_findings/codegen_depends_on_hash_seed.py); no generated kernel of a short run is one.
-HASH_SEED_KERNEL = """import warp as wp
+#: The reproducer of a kernel whose code Warp 1.19 writes differently under different hash seeds;
+#: no generated kernel of a short run is one.
+HASH_SEED_FINDING = ROOT / "docs" / "warp_findings" / "codegen_depends_on_hash_seed.py"
 
-@wp.kernel
-def unrolled_around_dynamic(a: wp.array(dtype=int), out: wp.array(dtype=int)):
-    tid = wp.tid()
-    for _s in range(2):
-        for _it in range(a.shape[0]):
-            for p in range(2):
-                out[tid] = p
-            for q in range(2):
-                out[tid] = q
-            for r in range(2):
-                out[tid] = r
-"""
+
+def _finding_kernel(path: Path, name: str) -> str:
+    """Kernel `name` of a reproducer, alone in a module of its own."""
+    text = path.read_text()
+    (kernel,) = [n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == name]
+    lines = text.splitlines()[kernel.decorator_list[0].lineno - 1 : kernel.end_lineno]
+    return "import warp as wp\n\n" + "\n".join(lines) + "\n"
+
+
+HASH_SEED_KERNEL = _finding_kernel(HASH_SEED_FINDING, "unrolled_around_dynamic")
 
 #: `sitecustomize.py` for a run: every process of it (the command, re-executed or not, and its
 #: workers) lowers HASH_SEED_KERNEL as candidate 0.
