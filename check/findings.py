@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from check import gradcheck, handles, runner, tolerance
+from check import gradcheck, handles, races, runner, tolerance
 from check.execute import Inputs, Param, leaves
 from check.signature import constructs
 
@@ -39,7 +39,11 @@ KINDS = {
     "tolerance policy",
     "generator_defect": "under Warp's debug mode the kernel fails an array-bounds assertion or dies with "
     "a signal: the generator emitted undefined behaviour (a warp-synth bug, not Warp's)",
+    "race": "two threads (or tile blocks) write the same element of an output other than through an "
+    "atomic: the generator emitted a data race (a warp-synth bug, not Warp's)",
 }
+#: Kinds that are warp-synth's own defects, never Warp findings.
+GENERATOR_KINDS = ("generator_defect", "race")
 
 
 @dataclass
@@ -158,6 +162,7 @@ def title(f: dict[str, Any]) -> str:
         "cpu_gpu_mismatch": f"CPU and CUDA results of a kernel{using} differ",
         "differential": f"a kernel{using} gives {'wrong' if affected else 'different'} results",
         "generator_defect": f"(warp-synth) generated kernel{using} has undefined behaviour",
+        "race": f"(warp-synth) generated kernel{using} has a data race",
     }[f["kind"]]
     return f"{where}: {what}"
 
@@ -201,6 +206,7 @@ def expected_and_actual(f: dict[str, Any]) -> list[str]:
         "nondeterministic": "two launches give identical bytes",
         "cpu_gpu_mismatch": "CPU and CUDA agree within the tolerance policy",
         "generator_defect": "no assertion or signal under Warp's debug mode",
+        "race": "each element of an output written by one thread at most",
     }[kind]
     return [f"Expected: {expected}.  ", f"Actual: {_comment(message)[:600]}"]
 
@@ -237,6 +243,8 @@ def reproducer(f: Finding) -> str:
     copied from `check.tolerance` and `check.gradcheck` (their source), not restated.
     """
     body = f.source.replace("import warp as wp\n", "", 1).strip()
+    if f.kind == "race" and f.inputs is not None:  # the kernel's probe beside it (`check.races`)
+        body += "\n\n\n" + races.probe_copy(f.source, f.kernel_name, len(f.inputs.shape))
     parts = [
         f'"""Warp finding ({f.kind}, {f.device}): {KINDS[f.kind]}.\n\n{_comment(f.message)}\n\n'
         f'{_EXIT.get(f.kind, _EXIT_STATUS)}  Needs only warp-lang (and numpy)."""',
@@ -350,7 +358,20 @@ def _policy_code(f: Finding) -> str:
         blocks.append(_copied((tolerance, ("RTOL", "ATOL")), functions, values))
     if f.kind == "differential":
         blocks.append(_recorded_code(f))
+    if f.kind == "race" and f.inputs is not None:
+        blocks.append(_race_code(f))
     return "\n\n".join(blocks)
+
+
+def _race_code(f: Finding) -> str:
+    """The race check's constants and function (`check.races`), and the launch of the kernel's probe."""
+    assert f.inputs is not None
+    values = {"OUTPUTS": [p.name for p in races.outputs(f.params)]}
+    copied = _copied((races, ("FILLS",)), (races.first_race,), values)
+    call = f"{f.kernel_name}_probe, dim=SHAPE, inputs=args, device=device"
+    block_dim = f"block_dim={f.kernel_name}.module.options['block_dim']"
+    launch = f"wp.launch_tiled({call}, {block_dim})" if f.inputs.tile else f"wp.launch({call})"
+    return f"{copied}\n\ndef launch_probe(args, device):\n    {launch}\n"
 
 
 def _copied(constants: tuple[Any, Sequence[str]], functions: Sequence[Any], values: dict[str, Any]) -> str:
@@ -470,6 +491,21 @@ _CHECKS = {
             print(f"Warp {version} (recorded): adjoint {RECORDED[version]['adjoint']!r}")
         wrong |= gradient_check() == "mismatch"
     return wrong
+""",
+    "race": """def reproduces():
+    # every thread (every block of a tile kernel) runs on its own, in the kernel's probe: a copy of
+    # the kernel whose other threads return at once; an element two threads write is a race
+    def run_thread(thread, fill):
+        values = {n: np.full_like(v, fill) if n in OUTPUTS else v for n, v in INPUTS.items()}
+        args = arguments("cpu", inputs=values)
+        launch_probe([*args, *thread], "cpu")
+        wp.synchronize_device("cpu")
+        arrays = held(args)
+        return {n: arrays[n].numpy().reshape(*arrays[n].shape, -1) for n in OUTPUTS}
+
+    said = first_race(run_thread, SHAPE, FILLS)
+    print(said or "no element of an output is written by two threads")
+    return said is not None
 """,
     "cpu_gpu_mismatch": """def reproduces():
     if wp.get_cuda_device_count() == 0:

@@ -22,6 +22,7 @@ Warp installation, `check.target`) tries many at once.
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import copy
 import io
@@ -143,9 +144,27 @@ def _variants(kernel: DrawnKernel) -> Iterator[DrawnKernel]:
     ):
         for tree in make(ast.parse(kernel.source), kernel.kernel_name):
             source = ast.unparse(tree) + "\n"
-            if source not in seen and len(source) < len(kernel.source):
+            if source not in seen and len(source) < len(kernel.source) and not undefined_names(tree):
                 seen.add(source)
                 yield replace(kernel, source=source)
+
+
+def undefined_names(tree: ast.Module) -> set[str]:
+    """Names the module reads but never binds (nor Python's builtins): a deletion kept a use of what it
+    deleted (`GAIN = wp.constant(...)` gone, `x * GAIN` kept).  Another Warp may build such a module
+    differently (a name resolved late, or not at all), so the variant would fail for another reason."""
+    bound = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add(node.asname or node.name)
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return read - bound
 
 
 # ----------------------------------------------------------------------------- deleting statements

@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 
 import warp_access
-from check.findings import FINDINGS_DIR, Finding, read_findings, write_finding, write_summary
+from check import races
+from check.execute import Unsupported
+from check.findings import FINDINGS_DIR, GENERATOR_KINDS, Finding, read_findings, write_finding, write_summary
 from check.harness import Failure, Report
 from check.known import known_as
 from check.shrink import FirstFailing, reduce, shrink
@@ -49,7 +51,7 @@ class Filer:
     def file(self, r: Report) -> list[dict[str, Any]]:
         """The result line's failures of `r`: each with its versions, and its known bug or its finding."""
         entries = []
-        for f in r.failures:
+        for f in self._races_told(r):
             versions = list(f.versions) or [PINNED]
             entry: dict[str, Any] = {"kind": f.kind, "versions": versions}
             known = known_as(f.kind, r.source, f.message) if self._pinned_only(f, versions) else None
@@ -61,9 +63,29 @@ class Filer:
         return entries
 
     @staticmethod
+    def _races_told(r: Report) -> list[Failure]:
+        """`r`'s failures, those of values (`races.RACY_KINDS`) made one `race` if the kernel races
+        (`check.races`: a generator defect); whether it does goes into its metadata."""
+        if not any(f.kind in races.RACY_KINDS for f in r.failures) or r.inputs is None:
+            return r.failures
+        try:
+            said = races.race(r.source, r.kernel_name, r.params, r.inputs)
+        except Unsupported as e:
+            r.metadata["race"] = f"unchecked: {e}"
+            return r.failures
+        r.metadata["race"] = said or "none"
+        if said is None:
+            return r.failures
+        others = [f for f in r.failures if f.kind not in races.RACY_KINDS]
+        return [
+            *others,
+            Failure("race", said, next(f.versions for f in r.failures if f.kind in races.RACY_KINDS)),
+        ]
+
+    @staticmethod
     def _pinned_only(f: Failure, versions: list[str]) -> bool:
         """Known bugs are the pinned Warp's, and never generator defects."""
-        return f.kind != "generator_defect" and versions == [PINNED]
+        return f.kind not in GENERATOR_KINDS and versions == [PINNED]
 
     def _finding(self, r: Report, f: Failure, versions: list[str]) -> str:
         """The reproducer of the finding `f` counts for: a filed one's, or a new one's."""
@@ -72,7 +94,7 @@ class Filer:
         hit = _matching(filed, f, versions, r.source)
         if hit is not None:
             return hit["reproducer"]
-        small = self.shrink and f.kind != "generator_defect"
+        small = self.shrink and f.kind not in GENERATOR_KINDS
         self.status(f"{'shrinking' if small else 'writing'} a {f.kind} finding (seed {r.seed})")
         finding = self._shrunk(r, f, klass) if small else _finding_of(r, f, self.checks.versions)
         finding.signature = signature(finding.kind, finding.message, versions, finding.source)
@@ -106,9 +128,7 @@ class Filer:
                 if len(variants) == 1:
                     return None
                 return next((n for n, k in enumerate(variants) if first([k]) == 0), None)
-            return next(
-                (n for n, c in enumerate(checked) if any(_same(g, klass, f) for g in c.failures)), None
-            )
+            return next((n for n, c in enumerate(checked) if _interesting(c, f, klass)), None)
 
         return first
 
@@ -121,6 +141,23 @@ class Filer:
                     hits.setdefault(failure["finding"], []).append(line["seed"])
         if self.folder.exists():
             write_summary(self.folder, hits)
+
+
+def _interesting(variant: Report, f: Failure, klass: str) -> bool:
+    """C-Reduce's interestingness test: a variant is kept only if it fails as `f` did (its class and, for
+    a cause named by message, the message) and, for a failure of values, does not race (a race is the
+    generator's defect, another failure; a probe that cannot tell counts as one)."""
+    if not any(_same(g, klass, f) for g in variant.failures):
+        return False
+    if f.kind not in races.RACY_KINDS:
+        return True
+    try:
+        return (
+            variant.inputs is not None
+            and races.race(variant.source, variant.kernel_name, variant.params, variant.inputs) is None
+        )
+    except Unsupported:
+        return False
 
 
 def _needs_gradients(f: Failure, klass: str) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from check.findings import FINDINGS_DIR
+from check.findings import FINDINGS_DIR, GENERATOR_KINDS
 from check.harness import Report
 from emit.records import candidate_seed
 from emit.writer import DatasetWriter, Progress
@@ -93,7 +93,7 @@ class ResultsWriter(DatasetWriter):
 
 def outcome(failure: dict[str, str]) -> str:
     """How a failure counts: `new`, `known` or `generator_defect`."""
-    if failure["kind"] == "generator_defect":
+    if failure["kind"] in GENERATOR_KINDS:
         return "generator_defect"
     return "known" if "known" in failure else "new"
 
