@@ -12,6 +12,8 @@ import ast
 import hashlib
 import inspect
 import json
+import os
+import subprocess
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,22 +76,64 @@ class Finding:
 _SCRIPT_ONLY = ("inputs", "params")
 
 
-def write_finding(out: Path, finding: Finding) -> Path:
-    """Write the reproducer and the JSON line (once per kind and source); return the script's path.
+def write_finding(out: Path, finding: Finding, checked: dict[str, Any] | None = None) -> Path:
+    """Write the reproducer and the JSON line (once per kind and source; `checked`: how its reproducer
+    ran, added to the line); return the script's path.
 
     The index decides what is written: a script a killed run left without its line is written again.
     """
-    folder = out / FINDINGS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    script = folder / f"{finding.key}.py"
+    script = save_reproducer(out, finding)
+    folder = script.parent
     if script.name not in {f["reproducer"] for f in read_findings(folder)}:
-        script.write_text(reproducer(finding))
         line = {k: _plain(v) for k, v in vars(finding).items() if k not in _SCRIPT_ONLY}
-        line |= {"reproducer": script.name, "lines": kernel_lines(finding.source)}
+        line |= {"reproducer": script.name, "lines": kernel_lines(finding.source)} | (checked or {})
         with open(folder / INDEX, "a") as f:
             f.write(json.dumps(line, sort_keys=True) + "\n")
         write_summary(folder)
     return script
+
+
+def save_reproducer(out: Path, finding: Finding) -> Path:
+    """The finding's reproducer script, written in `out/findings/` (not yet in the index)."""
+    folder = out / FINDINGS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / f"{finding.key}.py"
+    script.write_text(reproducer(finding))
+    return script
+
+
+#: Seconds a reproducer may run before it counts as not reproducing.
+REPRODUCER_SECONDS = 600
+#: Kinds whose reproducer may die by a signal while it reproduces (the others exit with status 1).
+_DYING = ("crash", "generator_defect")
+
+
+def run_reproducer(script: Path, python: str) -> int | str:
+    """The exit status of `script` run as saved by interpreter `python` (a negative one: the signal
+    that ended it), or why it has none: "traceback" (an error of the script's own escaped), "timeout"."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # plain Warp, nothing of ours
+    try:
+        done = subprocess.run(
+            [python, script.name],
+            cwd=script.parent,
+            capture_output=True,
+            text=True,
+            timeout=REPRODUCER_SECONDS,
+            env=environment,
+        )
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    return "traceback" if "Traceback (most recent call last)" in done.stderr else done.returncode
+
+
+def reproduced(finding: Finding, statuses: dict[str, int | str]) -> bool:
+    """Whether the reproducer reproduces under every installation the finding affects (every one tested
+    when it names none) that ran it: exit status 1, or, for a crash, a signal.  No installation ran it
+    (a CUDA finding without a GPU): it is filed as found."""
+    affected = finding.versions.get("affected") or finding.versions.get("tested") or list(statuses)
+    ran = [statuses[v] for v in affected if v in statuses]
+    dying = finding.kind in _DYING
+    return all(s == 1 or (dying and isinstance(s, int) and s < 0) for s in ran)
 
 
 def _plain(value: Any) -> Any:

@@ -97,8 +97,21 @@ def reduce(
     batch: int = BATCH,
     seconds: float = REDUCE_SECONDS,
 ) -> DrawnKernel:
-    """The smallest variant of `kernel` the passes reach that still lowers and fails (see the module
-    docstring); `fails` judges one variant, or `first_failing` up to `batch` of them at a time.
+    """The smallest variant of `kernel` the passes reach that still lowers and fails: the last of
+    `reductions` (`kernel` itself when none fails)."""
+    kept = list(reductions(kernel, fails, first_failing, batch, seconds))
+    return kept[-1] if kept else kernel
+
+
+def reductions(
+    kernel: DrawnKernel,
+    fails: Fails | None = None,
+    first_failing: FirstFailing | None = None,
+    batch: int = BATCH,
+    seconds: float = REDUCE_SECONDS,
+) -> Iterator[DrawnKernel]:
+    """Each variant reduction keeps, smaller and smaller (see the module docstring); `fails` judges one
+    variant, or `first_failing` up to `batch` of them at a time.
 
     As C-Reduce does, after a success the next round goes on from the place of the variant that
     succeeded (those before it were just tried and did not fail) and wraps around; it ends after a
@@ -111,8 +124,9 @@ def reduce(
         order = variants[start:] + variants[:start]
         found = _first_failing_variant(order, first, batch, deadline)
         if found is None:
-            return current
+            return
         current, start = order[found], (start + found) % len(variants)
+        yield current
 
 
 def _first_failing_variant(

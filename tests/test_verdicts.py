@@ -4,11 +4,13 @@ confirmed, a feature the device lacks unsupported, a reduction keeps the failure
 import ast
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from check import execute, races
 from check.execute import Unsupported
+from check.findings import Finding, read_findings, reproduced, run_reproducer
 from check.gradcheck import GradResult, confirmed
 from check.harness import Failure, Report
 from check.shrink import _variants
@@ -17,7 +19,7 @@ from grammar.sample import sample
 from grammar.strategies import DrawnKernel
 from grammar.unparse import to_source
 from synth.fuzz import Checks
-from synth.fuzz_findings import Filer
+from synth.fuzz_findings import Filer, _backwards, _needs_gradients
 
 #: The issue's race, reduced: a (1, 1) tile broadcast to (1, COLS) and stored at the block's index, so
 #: neighbouring blocks write the same elements of `y_out`.
@@ -147,3 +149,50 @@ def test_reduction_never_proposes_a_module_that_reads_a_name_it_deleted():
 def _read_undefined(source: str) -> bool:
     tree = ast.parse(source)
     return any(isinstance(n, ast.Name) and n.id == "GAIN" for n in ast.walk(tree)) and "GAIN =" not in source
+
+
+#: A kernel whose gradient Warp gets right: a "gradient" failure said of it is not Warp's.
+RIGHT = """import warp as wp
+
+@wp.kernel
+def double(x: wp.array(dtype=float), y_out: wp.array(dtype=float)):
+    i = wp.tid()
+    y_out[i] = wp.sin(x[i]) * 2.0
+"""
+
+
+def test_a_reproducer_that_does_not_reproduce_as_saved_is_never_filed(tmp_path):
+    params, inputs = execute.describe(RIGHT, "double", 1)
+    failure = Failure("gradient", '{"adjoint": 1.0, "finite_difference": 0.0}')
+    report = Report(1, "double", "math", RIGHT, [failure], params=params, inputs=inputs)
+    entries = Filer(tmp_path, Checks(False), shrink=False).file(report)
+    assert entries == [
+        {"kind": "gradient", "versions": ["1.19.0"], "not_reproduced": True, "reproducers_dropped": 1}
+    ]
+    assert not list((tmp_path / "findings").glob("*.py")) and read_findings(tmp_path / "findings") == []
+
+
+def test_a_reproducer_reproduces_with_exit_status_1_or_for_a_crash_a_signal_never_a_traceback(tmp_path):
+    finding = Finding("crash", "cpu", "k", "", "", versions={"tested": ["a", "b"], "affected": ["a"]})
+    assert reproduced(finding, {"a": 1, "b": 0}) and reproduced(finding, {"a": -11, "b": 0})
+    assert not reproduced(finding, {"a": 0, "b": 1}) and not reproduced(finding, {"a": "traceback", "b": 1})
+    assert not reproduced(replace(finding, kind="gradient"), {"a": -11})
+    script = tmp_path / "broken.py"
+    script.write_text("raise SystemExit(1)\n")
+    assert run_reproducer(script, sys.executable) == 1
+    script.write_text("import sys\nundefined_name\n")
+    assert run_reproducer(script, sys.executable) == "traceback"
+
+
+def test_a_reproducer_not_reproducing_is_replaced_by_the_last_reduction_before_it_then_earlier_ones():
+    kept = [DrawnKernel(str(n), "k", "") for n in range(10)]
+    assert [k.source for k in _backwards(kept)] == ["9", "8", "6", "2", "0"]
+    assert [k.source for k in _backwards(kept[:1])] == ["0"]
+
+
+def test_compile_failures_are_reduced_with_adjoints_built():
+    """A compile failure in the adjoint's code (`adj_cbrt` missing, Warp 1.10): built without adjoints
+    no variant fails, and the finding went unshrunk."""
+    assert _needs_gradients(
+        Failure("compile", "no matching function for call to 'adj_cbrt'"), "compile@1.10.0"
+    )
