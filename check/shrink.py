@@ -14,7 +14,9 @@ delete a statement or a helper; replace an `if` or a loop by one of its blocks;
 propagate a copy (`a = b`: `a` read as `b`); drop a parameter the kernel no
 longer reads; inline a helper that returns one expression (and drop it); reduce
 every array to one dimension (the launch too); replace a subexpression by one of
-its operands or by a leaf (`1.0`, `1`).  The predicate takes a batch of variants
+its operands or by a leaf (`1.0`, `1`).  No variant reading a name it no longer
+binds is proposed (a deleted constant whose use was kept fails for another reason,
+or under another Warp not at all).  The predicate takes a batch of variants
 and names the first that fails, so a checker that pays per process (another
 Warp installation, `check.target`) tries many at once.
 """

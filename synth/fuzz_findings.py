@@ -1,14 +1,26 @@
 """Filing the fuzzer's failures as findings: known ones named, new ones grouped by signature and shrunk.
 
-Each failure of a kernel is, in this order: a known Warp bug (`check.known`, for the
-pinned version), a hit of a finding already filed (same class, and the same
-normalised message or every construct of that finding's shrunk kernel:
-`check.signature`), or a new finding: shrunk (in the pinned Warp, Hypothesis
-search then reduction; under other installations, reduction of the kernel itself,
-variants checked a batch per process), checked once more (its message, launch
-values and, for a differential, every version's results come from the shrunk
-kernel), and written as a plain-Warp reproducer unless its signature turns out to
-be filed already.  Results lines name the finding each failure counts for, so
+A failure of values (`check.races.RACY_KINDS`: a gradient, differing results) of a
+kernel in which two threads or blocks write one element of an output is a `race`,
+the generator's defect (`check.races`).  Each failure of a kernel is then, in this
+order: a known Warp bug (`check.known`, for the pinned version), a hit of a finding
+already filed (same class, and the same normalised message or every construct of
+that finding's shrunk kernel: `check.signature`), or a new finding: shrunk (in the
+pinned Warp, Hypothesis search then reduction; under other installations, reduction
+of the kernel itself, variants checked a batch per process), checked once more (its
+message, launch values and, for a differential, every version's results come from
+the shrunk kernel), and written as a plain-Warp reproducer unless its signature
+turns out to be filed already.
+
+A reduction step is kept only if the variant fails as the kernel did (its class,
+and its normalised message where the message names the cause) and, for a failure
+of values, does not race (C-Reduce's interestingness test).  Before a finding is
+filed its reproducer is run as saved, as a subprocess, under every installation
+the run names (this process's Warp, and `--target-python`'s and `--against`'s);
+one that does not reproduce where the finding says it does is deleted and the last
+reduction before it is tried (1, 2, 4 ... steps back, then the kernel as found);
+if none reproduces nothing is filed (`not_reproduced`).  Results lines name the
+finding each failure counts for, and how many reproducers were dropped, so
 `SUMMARY.md` gives every finding's hits and seeds.
 """
 
