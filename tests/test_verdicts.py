@@ -19,7 +19,7 @@ from grammar.sample import sample
 from grammar.strategies import DrawnKernel
 from grammar.unparse import to_source
 from synth.fuzz import Checks
-from synth.fuzz_findings import Filer, _backwards, _needs_gradients
+from synth.fuzz_findings import Filer, _backwards, _interesting, _needs_gradients
 
 #: The issue's race, reduced: a (1, 1) tile broadcast to (1, COLS) and stored at the block's index, so
 #: neighbouring blocks write the same elements of `y_out`.
@@ -196,3 +196,12 @@ def test_compile_failures_are_reduced_with_adjoints_built():
     assert _needs_gradients(
         Failure("compile", "no matching function for call to 'adj_cbrt'"), "compile@1.10.0"
     )
+
+
+def test_reduction_keeps_no_variant_that_races():
+    """The issue's `i * ROWS` reduced to `i` (a race) fails the gradient check too: not kept."""
+    failure = Failure("gradient", '{"adjoint": 1.0, "finite_difference": 0.0}')
+    for source, kept in ((THREAD_RACE, False), (THREAD_RACE.replace("wp.min(i, 2)", "i"), True)):
+        params, inputs = execute.describe(source, "clamp_store", 3)
+        variant = Report(3, "clamp_store", "", source, [failure], params=params, inputs=inputs)
+        assert _interesting(variant, failure, "gradient@1.19.0") is kept
