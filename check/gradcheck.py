@@ -324,23 +324,31 @@ FAR_ABOVE_NOISE = 64.0
 
 
 def confirmed(grad: GradResult, noise: float, grad64: GradResult | None) -> GradResult:
-    """The verdict on a `mismatch`: `float32_rounding`; a `mismatch` (a finding) only when the float64 twin
-    (`grad64`) has one too, or, with no twin, when the disagreement is far above the adjoint's `noise`
-    (FAR_ABOVE_NOISE); else `inconclusive`, saying why."""
+    """The verdict on a `mismatch`, given the adjoint's `noise` and the float64 twin's check (`grad64`).
+
+    With a twin: `float32_rounding` (`float32_rounding`); a `mismatch` (a finding) when the twin has one
+    too, or when the twin agrees with its finite differences and the float32 disagreement is far above
+    the noise (FAR_ABOVE_NOISE: the twin confirms the derivative the float32 adjoint misses, a bug only
+    float32 code has); else `inconclusive`, saying why.  Without one: a `mismatch` only far above the
+    noise, else `inconclusive`.
+    """
     told = replace(grad, adjoint_noise=noise, float64=grad64.as_dict() if grad64 else None)
     disagreement = abs(grad.adjoint - grad.finite_difference)  # type: ignore[operator]
-    if grad64 is not None:
-        if float32_rounding(grad, noise, grad64):
-            return replace(told, status="float32_rounding")
-        if grad64.status == "mismatch":
+    far = disagreement > grad.tolerance + FAR_ABOVE_NOISE * noise  # type: ignore[operator]
+    if grad64 is None:
+        if far:
             return told
-        said = f"{grad64.status}{f' ({grad64.reasons[0]})' if grad64.reasons else ''}"
-        return replace(told, status="inconclusive", reasons=[f"the float64 twin does not confirm it: {said}"])
-    if disagreement > grad.tolerance + FAR_ABOVE_NOISE * noise:  # type: ignore[operator]
+        why = f"no float64 twin, and the disagreement {disagreement:.3g} is not far above the adjoint's "
+        return replace(told, status="inconclusive", reasons=[why + f"noise {noise:.3g}"])
+    if float32_rounding(grad, noise, grad64):
+        return replace(told, status="float32_rounding")
+    agrees = grad64.status in ("passed", "trivial")
+    if grad64.status == "mismatch" or (agrees and far):
         return told
-    why = f"no float64 twin, and the disagreement {disagreement:.3g} is not far above the adjoint's "
-    why += f"noise {noise:.3g}"
-    return replace(told, status="inconclusive", reasons=[why])
+    said = f"{grad64.status}{f' ({grad64.reasons[0]})' if grad64.reasons else ''}"
+    if agrees:
+        said += f", and the disagreement {disagreement:.3g} is not far above the adjoint's noise {noise:.3g}"
+    return replace(told, status="inconclusive", reasons=[f"the float64 twin does not confirm it: {said}"])
 
 
 def told_from_rounding(
