@@ -12,6 +12,8 @@ import ast
 import hashlib
 import inspect
 import json
+import os
+import subprocess
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from check import gradcheck, handles, runner, tolerance
+from check import gradcheck, handles, races, runner, tolerance
 from check.execute import Inputs, Param, leaves
 from check.signature import constructs
 from emit.writer import FINDINGS_DIR
@@ -41,7 +43,11 @@ KINDS = {
     "a signal: the generator emitted undefined behaviour (a warp-synth bug, not Warp's)",
     "undefined_behaviour": "under Warp's debug mode the kernel fails an array-bounds assertion or dies "
     "with a signal: the kernel (a user's, `synth check`) has undefined behaviour",
+    "race": "two threads (or tile blocks) write the same element of an output other than through an "
+    "atomic: the generator emitted a data race (a warp-synth bug, not Warp's)",
 }
+#: Kinds that are warp-synth's own defects, never Warp findings.
+GENERATOR_KINDS = ("generator_defect", "race")
 
 
 @dataclass
@@ -72,22 +78,64 @@ class Finding:
 _SCRIPT_ONLY = ("inputs", "params")
 
 
-def write_finding(out: Path, finding: Finding) -> Path:
-    """Write the reproducer and the JSON line (once per kind and source); return the script's path.
+def write_finding(out: Path, finding: Finding, checked: dict[str, Any] | None = None) -> Path:
+    """Write the reproducer and the JSON line (once per kind and source; `checked`: how its reproducer
+    ran, added to the line); return the script's path.
 
     The index decides what is written: a script a killed run left without its line is written again.
     """
-    folder = out / FINDINGS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    script = folder / f"{finding.key}.py"
+    script = save_reproducer(out, finding)
+    folder = script.parent
     if script.name not in {f["reproducer"] for f in read_findings(folder)}:
-        script.write_text(reproducer(finding))
         line = {k: _plain(v) for k, v in vars(finding).items() if k not in _SCRIPT_ONLY}
-        line |= {"reproducer": script.name, "lines": kernel_lines(finding.source)}
+        line |= {"reproducer": script.name, "lines": kernel_lines(finding.source)} | (checked or {})
         with open(folder / INDEX, "a") as f:
             f.write(json.dumps(line, sort_keys=True) + "\n")
         write_summary(folder)
     return script
+
+
+def save_reproducer(out: Path, finding: Finding) -> Path:
+    """The finding's reproducer script, written in `out/findings/` (not yet in the index)."""
+    folder = out / FINDINGS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / f"{finding.key}.py"
+    script.write_text(reproducer(finding))
+    return script
+
+
+#: Seconds a reproducer may run before it counts as not reproducing.
+REPRODUCER_SECONDS = 600
+#: Kinds whose reproducer may die by a signal while it reproduces (the others exit with status 1).
+_DYING = ("crash", "generator_defect", "undefined_behaviour")
+
+
+def run_reproducer(script: Path, python: str) -> int | str:
+    """The exit status of `script` run as saved by interpreter `python` (a negative one: the signal
+    that ended it), or why it has none: "traceback" (an error of the script's own escaped), "timeout"."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # plain Warp, nothing of ours
+    try:
+        done = subprocess.run(
+            [python, script.name],
+            cwd=script.parent,
+            capture_output=True,
+            text=True,
+            timeout=REPRODUCER_SECONDS,
+            env=environment,
+        )
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    return "traceback" if "Traceback (most recent call last)" in done.stderr else done.returncode
+
+
+def reproduced(finding: Finding, statuses: dict[str, int | str]) -> bool:
+    """Whether the reproducer reproduces under every installation the finding affects (every one tested
+    when it names none) that ran it: exit status 1, or, for a crash, a signal.  No installation ran it
+    (a CUDA finding without a GPU): it is filed as found."""
+    affected = finding.versions.get("affected") or finding.versions.get("tested") or list(statuses)
+    ran = [statuses[v] for v in affected if v in statuses]
+    dying = finding.kind in _DYING
+    return all(s == 1 or (dying and isinstance(s, int) and s < 0) for s in ran)
 
 
 def _plain(value: Any) -> Any:
@@ -161,6 +209,7 @@ def title(f: dict[str, Any]) -> str:
         "differential": f"a kernel{using} gives {'wrong' if affected else 'different'} results",
         "generator_defect": f"(warp-synth) generated kernel{using} has undefined behaviour",
         "undefined_behaviour": f"kernel{using} has undefined behaviour (debug mode)",
+        "race": f"(warp-synth) generated kernel{using} has a data race",
     }[f["kind"]]
     return f"{where}: {what}"
 
@@ -205,6 +254,7 @@ def expected_and_actual(f: dict[str, Any]) -> list[str]:
         "cpu_gpu_mismatch": "CPU and CUDA agree within the tolerance policy",
         "generator_defect": "no assertion or signal under Warp's debug mode",
         "undefined_behaviour": "no assertion or signal under Warp's debug mode",
+        "race": "each element of an output written by one thread at most",
     }[kind]
     return [f"Expected: {expected}.  ", f"Actual: {_comment(message)[:600]}"]
 
@@ -241,6 +291,8 @@ def reproducer(f: Finding) -> str:
     copied from `check.tolerance` and `check.gradcheck` (their source), not restated.
     """
     body = f.source.replace("import warp as wp\n", "", 1).strip()
+    if f.kind == "race" and f.inputs is not None:  # the kernel's probe beside it (`check.races`)
+        body += "\n\n\n" + races.probe_copy(f.source, f.kernel_name, len(f.inputs.shape))
     parts = [
         f'"""Warp finding ({f.kind}, {f.device}): {KINDS[f.kind]}.\n\n{_comment(f.message)}\n\n'
         f'{_EXIT.get(f.kind, _EXIT_STATUS)}  Needs only warp-lang (and numpy)."""',
@@ -354,7 +406,20 @@ def _policy_code(f: Finding) -> str:
         blocks.append(_copied((tolerance, ("RTOL", "ATOL")), functions, values))
     if f.kind == "differential":
         blocks.append(_recorded_code(f))
+    if f.kind == "race" and f.inputs is not None:
+        blocks.append(_race_code(f))
     return "\n\n".join(blocks)
+
+
+def _race_code(f: Finding) -> str:
+    """The race check's constants and function (`check.races`), and the launch of the kernel's probe."""
+    assert f.inputs is not None
+    values = {"OUTPUTS": [p.name for p in races.outputs(f.params)]}
+    copied = _copied((races, ("FILLS",)), (races.first_race,), values)
+    call = f"{f.kernel_name}_probe, dim=SHAPE, inputs=args, device=device"
+    block_dim = f"block_dim={f.kernel_name}.module.options['block_dim']"
+    launch = f"wp.launch_tiled({call}, {block_dim})" if f.inputs.tile else f"wp.launch({call})"
+    return f"{copied}\n\ndef launch_probe(args, device):\n    {launch}\n"
 
 
 def _copied(constants: tuple[Any, Sequence[str]], functions: Sequence[Any], values: dict[str, Any]) -> str:
@@ -475,6 +540,21 @@ _CHECKS = {
             print(f"Warp {version} (recorded): adjoint {RECORDED[version]['adjoint']!r}")
         wrong |= gradient_check() == "mismatch"
     return wrong
+""",
+    "race": """def reproduces():
+    # every thread (every block of a tile kernel) runs on its own, in the kernel's probe: a copy of
+    # the kernel whose other threads return at once; an element two threads write is a race
+    def run_thread(thread, fill):
+        values = {n: np.full_like(v, fill) if n in OUTPUTS else v for n, v in INPUTS.items()}
+        args = arguments("cpu", inputs=values)
+        launch_probe([*args, *thread], "cpu")
+        wp.synchronize_device("cpu")
+        arrays = held(args)
+        return {n: arrays[n].numpy().reshape(*arrays[n].shape, -1) for n in OUTPUTS}
+
+    said = first_race(run_thread, SHAPE, FILLS)
+    print(said or "no element of an output is written by two threads")
+    return said is not None
 """,
     "cpu_gpu_mismatch": """def reproduces():
     if wp.get_cuda_device_count() == 0:

@@ -317,23 +317,62 @@ def float32_rounding(grad32: GradResult, noise: float, grad64: GradResult) -> bo
     return twin and d32 <= grad32.tolerance + NOISE_SPREADS * noise  # type: ignore[operator]
 
 
+#: Without a float64 twin, a disagreement is a finding only beyond the tolerance plus this many spreads
+#: of the adjoint's own noise (far above it: a numerically unstable kernel's adjoint moves by more than
+#: its disagreement when its inputs move by a few ULP).
+FAR_ABOVE_NOISE = 64.0
+
+
+def confirmed(grad: GradResult, noise: float, grad64: GradResult | None) -> GradResult:
+    """The verdict on a `mismatch`, given the adjoint's `noise` and the float64 twin's check (`grad64`).
+
+    With a twin: `float32_rounding` (`float32_rounding`); a `mismatch` (a finding) when the twin has one
+    too, or when the twin agrees with its finite differences and the float32 disagreement is far above
+    the noise (FAR_ABOVE_NOISE: the twin confirms the derivative the float32 adjoint misses, a bug only
+    float32 code has); else `inconclusive`, saying why.  Without one: a `mismatch` only far above the
+    noise, else `inconclusive`.
+    """
+    told = replace(grad, adjoint_noise=noise, float64=grad64.as_dict() if grad64 else None)
+    disagreement = abs(grad.adjoint - grad.finite_difference)  # type: ignore[operator]
+    far = disagreement > grad.tolerance + FAR_ABOVE_NOISE * noise  # type: ignore[operator]
+    if grad64 is None:
+        if far:
+            return told
+        why = f"no float64 twin, and the disagreement {disagreement:.3g} is not far above the adjoint's "
+        return replace(told, status="inconclusive", reasons=[why + f"noise {noise:.3g}"])
+    if float32_rounding(grad, noise, grad64):
+        return replace(told, status="float32_rounding")
+    agrees = grad64.status in ("passed", "trivial")
+    if grad64.status == "mismatch" or (agrees and far):
+        return told
+    said = f"{grad64.status}{f' ({grad64.reasons[0]})' if grad64.reasons else ''}"
+    if agrees:
+        said += f", and the disagreement {disagreement:.3g} is not far above the adjoint's noise {noise:.3g}"
+    return replace(told, status="inconclusive", reasons=[f"the float64 twin does not confirm it: {said}"])
+
+
 def told_from_rounding(
     kernel: Any, params: Sequence[Param], inputs: Inputs, source: str, kernel_name: str, grad: GradResult
 ) -> GradResult:
-    """A float32 `mismatch` of `kernel` with its twin's result and its noise, `float32_rounding` if it is."""
+    """A `mismatch` of `kernel` judged with its float64 twin's check and its adjoint's noise (`confirmed`)."""
+    weights, direction = draws(params, inputs)
+    noise = runner.adjoint_noise(_launcher(kernel, params, inputs), inputs.values, weights, direction)
+    return confirmed(grad, noise, _twin_gradient(params, inputs, source, kernel_name))
+
+
+def _twin_gradient(
+    params: Sequence[Param], inputs: Inputs, source: str, kernel_name: str
+) -> GradResult | None:
+    """The gradient check of a float32 kernel's float64 twin on the same (widened) inputs, if it has one."""
     wrt, of = float_arrays(params)
     twin = float64_twin(source, kernel_name) if gradient_precision(wrt, of) == "float32" else None
     if twin is None:
-        return grad
+        return None
     ((_, kernel64),) = load_kernels([(twin, kernel_name)])
     if isinstance(kernel64, LoadFailed):
-        return grad
+        return None
     params64 = kernel_params(kernel64)
-    grad64 = measure_gradient(kernel64, params64, float64_inputs(params64, inputs))
-    weights, direction = draws(params, inputs)
-    noise = runner.adjoint_noise(_launcher(kernel, params, inputs), inputs.values, weights, direction)
-    told = replace(grad, adjoint_noise=noise, float64=grad64.as_dict())
-    return replace(told, status="float32_rounding") if float32_rounding(grad, noise, grad64) else told
+    return measure_gradient(kernel64, params64, float64_inputs(params64, inputs))
 
 
 def tolerance(values: Sequence[float], scales: Sequence[float], precision: str) -> float:

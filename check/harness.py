@@ -13,6 +13,7 @@ process, since a failed assertion or a trap ends the process that meets it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +68,20 @@ class Report:
     params: Sequence[Param] = ()
     inputs: Inputs | None = None
     run: dict[str, Any] = field(default_factory=dict)  # what another installation measured (check.target)
+
+
+#: What Warp raises at run time for a feature the target device lacks ("Only CUDA devices are supported
+#: for allocate_by_tiles": a volume allocated on a CPU, in Warp 1.10): `unsupported_by_target`, not a crash.
+RUNTIME_UNSUPPORTED = (
+    r"[Oo]nly CUDA devices are supported",
+    r"[Nn]ot supported on (the )?CPU",
+    r"[Rr]equires a CUDA (device|GPU)",
+)
+
+
+def unsupported_at_run_time(message: str) -> bool:
+    """Whether a launch's error says the device lacks the feature (`RUNTIME_UNSUPPORTED`)."""
+    return any(re.search(pattern, message) for pattern in RUNTIME_UNSUPPORTED)
 
 
 def check_compiles(reports: list[Report], device: str) -> None:
@@ -146,10 +161,14 @@ def check_execution(report: Report, kernel: Any, cuda_kernel: Any = None) -> Non
         cpu = execute.launch(kernel, params, inputs)
         same = execute.same_bytes(cpu, execute.launch(kernel, params, inputs))
         grad = check_gradient(kernel, params, inputs, report.source, report.kernel_name)
-        if grad.status == "mismatch":
+        if grad.status == "mismatch":  # a finding only if confirmed (`gradcheck.confirmed`)
             grad = told_from_rounding(kernel, params, inputs, report.source, report.kernel_name, grad)
     except Exception as e:
-        report.failures.append(Failure("crash", f"{type(e).__name__}: {e}"))
+        said = f"{type(e).__name__}: {e}"
+        if unsupported_at_run_time(said):
+            report.metadata["execution"] = f"unsupported_by_target: {said}"
+        else:
+            report.failures.append(Failure("crash", said))
         return
     report.metadata |= {"deterministic": same, "gradcheck": grad.as_dict()}
     if not same:

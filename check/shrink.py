@@ -14,7 +14,9 @@ delete a statement or a helper; replace an `if` or a loop by one of its blocks;
 propagate a copy (`a = b`: `a` read as `b`); drop a parameter the kernel no
 longer reads; inline a helper that returns one expression (and drop it); reduce
 every array to one dimension (the launch too); replace a subexpression by one of
-its operands or by a leaf (`1.0`, `1`).  The predicate takes a batch of variants
+its operands or by a leaf (`1.0`, `1`).  No variant reading a name it no longer
+binds is proposed (a deleted constant whose use was kept fails for another reason,
+or under another Warp not at all).  The predicate takes a batch of variants
 and names the first that fails, so a checker that pays per process (another
 Warp installation, `check.target`) tries many at once.
 """
@@ -22,6 +24,7 @@ Warp installation, `check.target`) tries many at once.
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import copy
 import io
@@ -96,8 +99,21 @@ def reduce(
     batch: int = BATCH,
     seconds: float = REDUCE_SECONDS,
 ) -> DrawnKernel:
-    """The smallest variant of `kernel` the passes reach that still lowers and fails (see the module
-    docstring); `fails` judges one variant, or `first_failing` up to `batch` of them at a time.
+    """The smallest variant of `kernel` the passes reach that still lowers and fails: the last of
+    `reductions` (`kernel` itself when none fails)."""
+    kept = list(reductions(kernel, fails, first_failing, batch, seconds))
+    return kept[-1] if kept else kernel
+
+
+def reductions(
+    kernel: DrawnKernel,
+    fails: Fails | None = None,
+    first_failing: FirstFailing | None = None,
+    batch: int = BATCH,
+    seconds: float = REDUCE_SECONDS,
+) -> Iterator[DrawnKernel]:
+    """Each variant reduction keeps, smaller and smaller (see the module docstring); `fails` judges one
+    variant, or `first_failing` up to `batch` of them at a time.
 
     As C-Reduce does, after a success the next round goes on from the place of the variant that
     succeeded (those before it were just tried and did not fail) and wraps around; it ends after a
@@ -110,8 +126,9 @@ def reduce(
         order = variants[start:] + variants[:start]
         found = _first_failing_variant(order, first, batch, deadline)
         if found is None:
-            return current
+            return
         current, start = order[found], (start + found) % len(variants)
+        yield current
 
 
 def _first_failing_variant(
@@ -143,9 +160,27 @@ def _variants(kernel: DrawnKernel) -> Iterator[DrawnKernel]:
     ):
         for tree in make(ast.parse(kernel.source), kernel.kernel_name):
             source = ast.unparse(tree) + "\n"
-            if source not in seen and len(source) < len(kernel.source):
+            if source not in seen and len(source) < len(kernel.source) and not undefined_names(tree):
                 seen.add(source)
                 yield replace(kernel, source=source)
+
+
+def undefined_names(tree: ast.Module) -> set[str]:
+    """Names the module reads but never binds (nor Python's builtins): a deletion kept a use of what it
+    deleted (`GAIN = wp.constant(...)` gone, `x * GAIN` kept).  Another Warp may build such a module
+    differently (a name resolved late, or not at all), so the variant would fail for another reason."""
+    bound = set(dir(builtins))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add(node.asname or node.name)
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return read - bound
 
 
 # ----------------------------------------------------------------------------- deleting statements

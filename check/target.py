@@ -15,13 +15,17 @@ a missing `wp.` name, no overload for the argument types, an unknown keyword or
 syntax): the construct is newer than the target's API, never a finding.  Any
 other build failure (the native compiler rejecting Warp's generated code, an
 internal error in the front end) is a `compile` finding of the target's version.
+A launch that raises because the device lacks a feature ("Only CUDA devices are
+supported for ...": `check.harness.RUNTIME_UNSUPPORTED`) is `unsupported_by_target`
+too, with Warp's line; any other error at launch is a `crash` finding.
 
 **Which side is right.**  A disagreement between installations is a `differential`
 finding.  For gradients each side's own finite differences decide; for forward
 outputs the kernel's float64 twin (`check.precision`) is run under both: when the
-twins agree, the side whose float32 result matches them is right.  A float32
-gradient mismatch whose float64 twin passes the check is float32 rounding
-(`float32_rounding`, never a finding).
+twins agree, the side whose float32 result matches them is right.  A gradient
+mismatch is a finding only when the float64 twin's check confirms it or, with no
+twin, when it is far above the adjoint's own noise (`gradcheck.confirmed`); else
+it is `float32_rounding` or `inconclusive`.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ import warp_access
 from check import gradcheck, handles, runner, tolerance
 from check.execute import Param, Unsupported, describe, leaves
 from check.gradcheck import GradResult
-from check.harness import Failure, Report
+from check.harness import Failure, Report, unsupported_at_run_time
 from check.isolation import ChildFailed, Watch, execute_isolated, run_child
 from check.precision import float64_inputs, float64_twin
 from check.signature import by_message, normalised
@@ -277,6 +281,9 @@ def judge_run(report: Report, installation: Installation) -> None:
             report.failures.append(Failure("compile", f"{installation.label}: {run['message']}", versions))
         return
     if run["status"] == "raised":
+        if unsupported_at_run_time(run["message"]):
+            meta["execution"] = f"unsupported_by_target: {run['message']}"
+            return
         meta["execution"] = "executed"
         report.failures.append(Failure("crash", f"{installation.label}: {run['message']}", versions))
         return
@@ -343,7 +350,7 @@ class TargetCheck:
         for installation, checked in sides:
             for r in checked:
                 judge_run(r, installation)
-        _at_once(*(partial(rounding, i, [r for r in c if _float32_mismatch(r)]) for i, c in sides))
+        _at_once(*(partial(rounding, i, [r for r in c if _mismatch(r)]) for i, c in sides))
         if self.against is not None:
             self._compare(ready, sides[1][1], twins=not quick)
         return reports
@@ -441,12 +448,8 @@ def _described(report: Report) -> bool:
     return True
 
 
-def _float32_mismatch(report: Report) -> bool:
-    grad = report.metadata.get("gradcheck", {})
-    return (
-        grad.get("status") == "mismatch"
-        and gradcheck.gradient_precision(*gradcheck.float_arrays(report.params)) == "float32"
-    )
+def _mismatch(report: Report) -> bool:
+    return report.metadata.get("gradcheck", {}).get("status") == "mismatch"
 
 
 def twin_report(report: Report) -> Report | None:
@@ -463,23 +466,15 @@ def twin_report(report: Report) -> Report | None:
 
 
 def rounding(installation: Installation, reports: list[Report]) -> None:
-    """Float32 gradient mismatches that are rounding (`gradcheck.float32_rounding`), not findings."""
+    """Each gradient mismatch judged with its float64 twin's check under `installation` and the adjoint's
+    noise (`gradcheck.confirmed`): only a confirmed one stays a failure."""
     twins = {id(r): t for r in reports if (t := twin_report(r)) is not None}
-    if not twins:
-        return
-    run_under(installation, list(twins.values()))
+    if twins:
+        run_under(installation, list(twins.values()))
     for r in reports:
         t = twins.get(id(r))
-        if t is None or t.run.get("status") != "ran":
-            continue
-        grad32, grad64, noise = (
-            GradResult(**r.metadata["gradcheck"]),
-            judge_gradient(t),
-            r.run["adjoint_noise"],
-        )
-        told = replace(grad32, adjoint_noise=noise, float64=grad64.as_dict())
-        rounded = gradcheck.float32_rounding(grad32, noise, grad64)
-        told = replace(told, status="float32_rounding") if rounded else told
+        grad64 = judge_gradient(t) if t is not None and t.run.get("status") == "ran" else None
+        told = gradcheck.confirmed(GradResult(**r.metadata["gradcheck"]), r.run["adjoint_noise"], grad64)
         r.metadata["gradcheck"] = told.as_dict()
         others = [f for f in r.failures if f.kind != "gradient"]
         ours = [
@@ -487,7 +482,7 @@ def rounding(installation: Installation, reports: list[Report]) -> None:
             for f in r.failures
             if f.kind == "gradient"
         ]
-        r.failures[:] = others if rounded else others + ours
+        r.failures[:] = others + ours if told.status == "mismatch" else others
 
 
 # ----------------------------------------------------------------------------- comparing two sides

@@ -10,7 +10,10 @@ Kernels are checked in groups, each in a child process (`check.isolation`); afte
 each group its results are appended and checkpointed (`synth.fuzz_results`), so an
 interrupted run continues where it stopped.  A failure that matches a known Warp
 bug's signature (`check.known`) is reported as known; a new one is shrunk and written
-to `OUT/findings/` as a plain-Warp reproducer.
+to `OUT/findings/` as a plain-Warp reproducer, once that reproducer, run as saved
+under every installation the run names, reproduces (`synth.fuzz_findings`).  A
+failure of values (a gradient, differing results) of a kernel with a data race is
+the generator's defect, not Warp's (`check.races`).
 """
 
 from __future__ import annotations

@@ -1,21 +1,34 @@
 """Filing the fuzzer's failures as findings: known ones named, new ones grouped by signature and shrunk.
 
-Each failure of a kernel is, in this order: a known Warp bug (`check.known`, for the
-pinned version), a hit of a finding already filed (same class, and the same
-normalised message or every construct of that finding's shrunk kernel:
-`check.signature`), or a new finding: shrunk (in the pinned Warp, Hypothesis
-search then reduction; under other installations, reduction of the kernel itself,
-variants checked a batch per process), checked once more (its message, launch
-values and, for a differential, every version's results come from the shrunk
-kernel), and written as a plain-Warp reproducer unless its signature turns out to
-be filed already.  Results lines name the finding each failure counts for, so
+A failure of values (`check.races.RACY_KINDS`: a gradient, differing results) of a
+kernel in which two threads or blocks write one element of an output is a `race`,
+the generator's defect (`check.races`).  Each failure of a kernel is then, in this
+order: a known Warp bug (`check.known`, for the pinned version), a hit of a finding
+already filed (same class, and the same normalised message or every construct of
+that finding's shrunk kernel: `check.signature`), or a new finding: shrunk (in the
+pinned Warp, Hypothesis search then reduction; under other installations, reduction
+of the kernel itself, variants checked a batch per process), checked once more (its
+message, launch values and, for a differential, every version's results come from
+the shrunk kernel), and written as a plain-Warp reproducer unless its signature
+turns out to be filed already.
+
+A reduction step is kept only if the variant fails as the kernel did (its class,
+and its normalised message where the message names the cause) and, for a failure
+of values, does not race (C-Reduce's interestingness test).  Before a finding is
+filed its reproducer is run as saved, as a subprocess, under every installation
+the run names (this process's Warp, and `--target-python`'s and `--against`'s);
+one that does not reproduce where the finding says it does is deleted and the last
+reduction before it is tried (1, 2, 4 ... steps back, then the kernel as found);
+if none reproduces nothing is filed (`not_reproduced`).  Results lines name the
+finding each failure counts for, and how many reproducers were dropped, so
 `SUMMARY.md` gives every finding's hits and seeds.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,10 +36,22 @@ from typing import Any
 import numpy as np
 
 import warp_access
-from check.findings import FINDINGS_DIR, Finding, read_findings, write_finding, write_summary
+from check import races
+from check.execute import Unsupported
+from check.findings import (
+    FINDINGS_DIR,
+    GENERATOR_KINDS,
+    Finding,
+    read_findings,
+    reproduced,
+    run_reproducer,
+    save_reproducer,
+    write_finding,
+    write_summary,
+)
 from check.harness import Failure, Report
 from check.known import known_as
-from check.shrink import FirstFailing, reduce, shrink
+from check.shrink import FirstFailing, reductions, shrink
 from check.signature import by_message, constructs, failure_class, normalised, signature
 from grammar.strategies import DrawnKernel
 
@@ -49,51 +74,103 @@ class Filer:
     def file(self, r: Report) -> list[dict[str, Any]]:
         """The result line's failures of `r`: each with its versions, and its known bug or its finding."""
         entries = []
-        for f in r.failures:
+        for f in self._races_told(r):
             versions = list(f.versions) or [PINNED]
             entry: dict[str, Any] = {"kind": f.kind, "versions": versions}
             known = known_as(f.kind, r.source, f.message) if self._pinned_only(f, versions) else None
             if known:
                 entry["known"] = known
             else:
-                entry["finding"] = self._finding(r, f, versions)
+                entry |= self._finding(r, f, versions)
             entries.append(entry)
         return entries
 
     @staticmethod
+    def _races_told(r: Report) -> list[Failure]:
+        """`r`'s failures, those of values (`races.RACY_KINDS`) made one `race` if the kernel races
+        (`check.races`: a generator defect); whether it does goes into its metadata."""
+        if not any(f.kind in races.RACY_KINDS for f in r.failures) or r.inputs is None:
+            return r.failures
+        try:
+            said = races.race(r.source, r.kernel_name, r.params, r.inputs)
+        except Unsupported as e:
+            r.metadata["race"] = f"unchecked: {e}"
+            return r.failures
+        r.metadata["race"] = said or "none"
+        if said is None:
+            return r.failures
+        others = [f for f in r.failures if f.kind not in races.RACY_KINDS]
+        return [
+            *others,
+            Failure("race", said, next(f.versions for f in r.failures if f.kind in races.RACY_KINDS)),
+        ]
+
+    @staticmethod
     def _pinned_only(f: Failure, versions: list[str]) -> bool:
         """Known bugs are the pinned Warp's, and never generator defects."""
-        return f.kind != "generator_defect" and versions == [PINNED]
+        return f.kind not in GENERATOR_KINDS and versions == [PINNED]
 
-    def _finding(self, r: Report, f: Failure, versions: list[str]) -> str:
-        """The reproducer of the finding `f` counts for: a filed one's, or a new one's."""
+    def _finding(self, r: Report, f: Failure, versions: list[str]) -> dict[str, Any]:
+        """The result line's entry for `f`: the reproducer of the finding it counts for (`finding`: a
+        filed one's, or a new one's, with how many smaller reproducers of it did not reproduce as saved:
+        `reproducers_dropped`), or `not_reproduced` when none did (nothing is filed)."""
         klass = failure_class(f.kind, f.message, versions)
         filed = read_findings(self.folder)
         hit = _matching(filed, f, versions, r.source)
         if hit is not None:
-            return hit["reproducer"]
-        small = self.shrink and f.kind != "generator_defect"
+            return {"finding": hit["reproducer"]}
+        small = self.shrink and f.kind not in GENERATOR_KINDS
         self.status(f"{'shrinking' if small else 'writing'} a {f.kind} finding (seed {r.seed})")
-        finding = self._shrunk(r, f, klass) if small else _finding_of(r, f, self.checks.versions)
-        finding.signature = signature(finding.kind, finding.message, versions, finding.source)
-        same = next((x for x in filed if x.get("signature") == finding.signature), None)
-        return same["reproducer"] if same is not None else write_finding(self.out, finding).name
+        candidates = (
+            self._candidates(r, f, klass) if small else iter([_finding_of(r, f, self.checks.versions)])
+        )
+        dropped = 0
+        for finding in candidates:
+            finding.signature = signature(finding.kind, finding.message, versions, finding.source)
+            same = next((x for x in filed if finding.signature == x.get("signature")), None)
+            same = same or next((x for x in filed if x["reproducer"] == f"{finding.key}.py"), None)
+            found = {"reproducers_dropped": dropped} if dropped else {}
+            if same is not None:
+                return {"finding": same["reproducer"]} | found
+            script = save_reproducer(self.out, finding)
+            statuses = {
+                v: run_reproducer(script, python) for v, python in self._interpreters(finding).items()
+            }
+            if reproduced(finding, statuses):
+                name = write_finding(self.out, finding, {"exit_status": statuses} | found).name
+                return {"finding": name} | found
+            script.unlink()
+            dropped += 1
+        return {"not_reproduced": True, "reproducers_dropped": dropped}
 
-    def _shrunk(self, r: Report, f: Failure, klass: str) -> Finding:
-        """The smallest kernel still showing `f`'s class (and message), checked once more."""
+    def _interpreters(self, finding: Finding) -> dict[str, str]:
+        """The interpreter of each Warp installation the run names (this process's, the target's and the
+        other one's), by version; none for a CUDA finding on a machine without a CUDA GPU (its
+        reproducer cannot run here, and says so)."""
+        if finding.device == "cuda" and warp_access.warp().get_cuda_device_count() == 0:
+            return {}
+        target = self.checks.target
+        sides = (target.target, target.against) if target is not None else ()
+        return {PINNED: sys.executable} | {s.name: s.python for s in sides if s is not None}
+
+    def _candidates(self, r: Report, f: Failure, klass: str) -> Iterator[Finding]:
+        """Findings of `f` from its smallest kernel on: the kernels reduction kept, from the last one back
+        (`_backwards`), each checked once more (its message, launch values and, for a differential,
+        every version's results come from it); at last the kernel as found."""
         first = self._first_failing(r.seed, f, klass)
         kernel = DrawnKernel(r.source, r.kernel_name, "")
         if self.checks.target is None:  # in-process checks are cheap: search the grammar first
             kernel = shrink(lambda k: first([k]) == 0) or kernel
-        small = reduce(kernel, first_failing=first, batch=self.checks.batch)
-        if len(small.source) >= len(r.source):
-            return _finding_of(r, f, self.checks.versions)
-        variant = Report(r.seed, small.kernel_name, "", small.source)
-        again = self.checks.variants([variant], f.kind, device(f), quick=False)[0]
-        failure = next((g for g in again.failures if _same(g, klass, f)), None)
-        if failure is None:  # it did not reproduce on its own: keep the kernel as found
-            return _finding_of(r, f, self.checks.versions)
-        return replace(_finding_of(again, failure, self.checks.versions), shrunk=True)
+        kept = [kernel, *reductions(kernel, first_failing=first, batch=self.checks.batch)]
+        for small in _backwards(kept):
+            if len(small.source) >= len(r.source):
+                continue
+            variant = Report(r.seed, small.kernel_name, "", small.source)
+            again = self.checks.variants([variant], f.kind, device(f), quick=False)[0]
+            failure = next((g for g in again.failures if _same(g, klass, f)), None)
+            if failure is not None and _interesting(again, f, klass):
+                yield replace(_finding_of(again, failure, self.checks.versions), shrunk=True)
+        yield _finding_of(r, f, self.checks.versions)
 
     def _first_failing(self, seed: int, f: Failure, klass: str) -> FirstFailing:
         gradients = _needs_gradients(f, klass)
@@ -106,9 +183,7 @@ class Filer:
                 if len(variants) == 1:
                     return None
                 return next((n for n, k in enumerate(variants) if first([k]) == 0), None)
-            return next(
-                (n for n, c in enumerate(checked) if any(_same(g, klass, f) for g in c.failures)), None
-            )
+            return next((n for n, c in enumerate(checked) if _interesting(c, f, klass)), None)
 
         return first
 
@@ -123,10 +198,38 @@ class Filer:
             write_summary(self.folder, hits)
 
 
+def _backwards(kept: list[DrawnKernel]) -> list[DrawnKernel]:
+    """The last of `kept`, then those 1, 2, 4 ... steps before it: a reproducer that does not reproduce
+    is replaced by the last reduction that does, found in few checks."""
+    places, back = [], 1
+    while len(kept) - back >= 0:
+        places.append(len(kept) - back)
+        back *= 2
+    return [kept[n] for n in dict.fromkeys([*places, 0])]
+
+
+def _interesting(variant: Report, f: Failure, klass: str) -> bool:
+    """C-Reduce's interestingness test: a variant is kept only if it fails as `f` did (its class and, for
+    a cause named by message, the message) and, for a failure of values, does not race (a race is the
+    generator's defect, another failure; a probe that cannot tell counts as one)."""
+    if not any(_same(g, klass, f) for g in variant.failures):
+        return False
+    if f.kind not in races.RACY_KINDS:
+        return True
+    try:
+        return (
+            variant.inputs is not None
+            and races.race(variant.source, variant.kernel_name, variant.params, variant.inputs) is None
+        )
+    except Unsupported:
+        return False
+
+
 def _needs_gradients(f: Failure, klass: str) -> bool:
-    """Whether variants must be built with adjoints to show `f`: gradient failures, and crashes (the
-    backward pass may be what raises)."""
-    return "gradient" in klass or f.kind == "crash"
+    """Whether variants must be built with adjoints to show `f`: gradient failures, crashes (the
+    backward pass may be what raises) and compile failures (the adjoint's code may be what does not
+    compile: `no matching function for call to 'adj_cbrt'`; built without it, no variant failed)."""
+    return "gradient" in klass or f.kind in ("crash", "compile")
 
 
 def device(f: Failure) -> str:

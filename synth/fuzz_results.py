@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from check.findings import FINDINGS_DIR
+from check.findings import FINDINGS_DIR, GENERATOR_KINDS
 from check.harness import Report
 from emit.records import candidate_seed
 from emit.writer import PROGRESS, DatasetWriter, Progress
@@ -85,9 +85,12 @@ class ResultsWriter(DatasetWriter):
             return [json.loads(line) for line in f]
 
 
-def outcome(failure: dict[str, str]) -> str:
-    """How a failure counts: `new`, `known` or `generator_defect`."""
-    if failure["kind"] == "generator_defect":
+def outcome(failure: dict[str, Any]) -> str:
+    """How a failure counts: `new`, `known`, `generator_defect`, or `not_reproduced` (no reproducer of
+    it reproduced as saved: nothing was filed)."""
+    if failure.get("not_reproduced"):
+        return "not_reproduced"
+    if failure["kind"] in GENERATOR_KINDS:
         return "generator_defect"
     return "known" if "known" in failure else "new"
 
@@ -126,6 +129,8 @@ def summarize(lines: list[dict[str, Any]], gpu: bool, seconds: float) -> dict[st
         "distinct_findings": len({f["finding"] for f in failures if outcome(f) == "new" and "finding" in f}),
         "known_findings": _sorted(Counter(f["known"] for f in failures if outcome(f) == "known")),
         "generator_defects": sum(outcome(f) == "generator_defect" for f in failures),
+        "not_reproduced": sum(outcome(f) == "not_reproduced" for f in failures),
+        "reproducers_dropped": sum(f.get("reproducers_dropped", 0) for f in failures),
         "seconds": round(seconds, 1),
         "seconds_per_kernel": round(seconds / len(lines), 2) if lines else 0.0,
     }

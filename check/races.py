@@ -1,0 +1,137 @@
+"""Data races: two threads (or two tile blocks) writing one element of an output other than through
+an atomic.
+
+Such a kernel is the generator's defect, never a Warp finding: which write lands
+is unspecified (on a CPU the last thread's does, so finite differences see one
+write while the adjoint sums every thread's), so its forward results and its
+gradient say nothing about Warp.  The grammar writes an output only at the
+thread's own index (`out[i, j] = ...`) or stores the block's own tile
+(`wp.tile_store(out, t, offset=(i * ROWS, j * COLS))`), so no kernel it draws
+races; a reduction step (`check.shrink`: `i * ROWS` replaced by `i`, an index by
+`1`) may make one, and must not be kept.
+
+The check runs every thread (every block of a tile kernel) on its own: the
+kernel's *probe* (`probe_source`) takes the launch index to run as extra
+parameters and returns at once in every other thread.  Each thread is launched
+twice, its outputs filled first with FILLS[0] and then with FILLS[1]; an element
+it wrote differs from the fill in at least one of the two launches.  An element
+written by two threads is a race.  Accumulators are updated through atomics and
+are not checked.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import warp_access
+from check import execute
+from check.execute import Inputs, LoadFailed, Param, Unsupported, leaves
+
+#: Names the probe adds: its parameters `race_probe_<d>` and its thread's index `race_probe_tid_<d>`.
+PROBE = "race_probe"
+#: Failure kinds that rest on the values a launch writes: a race makes them say nothing about Warp.
+RACY_KINDS = ("gradient", "nondeterministic", "cpu_gpu_mismatch", "differential")
+#: Values an output is filled with before a thread's two launches (any two distinct values do).
+FILLS = (0, 1)
+
+#: Runs one thread (its launch index) with the outputs filled by a value: the outputs afterwards, each
+#: with its elements' components along one last axis.
+RunThread = Callable[[tuple[int, ...], Any], dict[str, np.ndarray]]
+
+
+def probe_source(source: str, kernel_name: str, ndim: int) -> str:
+    """`source` with its kernel running only the thread (the block) its `race_probe_<d>` parameters
+    name: the others return before anything else."""
+    tree = ast.parse(source)
+    kernel = next(s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == kernel_name)
+    wanted = [f"{PROBE}_{d}" for d in range(ndim)]
+    ours = [f"{PROBE}_tid_{d}" for d in range(ndim)]
+    kernel.args.args += [ast.arg(arg=name, annotation=ast.Name(id="int", ctx=ast.Load())) for name in wanted]
+    targets = [ast.Name(id=n, ctx=ast.Store()) for n in ours]
+    tid = ast.parse("wp.tid()", mode="eval").body
+    first = ast.Assign(
+        targets=[targets[0] if ndim == 1 else ast.Tuple(elts=targets, ctx=ast.Store())], value=tid
+    )
+    other = [ast.parse(f"{t} != {w}", mode="eval").body for t, w in zip(ours, wanted, strict=True)]
+    test = other[0] if ndim == 1 else ast.BoolOp(op=ast.Or(), values=other)
+    kernel.body = [first, ast.If(test=test, body=[ast.Return(value=None)], orelse=[]), *kernel.body]
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def first_race(run_thread: RunThread, shape: Sequence[int], fills: Sequence[Any]) -> str | None:
+    """The first element of an output two threads of a launch of `shape` wrote, said in words, or None.
+
+    Standalone (numpy only): findings' reproducers carry its source.
+    """
+    owners: dict[str, np.ndarray] = {}
+    for thread in np.ndindex(*shape):
+        runs = [run_thread(thread, fill) for fill in fills]
+        for name in runs[0]:
+            wrote = np.zeros(runs[0][name].shape, dtype=bool)
+            for fill, run in zip(fills, runs, strict=True):
+                wrote |= run[name] != np.asarray(fill).astype(run[name].dtype)
+            wrote = wrote.any(axis=-1)
+            owner = owners.setdefault(name, np.full(wrote.shape, -1, dtype=np.int64))
+            clash = np.argwhere(wrote & (owner >= 0))
+            if len(clash):
+                element = tuple(int(k) for k in clash[0])
+                other = np.unravel_index(owner[element], tuple(shape))
+                return (
+                    f"threads {tuple(int(k) for k in other)} and {thread} of the launch both write "
+                    f"element {element} of `{name}`"
+                )
+            owner[wrote] = np.ravel_multi_index(thread, tuple(shape))
+    return None
+
+
+def outputs(params: Sequence[Param]) -> list[Param]:
+    """The arrays a race check watches: kernel parameters with the output role."""
+    return [p for p in params if p.is_array and p.role == "output"]
+
+
+def race(source: str, kernel_name: str, params: Sequence[Param], inputs: Inputs) -> str | None:
+    """Whether the kernel races on `inputs` (see the module docstring): the first race in words, or None.
+    Raises `Unsupported` when the probe cannot be built or launched (nothing is known)."""
+    if not outputs(params):
+        return None
+    ((_, probe),) = execute.load_kernels(
+        [(probe_source(source, kernel_name, len(inputs.shape)), kernel_name)]
+    )
+    return probed(probe, params, inputs)
+
+
+def probed(probe: Any, params: Sequence[Param], inputs: Inputs) -> str | None:
+    """`race` with the kernel's probe loaded already (a `wp.Kernel`, or `LoadFailed`)."""
+    if isinstance(probe, LoadFailed):
+        raise Unsupported(f"the race probe does not build: {probe}")
+    watched = {p.name for p in outputs(params)}
+    wp = warp_access.warp()
+
+    def run_thread(thread: tuple[int, ...], fill: Any) -> dict[str, np.ndarray]:
+        values = dict(inputs.values)
+        for p in leaves(params):
+            if p.name in watched:
+                values[p.name] = np.full_like(values[p.name], fill)
+        filled = Inputs(inputs.shape, values, inputs.tile)
+        args = execute.warp_arguments(params, filled, "cpu") + [int(k) for k in thread]
+        execute.launch_kernel(probe, args, filled, "cpu")
+        wp.synchronize_device("cpu")
+        held = execute.held_arrays(params, args[: len(params)])
+        return {name: held[name].numpy().reshape(*held[name].shape, -1) for name in sorted(watched)}
+
+    try:
+        return first_race(run_thread, inputs.shape, FILLS)
+    except Exception as e:  # the probe's launch raised: the kernel's own launch does as well
+        raise Unsupported(f"the race probe does not launch: {type(e).__name__}: {e}") from None
+
+
+def probe_copy(source: str, kernel_name: str, ndim: int) -> str:
+    """The probe's kernel alone, renamed `<kernel>_probe`, to sit beside the kernel in a reproducer."""
+    tree = ast.parse(probe_source(source, kernel_name, ndim))
+    kernel = next(s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == kernel_name)
+    kernel.name = f"{kernel_name}_probe"
+    return ast.unparse(kernel)
