@@ -19,7 +19,7 @@ from grammar.context import Gen, Handle
 from grammar.kernel import kernel_parameters, prologue
 from grammar.policy import Policy
 from grammar.sample import sample
-from grammar.statements import draw_weights
+from grammar.statements import draw_weights, loop_body
 from grammar.tiles import TileScope, tile_constants, tile_kernel
 from grammar.types import FLOAT32, FLOAT64, INT32, VEC3
 from grammar.unparse import to_source
@@ -81,7 +81,8 @@ def _geometry_names(seed: int, query: geometry.Query) -> set[str]:
     detail = ("f", "v", "i")[seed % 3] if query.kind == "volume" else ""
     h = Handle(f"h{seed}", query.kind, detail)
     g.handles = [h]
-    return {n for stmt in query.make(g, h) for n in _names(stmt)}
+    made = query.make(g, h, loop_body) if query.loop else query.make(g, h)
+    return {n for stmt in made for n in _names(stmt)}
 
 
 def test_geometry_queries_emit_exactly_the_listed_geometry_builtins():
