@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import pytest
 
 from emit.records import candidate_seed
-from emit.writer import PROGRESS, DatasetWriter, OutputError
+from emit.writer import MARKER, PROGRESS, DatasetWriter, OutputError
 
 RUN = {"seed": 5, "device": "cpu", "types": ["arithmetic"]}
 
@@ -93,7 +93,7 @@ def test_a_checkpoint_write_that_fails_half_way_leaves_the_last_checkpoint_whole
     monkeypatch.undo()
     assert opened, "the checkpoint was not written through open(): this test no longer reaches it"
     assert (tmp_path / PROGRESS).read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "dataset.jsonl", PROGRESS]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", MARKER, "dataset.jsonl", PROGRESS]
 
     resumed = DatasetWriter(tmp_path, RUN)
     assert resumed.notes == []  # nothing to repair
