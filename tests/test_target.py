@@ -181,12 +181,15 @@ def test_our_own_interpreter_as_target_and_against_gives_no_findings(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "under warp 1.19.0 (target), compared with warp 1.19.0 (against)" in result.stderr
     summary = json.loads((tmp_path / "fuzz.json").read_text())
-    assert summary["new_findings"] == {} and summary["execution"] == {"executed": 4}, summary
-    assert summary["against_execution"] == {"executed": 4} and summary["compared"] == 4
+    # (candidate 2 of seed 3, generator 0.4.0, passes an array whole to wp.tile_load_indexed: outside
+    # the launch contract, unsupported under both installations alike)
+    assert summary["new_findings"] == {} and summary["execution"] == {"executed": 3, "unsupported": 1}
+    assert summary["against_execution"] == {"executed": 3} and summary["compared"] == 3
     assert summary["gradcheck"].get("passed", 0) >= 1
     lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert all(line["metadata"]["warp"] == summary["warp"] for line in lines)
-    assert all(line["metadata"]["against"]["execution"] == "executed" for line in lines)
+    ran = [line for line in lines if line["metadata"]["execution"] == "executed"]
+    assert len(ran) == 3 and all(line["metadata"]["against"]["execution"] == "executed" for line in ran)
 
 
 def test_kernels_with_meshes_volumes_and_textures_run_under_another_installation(tmp_path):
