@@ -395,13 +395,28 @@ def loaded(source: str, device: str = "cpu", mode: str = "release") -> Iterator[
     """
     wp = warp_access.warp()
     name = _load_name(source)
-    with warp_access.WarpModule(name, source) as module:
+    with warp_access.WarpModule(name, _modules_of_this_load(source, name)) as module:
         for warp_module in module.modules():  # a `module="unique"` kernel's own module too
             wp.set_module_options({"mode": mode}, warp_module)
         with warp_access.native_output_silenced(1, 2):
             for warp_module in module.modules():
                 wp.load_module(warp_module, device=device)
         yield module.py_module
+
+
+#: `module="unique"` in a kernel's decorator (either quote).
+_UNIQUE = re.compile(r"""module\s*=\s*(['"])unique\1""")
+
+
+def _modules_of_this_load(source: str, name: str) -> str:
+    """`source` with each `module="unique"` kernel keyed after this load (`name=` in its decorator).
+
+    Warp names a unique module by the kernel's key and hash, and hands a later load of the same
+    kernel the module of the first: its options (a debug build's mode) and, once the first load is
+    released, its unloaded binary (a crash).  A key of this load's gives the kernel a unique module
+    of its own per load, as `unique` means, without the sharing."""
+    count = itertools.count()
+    return _UNIQUE.sub(lambda m: f'{m.group(0)}, name="{name}_k{next(count)}"', source)
 
 
 class LoadFailed(Exception):

@@ -125,3 +125,26 @@ def test_a_module_that_fails_to_build_is_isolated():
     loaded = dict(execute.load_kernels([good[0], bad, good[1]]))
     assert isinstance(loaded[1], execute.LoadFailed)
     assert not isinstance(loaded[0], execute.LoadFailed) and not isinstance(loaded[2], execute.LoadFailed)
+
+
+UNIQUE_KERNEL = """import warp as wp
+
+@wp.kernel(module="unique")
+def bump(a: wp.array(dtype=float)):
+    i = wp.tid()
+    a[i] = a[i] + 1.0
+"""
+
+
+def test_a_unique_kernel_gets_a_module_of_its_own_in_each_load():
+    """Warp hands a later load of a unique kernel the first load's module (its debug mode, and once
+    released its unloaded binary: a release check then ran debug code, or crashed)."""
+    from check import execute
+
+    with execute.loaded(UNIQUE_KERNEL, "cpu", "debug") as debug:
+        first = debug.bump.module
+        assert first.options["mode"] == "debug"
+        with execute.loaded(UNIQUE_KERNEL, "cpu", "release") as release:  # (a merged module's halves
+            assert release.bump.module is not first  # can overlap so, as can the loads of a group)
+            assert release.bump.module.options["mode"] == "release"
+        assert first.options["mode"] == "debug"
