@@ -335,10 +335,10 @@ class DatasetWriter:
             size = self.dataset.stat().st_size if self.dataset.exists() else 0
             self.progress = Progress(run=run, bytes=size)
             return f"{self.progress_path} is damaged ({str(e).splitlines()[0]})"
-        if progress.run != run and not (progress.records or progress.counters.get("compile_failed")):
-            self.notes.append(f"{self.out} held no records of other arguments: starting afresh")
-            return ""
         if progress.run != run:
+            if not (progress.records or progress.counters.get("compile_failed")):
+                self.notes.append(f"{self.out} held no records of other arguments: starting afresh")
+                return ""
             differing = sorted(
                 k for k in run.keys() | progress.run.keys() if run.get(k) != progress.run.get(k)
             )
