@@ -1,4 +1,4 @@
-"""Run generated kernels on a device with inputs drawn from a seed, per the launch contract.
+"""A generated kernel's launch: its parameters and the inputs drawn from a seed, per the launch contract.
 
 The launch contract (`grammar.safety`, README "Launch contract"): every array of
 a kernel, array fields of struct parameters included, has the launch shape,
@@ -12,16 +12,12 @@ ints within the smaller of the draw range and their dtype's range; bools 0/1).
 
 Element types are read off Warp's type objects (`warp_access.value_layout`),
 so every scalar, vector, matrix, quaternion, transform and spatial type of
-the grammar is handled alike.  A kernel the executor cannot run raises
-`Unsupported` (a labelled status, never a finding).
+the grammar is handled alike.  A kernel that cannot be launched within the
+contract raises `Unsupported` (a labelled status, never a finding).
 
-Loading a module costs a Warp compile (seconds), so `load_kernels` merges many
-generated modules into one Python module (top-level names get a suffix) and
-compiles them together; a merged module that fails to build is split and
-retried, so one bad kernel costs only its own group.  Kernels are found and
-launched through public Warp (`wp.Kernel`, `wp.launch`, `wp.launch_tiled`,
-`wp.array`); loading from source text and reading a struct's fields go through
-`warp_access`.
+Nothing here builds or runs a kernel: `describe` reads a kernel's Python
+definition (no build), and the one executor (`check.executor`, `check.runner`)
+runs it with these inputs.
 """
 
 from __future__ import annotations
@@ -33,7 +29,6 @@ import itertools
 import re
 import textwrap
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,8 +37,6 @@ import numpy as np
 import warp_access
 from check import handles
 from check.roles import UnknownRole, array_roles
-from check.runner import merge_modules
-from emit.lower import error_summary
 from grammar import safety
 
 #: Largest extent per launch dimension used for execution (the contract allows MAX_EXTENT) ...
@@ -297,156 +290,9 @@ def _draw(rng: np.random.Generator, p: Param, shape: tuple[int, ...]) -> Any:
     return value if size else value.item()
 
 
-def warp_arguments(params: Sequence[Param], inputs: Inputs, device: str, requires_grad: bool = False) -> list:
-    """Fresh Warp arrays, struct instances and scalars for one launch.
-
-    Float arrays that are kernel parameters track gradients if asked (a struct's arrays never do).
-    """
-    return [_argument(p, inputs, device, requires_grad) for p in params]
-
-
-def _argument(p: Param, inputs: Inputs, device: str, requires_grad: bool) -> Any:
-    wp = warp_access.warp()
-    if p.is_struct:
-        instance = p.dtype()
-        for f in p.fields:
-            setattr(instance, f.field_name, _argument(f, inputs, device, False))
-        return instance
-    value = inputs.values[p.name]
-    if isinstance(value, handles.Recipe):  # a mesh, BVH, hash grid, volume or texture
-        return handles.instance(value, device)
-    if p.is_array:
-        grad = requires_grad and p.is_float
-        return wp.array(value, dtype=p.dtype, device=device, requires_grad=grad)
-    if p.element_shape:
-        return p.dtype(*np.asarray(value).flatten().tolist())
-    return value
-
-
-def held_arrays(params: Sequence[Param], args: Sequence[Any]) -> dict[str, Any]:
-    """Every Warp array of a launch by leaf name: parameters and arrays held in struct fields."""
-    found: dict[str, Any] = {}
-    for p, a in zip(params, args, strict=True):
-        if p.is_array:
-            found[p.name] = a
-        elif p.is_struct:
-            found |= held_arrays(p.fields, [getattr(a, f.field_name) for f in p.fields])
-    return found
-
-
-def tile_block_dim(kernel: Any) -> int:
-    """The block size a tile kernel is launched with: its module's (256 unless the kernel sets
-    `module_options={"block_dim": n}`, as an FFT must)."""
-    return kernel.module.options["block_dim"]
-
-
-def launch_kernel(kernel: Any, args: list, inputs: Inputs, device: str) -> None:
-    """`wp.launch`, or `wp.launch_tiled` for a tile kernel, over the launch shape of `inputs`."""
-    wp = warp_access.warp()
-    if inputs.tile:
-        block_dim = tile_block_dim(kernel)
-        wp.launch_tiled(kernel, dim=inputs.shape, inputs=args, device=device, block_dim=block_dim)
-    else:
-        wp.launch(kernel, dim=inputs.shape, inputs=args, device=device)
-
-
-def launch(
-    kernel: Any, params: Sequence[Param], inputs: Inputs, device: str = "cpu"
-) -> dict[str, np.ndarray]:
-    """Launch once on fresh copies of `inputs`; every array's contents afterwards, by leaf name."""
-    wp = warp_access.warp()
-    args = warp_arguments(params, inputs, device)
-    launch_kernel(kernel, args, inputs, device)
-    wp.synchronize_device(device)
-    return {name: a.numpy() for name, a in held_arrays(params, args).items()}
-
-
-def same_bytes(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
-    """Bit-identical results (NaNs included)."""
-    return a.keys() == b.keys() and all(a[k].tobytes() == b[k].tobytes() for k in a)
-
-
-def deterministic(kernel: Any, params: Sequence[Param], inputs: Inputs, device: str = "cpu") -> bool:
-    """Two launches with identical inputs give identical bytes.
-
-    On CPU Warp runs threads serially, so even float atomics must agree; on a
-    GPU float atomics may legitimately reorder (compare with a tolerance there).
-    """
-    return same_bytes(launch(kernel, params, inputs, device), launch(kernel, params, inputs, device))
-
-
 # ----------------------------------------------------------------------------- loading
 
 
 def source_name(name: str) -> str:
     """A top-level name as its own module spells it (without the suffix `merge_modules` gave it)."""
     return re.sub(r"_k\d+$", "", name)
-
-
-@contextmanager
-def loaded(source: str, device: str = "cpu", mode: str = "release") -> Iterator[Any]:
-    """The Python module of `source`, built by Warp for `device` in `mode` (release, or debug:
-    array-bounds assertions, no optimisation); released on exit.  The mode reaches every kernel's
-    module, a `module="unique"` kernel's own included, and each of them is built here.
-
-    Every load gets a name of its own: Warp unloads a released module's binary
-    by name when it is garbage-collected, so a later load of the same source
-    under the same name would lose its code (stale symbols, a crash).
-    """
-    wp = warp_access.warp()
-    name = _load_name(source)
-    with warp_access.WarpModule(name, _modules_of_this_load(source, name)) as module:
-        for warp_module in module.modules():  # a `module="unique"` kernel's own module too
-            wp.set_module_options({"mode": mode}, warp_module)
-        with warp_access.native_output_silenced(1, 2):
-            for warp_module in module.modules():
-                wp.load_module(warp_module, device=device)
-        yield module.py_module
-
-
-#: `module="unique"` in a kernel's decorator (either quote).
-_UNIQUE = re.compile(r"""module\s*=\s*(['"])unique\1""")
-
-
-def _modules_of_this_load(source: str, name: str) -> str:
-    """`source` with each `module="unique"` kernel keyed after this load (`name=` in its decorator).
-
-    Warp names a unique module by the kernel's key and hash, and hands a later load of the same
-    kernel the module of the first: its options (a debug build's mode) and, once the first load is
-    released, its unloaded binary (a crash).  A key of this load's gives the kernel a unique module
-    of its own per load, as `unique` means, without the sharing."""
-    count = itertools.count()
-    return _UNIQUE.sub(lambda m: f'{m.group(0)}, name="{name}_k{next(count)}"', source)
-
-
-class LoadFailed(Exception):
-    """Warp could not build a kernel's module."""
-
-
-def load_kernels(
-    sources: Sequence[tuple[str, str]], device: str = "cpu", mode: str = "release"
-) -> Iterator[tuple[int, Any]]:
-    """(index, wp.Kernel or LoadFailed) for each (source, kernel name), compiled in merged groups
-    (`mode`: see `loaded`).
-
-    A group that fails to build is split in halves until the failing kernels are alone.
-    """
-
-    def group(indices: list[int]) -> Iterator[tuple[int, Any]]:
-        merged, names = merge_modules([sources[i] for i in indices])
-        stack = ExitStack()
-        try:
-            module = stack.enter_context(loaded(merged, device, mode))
-        except Exception as e:
-            if len(indices) == 1:
-                yield indices[0], LoadFailed(error_summary(e))
-            else:
-                yield from group(indices[: len(indices) // 2])
-                yield from group(indices[len(indices) // 2 :])
-            return
-        with stack:
-            for i, name in zip(indices, names, strict=True):
-                yield i, getattr(module, name)
-
-    if sources:
-        yield from group(list(range(len(sources))))

@@ -259,7 +259,7 @@ def expected_and_actual(f: dict[str, Any]) -> list[str]:
     return [f"Expected: {expected}.  ", f"Actual: {_comment(message)[:600]}"]
 
 
-#: How a differential's right side was told (`check.target`'s verdict).
+#: How a differential's right side was told (`check.judge`'s verdict).
 _DECIDED_BY = {
     "float64": "its results match the float64 re-execution's, which both versions agree on",
     "precision": "the other version's float64 results are these rounded to float32",

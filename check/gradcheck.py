@@ -44,18 +44,7 @@ from typing import Any
 import numpy as np
 
 import warp_access
-from check import runner
-from check.execute import (
-    Inputs,
-    LoadFailed,
-    Param,
-    held_arrays,
-    kernel_params,
-    launch_kernel,
-    load_kernels,
-    warp_arguments,
-)
-from check.precision import float64_inputs, float64_twin
+from check.execute import Inputs, Param
 from emit.lower import lower
 from grammar.astnodes import wp_name
 from grammar.builtins import nondifferentiable_on_floats
@@ -194,21 +183,11 @@ def float_arrays(params: Sequence[Param]) -> tuple[list[Param], list[Param]]:
     return wrt, of
 
 
-def check_gradient(
-    kernel: Any, params: Sequence[Param], inputs: Inputs, source: str, kernel_name: str
-) -> GradResult:
-    """Check `kernel` (`kernel_name` in `source`) on CPU at `inputs`; contract violations first."""
-    early, reasons = gradient_contract(params, source, kernel_name)
-    if early is not None:
-        return early
-    return judged(*_measure(kernel, params, inputs), gradient_precision(*float_arrays(params)), reasons)
-
-
 def gradient_contract(
     params: Sequence[Param], source: str, kernel_name: str
 ) -> tuple[GradResult | None, list[str]]:
     """(the result of a kernel whose gradient is not measured, or None), and why the kernel is outside
-    Warp's autodiff contract (empty: inside).  Shared by every executor of the check."""
+    Warp's autodiff contract (empty: inside).  Applied to the executor's numbers by `check.judge`."""
     wrt, of = float_arrays(params)
     if not wrt or not of:
         return GradResult("not_differentiable", ["no float input or output array"]), []
@@ -246,11 +225,6 @@ def judged(
     return GradResult(status, why, adjoint=ad, finite_difference=closest, tolerance=tol)
 
 
-def measure_gradient(kernel: Any, params: Sequence[Param], inputs: Inputs) -> GradResult:
-    """Adjoint against finite differences, whatever the contract says (see `check_gradient`)."""
-    return judged(*_measure(kernel, params, inputs), gradient_precision(*float_arrays(params)), [])
-
-
 def draws(params: Sequence[Param], inputs: Inputs) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The check's random weights on the float outputs and direction on the float inputs."""
     wrt, of = float_arrays(params)
@@ -263,14 +237,6 @@ def draws(params: Sequence[Param], inputs: Inputs) -> tuple[dict[str, np.ndarray
 def steps(params: Sequence[Param]) -> list[float]:
     """The finite-difference steps for `params`' precision."""
     return [STEP[gradient_precision(*float_arrays(params))] * s for s in STEPS]
-
-
-def _measure(kernel: Any, params: Sequence[Param], inputs: Inputs) -> tuple[float, list[float], list[float]]:
-    """(adjoint, finite differences, their loss scales) of `kernel` on CPU at `inputs`."""
-    weights, direction = draws(params, inputs)
-    launch = _launcher(kernel, params, inputs)
-    fds, scales = runner.finite_differences(launch, inputs.values, weights, direction, steps(params))
-    return runner.adjoint(launch, inputs.values, weights, direction), fds, scales
 
 
 def gradient_precision(wrt: Sequence[Param], of: Sequence[Param]) -> str:
@@ -351,44 +317,8 @@ def confirmed(grad: GradResult, noise: float, grad64: GradResult | None) -> Grad
     return replace(told, status="inconclusive", reasons=[f"the float64 twin does not confirm it: {said}"])
 
 
-def told_from_rounding(
-    kernel: Any, params: Sequence[Param], inputs: Inputs, source: str, kernel_name: str, grad: GradResult
-) -> GradResult:
-    """A `mismatch` of `kernel` judged with its float64 twin's check and its adjoint's noise (`confirmed`)."""
-    weights, direction = draws(params, inputs)
-    noise = runner.adjoint_noise(_launcher(kernel, params, inputs), inputs.values, weights, direction)
-    return confirmed(grad, noise, _twin_gradient(params, inputs, source, kernel_name))
-
-
-def _twin_gradient(
-    params: Sequence[Param], inputs: Inputs, source: str, kernel_name: str
-) -> GradResult | None:
-    """The gradient check of a float32 kernel's float64 twin on the same (widened) inputs, if it has one."""
-    wrt, of = float_arrays(params)
-    twin = float64_twin(source, kernel_name) if gradient_precision(wrt, of) == "float32" else None
-    if twin is None:
-        return None
-    ((_, kernel64),) = load_kernels([(twin, kernel_name)])
-    if isinstance(kernel64, LoadFailed):
-        return None
-    params64 = kernel_params(kernel64)
-    return measure_gradient(kernel64, params64, float64_inputs(params64, inputs))
-
-
 def tolerance(values: Sequence[float], scales: Sequence[float], precision: str) -> float:
     """How far apart derivative estimates `values` may be: relative to the largest, plus the rounding of
     the differenced losses (`scales`: their sum|w * out|) at the smallest step.  Standalone, as `judge`."""
     rounding = ROUNDING_ULPS * float(np.finfo(precision).eps) * max(scales) / (STEP[precision] * min(STEPS))
     return GRADIENT_RTOL[precision] * max(map(abs, values)) + rounding
-
-
-def _launcher(kernel: Any, params: Sequence[Param], inputs: Inputs) -> runner.Launch:
-    """Launches of `kernel` on CPU with `params` taking the values given (see `check.runner.Launch`)."""
-
-    def launch(values: dict[str, Any], requires_grad: bool) -> dict[str, Any]:
-        moved = replace(inputs, values=values)
-        args = warp_arguments(params, moved, "cpu", requires_grad=requires_grad)
-        launch_kernel(kernel, args, moved, "cpu")
-        return held_arrays(params, args)
-
-    return launch

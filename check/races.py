@@ -22,25 +22,19 @@ are not checked.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-import numpy as np
-
-import warp_access
-from check import execute
-from check.execute import Inputs, LoadFailed, Param, Unsupported, leaves
+from check.execute import Inputs, Param, Unsupported
+from check.executor import FILLS, Case, execute
+from check.runner import first_race
 
 #: Names the probe adds: its parameters `race_probe_<d>` and its thread's index `race_probe_tid_<d>`.
 PROBE = "race_probe"
 #: Failure kinds that rest on the values a launch writes: a race makes them say nothing about Warp.
 RACY_KINDS = ("gradient", "nondeterministic", "cpu_gpu_mismatch", "differential")
-#: Values an output is filled with before a thread's two launches (any two distinct values do).
-FILLS = (0, 1)
-
-#: Runs one thread (its launch index) with the outputs filled by a value: the outputs afterwards, each
-#: with its elements' components along one last axis.
-RunThread = Callable[[tuple[int, ...], Any], dict[str, np.ndarray]]
+#: `FILLS` (the values an output is filled with before a thread's two launches: any two distinct values
+#: do) and `first_race` (which element two threads wrote) are the executor's: reproducers carry them.
+__all__ = ["FILLS", "PROBE", "RACY_KINDS", "first_race", "outputs", "probe_copy", "probe_source", "race"]
 
 
 def probe_source(source: str, kernel_name: str, ndim: int) -> str:
@@ -62,32 +56,6 @@ def probe_source(source: str, kernel_name: str, ndim: int) -> str:
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
-def first_race(run_thread: RunThread, shape: Sequence[int], fills: Sequence[Any]) -> str | None:
-    """The first element of an output two threads of a launch of `shape` wrote, said in words, or None.
-
-    Standalone (numpy only): findings' reproducers carry its source.
-    """
-    owners: dict[str, np.ndarray] = {}
-    for thread in np.ndindex(*shape):
-        runs = [run_thread(thread, fill) for fill in fills]
-        for name in runs[0]:
-            wrote = np.zeros(runs[0][name].shape, dtype=bool)
-            for fill, run in zip(fills, runs, strict=True):
-                wrote |= run[name] != np.asarray(fill).astype(run[name].dtype)
-            wrote = wrote.any(axis=-1)
-            owner = owners.setdefault(name, np.full(wrote.shape, -1, dtype=np.int64))
-            clash = np.argwhere(wrote & (owner >= 0))
-            if len(clash):
-                element = tuple(int(k) for k in clash[0])
-                other = np.unravel_index(owner[element], tuple(shape))
-                return (
-                    f"threads {tuple(int(k) for k in other)} and {thread} of the launch both write "
-                    f"element {element} of `{name}`"
-                )
-            owner[wrote] = np.ravel_multi_index(thread, tuple(shape))
-    return None
-
-
 def outputs(params: Sequence[Param]) -> list[Param]:
     """The arrays a race check watches: kernel parameters with the output role."""
     return [p for p in params if p.is_array and p.role == "output"]
@@ -96,37 +64,16 @@ def outputs(params: Sequence[Param]) -> list[Param]:
 def race(source: str, kernel_name: str, params: Sequence[Param], inputs: Inputs) -> str | None:
     """Whether the kernel races on `inputs` (see the module docstring): the first race in words, or None.
     Raises `Unsupported` when the probe cannot be built or launched (nothing is known)."""
-    if not outputs(params):
+    watched = tuple(p.name for p in outputs(params))
+    if not watched:
         return None
-    ((_, probe),) = execute.load_kernels(
-        [(probe_source(source, kernel_name, len(inputs.shape)), kernel_name)]
-    )
-    return probed(probe, params, inputs)
-
-
-def probed(probe: Any, params: Sequence[Param], inputs: Inputs) -> str | None:
-    """`race` with the kernel's probe loaded already (a `wp.Kernel`, or `LoadFailed`)."""
-    if isinstance(probe, LoadFailed):
-        raise Unsupported(f"the race probe does not build: {probe}")
-    watched = {p.name for p in outputs(params)}
-    wp = warp_access.warp()
-
-    def run_thread(thread: tuple[int, ...], fill: Any) -> dict[str, np.ndarray]:
-        values = dict(inputs.values)
-        for p in leaves(params):
-            if p.name in watched:
-                values[p.name] = np.full_like(values[p.name], fill)
-        filled = Inputs(inputs.shape, values, inputs.tile)
-        args = execute.warp_arguments(params, filled, "cpu") + [int(k) for k in thread]
-        execute.launch_kernel(probe, args, filled, "cpu")
-        wp.synchronize_device("cpu")
-        held = execute.held_arrays(params, args[: len(params)])
-        return {name: held[name].numpy().reshape(*held[name].shape, -1) for name in sorted(watched)}
-
-    try:
-        return first_race(run_thread, inputs.shape, FILLS)
-    except Exception as e:  # the probe's launch raised: the kernel's own launch does as well
-        raise Unsupported(f"the race probe does not launch: {type(e).__name__}: {e}") from None
+    probe = probe_source(source, kernel_name, len(inputs.shape))
+    (run,) = execute([Case(probe, kernel_name, tuple(params), inputs, alone=watched)])
+    if run.status == "build_failed":
+        raise Unsupported(f"the race probe does not build: {run.message}")
+    if run.status == "raised":  # the probe's launch raised: the kernel's own launch does as well
+        raise Unsupported(f"the race probe does not launch: {run.message}")
+    return run.race
 
 
 def probe_copy(source: str, kernel_name: str, ndim: int) -> str:

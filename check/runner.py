@@ -1,24 +1,27 @@
-"""Build, run and gradient-check kernels with any Warp installation, through Warp's public API only.
+"""The one executor: build, run and measure kernels with any Warp installation, through Warp's public API.
 
-This is the part of the fuzzer that runs under *another* environment's interpreter
-(`fuzz --target-python PATH`, `fuzz --against PATH`): a Warp release from 1.5 on,
-or a development build.  It is standalone, like the findings' reproducers: it
-imports the standard library, numpy and `warp` (lazily), nothing of warp-synth's,
-so the fuzzer copies this file into a job folder and runs it there
-(`PYTHON runner.py FOLDER PARENT_PID`).  warp-synth's own checks import its
-shared parts (`merge_modules`, `adjoint`, `finite_differences`, `loss`), so the
-two never drift apart.
+Every kernel warp-synth runs is run here, hosted three ways (`check.executor`): in the
+fuzzer's own process, in an isolated child process (a kernel may end the process
+that runs it), or under *another* environment's interpreter (`fuzz --target-python
+PATH`, `fuzz --against PATH`: a Warp release from 1.5 on, or a development build).
+So it is standalone, like the findings' reproducers: it imports the standard
+library, numpy and `warp` (lazily), nothing of warp-synth's; the fuzzer copies this
+file into a job folder and runs it there (`PYTHON runner.py FOLDER PARENT_PID`).
+warp-synth's own checks import its shared parts (`merge_modules`, `adjoint`,
+`finite_differences`, `first_race`), so the two never drift apart.
 
-The job (`job.json`, arrays in `inputs.npz`) lists kernels as module source, the
-kernel's name, its parameters (arrays, scalars, structs, with Warp dtype names)
-and one launch's values drawn by the fuzzer; this file builds them (merged into
-one module per build, a module that fails to build is split), optionally runs a
-debug build once, launches the release build twice, and for kernels with a
-gradient spec computes Warp's directional adjoint and the finite differences.
-It judges nothing: the fuzzer applies its policies to the numbers it writes
-(`result.json`, `outputs.npz`).  Before each kernel's launch it writes a mark
-(`phase index`, as `check.isolation` reads it), so a kernel that ends the process
-is named by the fuzzer.
+A job (`job.json`, arrays in `inputs.npz`: `check.executor.write_job`) lists kernels
+as module source, the kernel's name, its parameters (arrays, scalars, structs, with
+Warp dtype names) and one launch's values drawn by the fuzzer, and what to measure;
+the job names its devices (the first runs every check, the others repeat the
+launches).  This file builds the kernels (merged into one module per build, a
+module that fails to build is split), optionally runs a debug build once, launches
+the release build twice (and once per redraw of the inputs), and for kernels with
+a gradient spec computes Warp's directional adjoint and the finite differences; a
+race probe's kernel is run one thread at a time.  It judges nothing: the fuzzer
+applies its policies to the numbers it writes (`result.json`, `outputs.npz`).
+Before each kernel's launch it writes a mark (`phase index`, as `check.isolation`
+reads it), so a kernel that ends the process is named by the fuzzer.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -41,9 +45,9 @@ import numpy as np
 
 JOB, INPUTS, RESULT, OUTPUTS, MARK = "job.json", "inputs.npz", "result.json", "outputs.npz", "mark"
 
-#: A launch: (the values of its leaves by name, whether float array parameters track gradients) ->
-#: the Warp arrays it held, by leaf name.
-Launch = Callable[[dict[str, Any], bool], dict[str, Any]]
+#: A launch: (the values of its leaves by name, whether float array parameters track gradients[, the
+#: launch index a race probe runs]) -> the Warp arrays it held, by leaf name.
+Launch = Callable[..., dict[str, Any]]
 
 
 # ----------------------------------------------------------------------------- merging modules
@@ -207,8 +211,9 @@ def launcher(module: Any, n: int, kernel: Any, case: dict, device: str, build: B
     """Launch kernel `n` of `module` as `case` says (`wp.launch_tiled` for a tile kernel)."""
     import warp as wp
 
-    def launch(values: dict[str, Any], grad: bool) -> dict[str, Any]:
+    def launch(values: dict[str, Any], grad: bool, extra: Sequence[int] = ()) -> dict[str, Any]:
         args = [_argument(wp, module, n, spec, values, device, grad, build) for spec in case["params"]]
+        args += list(extra)  # a race probe's thread to run
         shape = tuple(case["shape"])
         if case["tile"]:  # the block size its module declares (`module_options`), else Warp's 256
             block_dim = case["block_dim"] or getattr(kernel.module, "options", {}).get("block_dim", 256)
@@ -216,7 +221,7 @@ def launcher(module: Any, n: int, kernel: Any, case: dict, device: str, build: B
         else:
             wp.launch(kernel, dim=shape, inputs=args, device=device)
         wp.synchronize_device(device)
-        return _held(case["params"], args)
+        return _held(case["params"], args[: len(case["params"])])
 
     return launch
 
@@ -302,7 +307,7 @@ class Builder:
         self.count += 1
         name = f"synth_case_{os.getpid()}_{self.count}"
         path = self.folder / f"{name}.py"
-        path.write_text(source)
+        path.write_text(keyed_unique(source, name))
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -322,6 +327,28 @@ class Builder:
                 shutil.rmtree(folder, ignore_errors=True)
             raise failed from None
         return module
+
+
+#: `module="unique"` in a kernel's decorator (either quote).
+_UNIQUE = re.compile(r"""module\s*=\s*(['"])unique\1""")
+
+
+def keyed_unique(source: str, name: str) -> str:
+    """`source` with each `module="unique"` kernel keyed after load `name` (`name=` in its decorator),
+    where this Warp takes a kernel's name.
+
+    Warp (1.19) names a unique module by the kernel's key and hash, and hands a later load of the same
+    kernel the module of the first: its options (a debug build's mode) and, once the first load is
+    released, its unloaded binary (a crash).  A key of this load's gives the kernel a unique module of
+    its own per load, as `unique` means, without the sharing."""
+    import inspect
+
+    import warp as wp
+
+    if "name" not in inspect.signature(wp.kernel).parameters:  # older releases make a new module each time
+        return source
+    count = itertools.count()
+    return _UNIQUE.sub(lambda m: f'{m.group(0)}, name="{name}_u{next(count)}"', source)
 
 
 def unique_modules(module: Any) -> list[Any]:
@@ -363,11 +390,11 @@ def silenced(action: Callable[[], Any], printed: list[str]) -> Any:
 
 
 def _values(inputs: Any, n: int, prefix: str = "") -> dict[str, Any]:
-    """Kernel `n`'s arrays of the job's inputs under `prefix` (its values, "w/" weights, "d/" direction);
-    a handle parameter's value is its object's data (`name@key` entries)."""
+    """Kernel `n`'s arrays of the job's inputs under `prefix` (its values; "w/" weights, "d/" direction,
+    "r<k>/" the k-th redraw); a handle parameter's value is its object's data (`name@key` entries)."""
     head = f"{n}/{prefix}"
     values: dict[str, Any] = {}
-    for key in inputs.files:
+    for key in inputs:
         name = key[len(head) :]
         if key.startswith(head) and "/" not in name:
             name, _, part = name.partition("@")
@@ -378,20 +405,161 @@ def _values(inputs: Any, n: int, prefix: str = "") -> dict[str, Any]:
     return values
 
 
+def _numpy(arrays: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: a.numpy() for k, a in arrays.items()}
+
+
+def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    """Bit-identical results (NaNs included)."""
+    return a.keys() == b.keys() and all(a[k].tobytes() == b[k].tobytes() for k in a)
+
+
 def run_case(launch: Launch, case: dict, inputs: Any, n: int) -> tuple[dict, dict[str, np.ndarray]]:
-    """Launch twice, then the gradient numbers if asked: (the result, the first launch's arrays)."""
+    """Launch twice, each redraw once, then the gradient numbers if asked: (the result, the arrays by
+    output key: the first launch's `name`, the k-th redraw's `r<k>/name`)."""
     values = _values(inputs, n)
-    first = {k: a.numpy() for k, a in launch(values, False).items()}
-    second = {k: a.numpy() for k, a in launch(values, False).items()}
-    same = first.keys() == second.keys() and all(first[k].tobytes() == second[k].tobytes() for k in first)
-    result: dict[str, Any] = {"status": "ran", "deterministic": same}
+    first = _numpy(launch(values, False))
+    result: dict[str, Any] = {"status": "ran", "deterministic": _same(first, _numpy(launch(values, False)))}
+    arrays = dict(first)
+    for k in range(case.get("redraws", 0)):
+        redrawn = _numpy(launch(values | _values(inputs, n, f"r{k}/"), False))
+        arrays |= {f"r{k}/{name}": a for name, a in redrawn.items()}
     if case.get("gradient"):
         weights, direction = _values(inputs, n, "w/"), _values(inputs, n, "d/")
         result["adjoint"] = adjoint(launch, values, weights, direction)
         fds, scales = finite_differences(launch, values, weights, direction, case["gradient"]["steps"])
         result |= {"finite_differences": fds, "scales": scales}
-        result["adjoint_noise"] = adjoint_noise(launch, values, weights, direction)
-    return result, first
+        if case["gradient"].get("noise"):  # asked for a mismatch only: it costs JITTERS more adjoints
+            result["adjoint_noise"] = adjoint_noise(launch, values, weights, direction)
+    return result, arrays
+
+
+def run_elsewhere(launch: Launch, inputs: Any, n: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """Two launches on another device: (its result, the arrays of both: `name`, `again/name`)."""
+    values = _values(inputs, n)
+    first, second = _numpy(launch(values, False)), _numpy(launch(values, False))
+    return {"status": "ran"}, first | {f"again/{name}": a for name, a in second.items()}
+
+
+# ----------------------------------------------------------------------------- races
+
+
+def first_race(
+    run_thread: Callable[[tuple[int, ...], Any], dict[str, np.ndarray]], shape, fills
+) -> str | None:
+    """The first element of an output two threads of a launch of `shape` wrote, said in words, or None.
+
+    `run_thread(thread, fill)` runs one thread alone with the watched outputs filled by `fill`: the
+    outputs afterwards, each with its elements' components along one last axis.  An element a thread
+    wrote differs from the fill in at least one of the launches.  Numpy only: reproducers carry it.
+    """
+    owners: dict[str, np.ndarray] = {}
+    for thread in np.ndindex(*shape):
+        runs = [run_thread(thread, fill) for fill in fills]
+        for name in runs[0]:
+            wrote = np.zeros(runs[0][name].shape, dtype=bool)
+            for fill, run in zip(fills, runs, strict=True):
+                wrote |= run[name] != np.asarray(fill).astype(run[name].dtype)
+            wrote = wrote.any(axis=-1)
+            owner = owners.setdefault(name, np.full(wrote.shape, -1, dtype=np.int64))
+            clash = np.argwhere(wrote & (owner >= 0))
+            if len(clash):
+                element = tuple(int(k) for k in clash[0])
+                other = np.unravel_index(owner[element], tuple(shape))
+                return (
+                    f"threads {tuple(int(k) for k in other)} and {thread} of the launch both write "
+                    f"element {element} of `{name}`"
+                )
+            owner[wrote] = np.ravel_multi_index(thread, tuple(shape))
+    return None
+
+
+def run_alone(launch: Launch, case: dict, inputs: Any, n: int) -> dict:
+    """A race probe's case (`case["alone"]`: the outputs watched, the fills): each thread run alone."""
+    values, watched = _values(inputs, n), case["alone"]["watched"]
+
+    def run_thread(thread: tuple[int, ...], fill: Any) -> dict[str, np.ndarray]:
+        filled = values | {name: np.full_like(values[name], fill) for name in watched}
+        held = launch(filled, False, [int(k) for k in thread])
+        return {name: held[name].numpy().reshape(*held[name].shape, -1) for name in sorted(watched)}
+
+    return {"status": "ran", "race": first_race(run_thread, tuple(case["shape"]), case["alone"]["fills"])}
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+def execute_job(
+    job: dict, inputs: dict[str, np.ndarray], folder: Path, mark: Callable[[str, int | None], None]
+) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Everything `job` asks of its kernels (their modules written to `folder`): each kernel's result,
+    and the arrays of its launches keyed `<kernel>/<output key>` (`<kernel>/<device>/...` on the job's
+    other devices)."""
+    cases, (device, *others) = job["kernels"], job.get("devices", ["cpu"])
+    builder = Builder(folder, device, job.get("backward", True))
+    build = _objects(job)
+    results: list[dict] = [{} for _ in cases]
+    outputs: dict[str, np.ndarray] = {}
+    if job.get("debug"):
+        _debug(builder, cases, inputs, build, results, mark)
+    mark("release", None)
+    for n, place, kernel in builder.load(cases, "release"):
+        if isinstance(kernel, BuildFailed):
+            results[n] |= {"status": "build_failed", "stage": kernel.stage, "message": str(kernel)}
+            continue
+        mark("release", n)
+        try:
+            launch = launcher(*place, kernel, cases[n], device, build)
+            if cases[n].get("alone"):
+                result, arrays = run_alone(launch, cases[n], inputs, n), {}
+            else:
+                result, arrays = run_case(launch, cases[n], inputs, n)
+        except Exception as e:
+            results[n] |= {"status": "raised", "message": one_line(e)}
+        else:
+            results[n] |= result
+            outputs |= {f"{n}/{name}": a for name, a in arrays.items()}
+        mark("release", None)
+    for other in others:
+        _elsewhere(Builder(folder, other, False), cases, inputs, build, results, outputs, mark)
+    return results, outputs
+
+
+def _debug(
+    builder: Builder, cases: list[dict], inputs: Any, build: Build | None, results: list, mark
+) -> None:
+    """One launch of each kernel's debug build: a failed assertion or a trap ends the process here (the
+    mark names the kernel); a Python-side error is left to the release launch, which raises it too."""
+    mark("debug", None)
+    for n, place, kernel in builder.load(cases, "debug"):
+        if not isinstance(kernel, BuildFailed) and not cases[n].get("alone"):
+            mark("debug", n)
+            with contextlib.suppress(Exception):
+                launcher(*place, kernel, cases[n], builder.device, build)(_values(inputs, n), False)
+                results[n]["debug"] = "passed"
+        mark("debug", None)
+
+
+def _elsewhere(
+    builder: Builder, cases: list[dict], inputs: Any, build: Build | None, results: list, outputs: dict, mark
+) -> None:
+    """The kernels that ran on the job's first device, launched twice on `builder`'s device too."""
+    device = builder.device
+    ran = [n for n, r in enumerate(results) if r.get("status") == "ran" and not cases[n].get("alone")]
+    mark(device, None)
+    for place_n, place, kernel in builder.load([cases[n] for n in ran], "release"):
+        n = ran[place_n]
+        if isinstance(kernel, BuildFailed):
+            results[n].setdefault("devices", {})[device] = {"status": "build_failed", "message": str(kernel)}
+            continue
+        mark(device, n)
+        try:
+            result, arrays = run_elsewhere(launcher(*place, kernel, cases[n], device, build), inputs, n)
+        except Exception as e:
+            result, arrays = {"status": "raised", "message": one_line(e)}, {}
+        results[n].setdefault("devices", {})[device] = result
+        outputs |= {f"{n}/{device}/{name}": a for name, a in arrays.items()}
+        mark(device, None)
 
 
 def run_job(folder: Path, mark: Callable[[str, int | None], None]) -> None:
@@ -401,38 +569,9 @@ def run_job(folder: Path, mark: Callable[[str, int | None], None]) -> None:
     wp.config.quiet = True
     silenced(wp.init, [])
     job = json.loads((folder / JOB).read_text())
-    cases, device = job["kernels"], job.get("device", "cpu")
-    inputs = np.load(folder / INPUTS)
-    builder = Builder(folder, device, job.get("backward", True))
-    build = _objects(job)
-    results: list[dict] = [{} for _ in cases]
-    outputs: dict[str, np.ndarray] = {}
-    if job.get("debug"):
-        mark("debug", None)
-        for n, place, kernel in builder.load(cases, "debug"):
-            if not isinstance(kernel, BuildFailed):
-                mark("debug", n)
-                try:
-                    launcher(*place, kernel, cases[n], device, build)(_values(inputs, n), False)
-                    results[n]["debug"] = "passed"
-                except Exception:  # a Python-side error: the release launch raises it too
-                    pass
-            mark("debug", None)
-    mark("release", None)
-    for n, place, kernel in builder.load(cases, "release"):
-        if isinstance(kernel, BuildFailed):
-            results[n] |= {"status": "build_failed", "stage": kernel.stage, "message": str(kernel)}
-            continue
-        mark("release", n)
-        try:
-            launch = launcher(*place, kernel, cases[n], device, build)
-            result, arrays = run_case(launch, cases[n], inputs, n)
-        except Exception as e:
-            results[n] |= {"status": "raised", "message": one_line(e)}
-        else:
-            results[n] |= result
-            outputs |= {f"{n}/{name}": a for name, a in arrays.items()}
-        mark("release", None)
+    with np.load(folder / INPUTS) as saved:
+        inputs = {k: saved[k] for k in saved.files}
+    results, outputs = execute_job(job, inputs, folder, mark)
     np.savez(folder / (OUTPUTS + ".tmp.npz"), **outputs)
     os.replace(folder / (OUTPUTS + ".tmp.npz"), folder / OUTPUTS)
     text = json.dumps({"warp": wp.__version__, "kernels": results})

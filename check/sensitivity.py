@@ -1,8 +1,9 @@
 """Do outputs depend on inputs when run?  `check.dataflow`'s figures are syntactic; this runs kernels.
 
-Each kernel is launched on the CPU (`check.execute`) on its inputs drawn from its seed, then again
-with values it only reads (input arrays, scalar parameters, struct fields) drawn again, outputs and
-accumulators starting as before.  Three figures, after the issue that asked for them:
+Each kernel is launched on the CPU by the executor (`check.executor`, in a child process) on its
+inputs drawn from its seed, then again with values it only reads (input arrays, scalar parameters,
+struct fields) drawn again, outputs and accumulators starting as before.  Three figures, after the
+issue that asked for them:
 
 - *output sensitivity*: the share of output arrays whose bytes differ when every input is drawn
   again;
@@ -24,13 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from check import execute, handles
-from check.execute import Inputs, LoadFailed, Param, Unsupported
+from check import handles
+from check.execute import Inputs, Param, Unsupported, describe, leaves, redraw
+from check.executor import Arrays, Case, Execution, execute, pinned
 from grammar.sample import sample
 from grammar.unparse import to_source
 
 GROUP = 25  # kernels per merged module (compiling is mostly fixed cost)
-#: Roles of the values a kernel only reads (what `execute.redraw` draws again).
+#: Roles of the values a kernel only reads (what `check.execute.redraw` draws again).
 READ_ONLY = ("input", "scalar")
 
 
@@ -79,7 +81,7 @@ FIGURES = ("outputs", "inputs", "elements")
 
 
 def _outputs(params: Sequence[Param]) -> list[Param]:
-    return [p for p in execute.leaves(params) if p.is_array and p.role not in READ_ONLY]
+    return [p for p in leaves(params) if p.is_array and p.role not in READ_ONLY]
 
 
 def _changed_elements(a: np.ndarray, b: np.ndarray, ndim: int) -> int:
@@ -96,7 +98,7 @@ def _read_only(params: Sequence[Param], inputs: Inputs) -> dict[str, tuple[str, 
     for p in params:
         names = tuple(
             q.name
-            for q in execute.leaves([p])
+            for q in leaves([p])
             if q.role in READ_ONLY and not isinstance(inputs.values[q.name], handles.Recipe)
         )
         if names:
@@ -106,7 +108,7 @@ def _read_only(params: Sequence[Param], inputs: Inputs) -> dict[str, tuple[str, 
 
 def _alone(params: Sequence[Param], inputs: Inputs, names: tuple[str, ...], seed: int) -> Inputs:
     """`inputs` with only the values `names` drawn again."""
-    again = execute.redraw(params, inputs, seed)
+    again = redraw(params, inputs, seed)
     return Inputs(inputs.shape, inputs.values | {n: again.values[n] for n in names}, inputs.tile)
 
 
@@ -114,21 +116,33 @@ def _plain(params: Sequence[Param], inputs: Inputs) -> bool:
     return not any(p.is_struct or isinstance(inputs.values.get(p.name), handles.Recipe) for p in params)
 
 
-def measure_kernel(kernel: object, seed: int) -> Kernel | None:
-    """The counts of one loaded kernel on the inputs of `seed`; None if it cannot be run."""
+def _case(source: str, kernel_name: str, seed: int) -> Case | None:
+    """The kernel launched on the inputs of `seed`, then with every input drawn again (seed + 1), then
+    with each input alone drawn again; None if it cannot be run."""
     try:
-        params, inputs = execute.prepare(kernel, seed)
+        params, inputs = describe(source, kernel_name, seed)
     except Unsupported:
         return None
-    first = execute.launch(kernel, params, inputs)
-    second = execute.launch(kernel, params, execute.redraw(params, inputs, seed + 1))
-    outputs = _outputs(params)
+    read = _read_only(params, inputs)
+    redraws = (
+        redraw(params, inputs, seed + 1),
+        *(_alone(params, inputs, n, seed + 1) for n in read.values()),
+    )
+    return Case(source, kernel_name, tuple(params), inputs, redraws=redraws)
+
+
+def measure_run(case: Case, run: Execution) -> Kernel | None:
+    """The counts of one kernel from its launches (`_case`); None if it did not run."""
+    if not run.ran:
+        return None
+    params, outputs = case.params, _outputs(case.params)
+    first, (second, *alone) = run.outputs, run.redrawn
     dead_outputs = tuple(p.name for p in outputs if first[p.name].tobytes() == second[p.name].tobytes())
     elements = sum(_changed_elements(first[p.name], second[p.name], p.ndim) for p in outputs)
     total = sum(int(np.prod(first[p.name].shape[: p.ndim])) for p in outputs)
-    read = _read_only(params, inputs)
+    read = _read_only(params, case.inputs)
     dead_inputs = tuple(
-        n for n, leaves in read.items() if _deaf(kernel, params, inputs, leaves, seed + 1, first, outputs)
+        n for n, again in zip(read, alone, strict=True) if all(_same(first, again, p) for p in outputs)
     )
     return Kernel(
         outputs=(len(outputs) - len(dead_outputs), len(outputs)),
@@ -136,34 +150,24 @@ def measure_kernel(kernel: object, seed: int) -> Kernel | None:
         elements=(elements, total),
         dead_outputs=dead_outputs,
         dead_inputs=dead_inputs,
-        plain=_plain(params, inputs),
+        plain=_plain(params, case.inputs),
     )
 
 
-def _deaf(
-    kernel: object,
-    params: Sequence[Param],
-    inputs: Inputs,
-    names: tuple[str, ...],
-    seed: int,
-    first: dict[str, np.ndarray],
-    outputs: Sequence[Param],
-) -> bool:
-    """No output changes when only the values `names` (one input) are drawn again."""
-    again = execute.launch(kernel, params, _alone(params, inputs, names, seed))
-    return all(first[p.name].tobytes() == again[p.name].tobytes() for p in outputs)
+def _same(a: Arrays, b: Arrays, p: Param) -> bool:
+    return a[p.name].tobytes() == b[p.name].tobytes()
 
 
 def measure_sources(sources: Sequence[tuple[str, str, int]], *figures: Figures) -> None:
     """Add the kernels given as (module source, kernel name, seed of their inputs) to `figures`."""
-    for begin in range(0, len(sources), GROUP):
-        group = sources[begin : begin + GROUP]
-        for n, kernel in execute.load_kernels([(s, name) for s, name, _ in group]):
-            measured = None if isinstance(kernel, LoadFailed) else measure_kernel(kernel, group[n][2])
-            if measured is None:
-                continue
-            for f in figures:
-                f.add(group[n][2], measured)
+    cases = [(seed, c) for source, name, seed in sources if (c := _case(source, name, seed)) is not None]
+    for begin in range(0, len(cases), GROUP):
+        group = cases[begin : begin + GROUP]
+        runs = execute([c for _, c in group], pinned())
+        for (seed, case), run in zip(group, runs, strict=True):
+            measured = measure_run(case, run)
+            for f in figures if measured is not None else ():
+                f.add(seed, measured)
 
 
 def measure(seeds: Iterable[int], differentiable: bool = False, plain_only: bool = False) -> Figures:

@@ -18,7 +18,7 @@ its operands or by a leaf (`1.0`, `1`).  No variant reading a name it no longer
 binds is proposed (a deleted constant whose use was kept fails for another reason,
 or under another Warp not at all).  The predicate takes a batch of variants
 and names the first that fails, so a checker that pays per process (another
-Warp installation, `check.target`) tries many at once.
+Warp installation, `check.judge`) tries many at once.
 """
 
 from __future__ import annotations
@@ -482,8 +482,8 @@ def shrink_failure(finding: Finding, fails: Fails, focus: str | None = None) -> 
     shrunk = replace(finding, source=small.source, kernel_name=small.kernel_name, shrunk=True)
     if finding.inputs is None:
         return shrunk
-    for _, kernel in execute.load_kernels([(small.source, small.kernel_name)]):
-        with contextlib.suppress(execute.Unsupported):
-            params, inputs = execute.prepare(kernel, finding.seed or 0)
-            return replace(shrunk, params=params, inputs=inputs)
-    return finding
+    try:
+        params, inputs = execute.describe(small.source, small.kernel_name, finding.seed or 0)
+    except execute.Unsupported:
+        return finding
+    return replace(shrunk, params=params, inputs=inputs)

@@ -35,7 +35,7 @@ import warp_access
 from check import execute
 from check.findings import FINDINGS_DIR
 from check.harness import Failure, Report, check_compiles
-from check.isolation import ChildFailed, execute_isolated
+from check.isolation import ChildFailed
 from emit.lower import DEVICES
 from emit.writer import claim_output, mark_output
 from synth.args import Parser, UsageError, check_writable, seed
@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     except ChildFailed as e:
         print(f"synth check: error: {e}", file=sys.stderr)
         return EXIT_HARNESS
-    filer = Filer(args.out, Checks(gpu), shrink=False)
+    filer = Filer(args.out, Checks.pinned(gpu), shrink=False)
     lines = [result_line(n, r, filer.file(r)) for n, r in enumerate(checked)]
     summary = summarize(lines, gpu, time.perf_counter() - start)
     filer.summarize(lines)
@@ -206,7 +206,7 @@ def check_reports(reports: list[Report], device: str, gpu: bool) -> list[Report]
     fitting = [r for r in reports if fits_contract(r)]
     for compiled in ("cpu", "cuda") if device == "cuda" else ("cpu",):
         check_compiles(fitting, compiled)
-    checked = dict(zip(map(id, fitting), execute_isolated(fitting, gpu), strict=True))  # copies, in order
+    checked = dict(zip(map(id, fitting), Checks.pinned(gpu).target.check(fitting), strict=True))
     for r in checked.values():
         r.failures = [_users(f, r.kernel_name) for f in r.failures]
         execution = r.metadata.get("execution", "")

@@ -5,8 +5,8 @@ for it compiles (CPU clang and CUDA NVRTC); a debug build of it runs on CPU with
 a failed array-bounds assertion or a signal (else the generator emitted undefined
 behaviour: a `generator_defect`); a release build launches on CPU with inputs drawn
 from its seed, two launches give the same bytes, its backward matches finite
-differences, and, with a CUDA GPU, its GPU results match the CPU's (`check.harness`).
-Kernels are checked in groups, each in a child process (`check.isolation`); after
+differences, and, with a CUDA GPU, its GPU results match the CPU's (`check.judge`).
+Kernels are checked in groups, each in a child process (`check.executor`); after
 each group its results are appended and checkpointed (`synth.fuzz_results`), so an
 interrupted run continues where it stopped.  A failure that matches a known Warp
 bug's signature (`check.known`) is reported as known; a new one is shrunk and written
@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import warp_access
-from check.harness import Report, check_compiles, execute_group
-from check.isolation import ChildFailed, Watch, execute_isolated
+from check.harness import Report, check_compiles
+from check.isolation import ChildFailed, Watch
+from check.judge import Installation, TargetCheck, TargetError, distinct, installation
 from check.runner import end_with_parent
-from check.target import Installation, TargetCheck, TargetError, distinct, installation
 from emit.lower import DEVICES
 from emit.writer import DatasetMismatch
 from grammar.sample import Sample, sample
@@ -153,7 +153,7 @@ def run_fuzz(args: argparse.Namespace) -> int:
 def _checks(args: argparse.Namespace) -> Checks:
     """The checks `args` ask for; an interpreter that cannot serve is a bad argument (one line)."""
     if args.target_python is None and args.against is None:
-        return Checks(_gpu(args.device))
+        return Checks.pinned(_gpu(args.device))
     target = _installation(args.target_python, "target", "--target-python")
     against = _installation(args.against, "against", "--against") if args.against else None
     if against is not None:
@@ -184,7 +184,7 @@ def _start_line(args: argparse.Namespace, done: int, checks: Checks) -> str:
     if done >= args.count:
         return f"{args.out} holds {done} kernels already (--count {args.count}): nothing to check"
     where = f"resuming at kernel {done + 1} of {args.count}" if done else f"checking {args.count} kernels"
-    under = "" if checks.target is None else f" under {checks.describe()}"
+    under = f" under {checks.describe()}" if checks.elsewhere else ""
     return f"{where}{under} (seed {args.seed}, {args.group} per group) -> {args.out}"
 
 
@@ -193,26 +193,37 @@ def _start_line(args: argparse.Namespace, done: int, checks: Checks) -> str:
 
 @dataclass(frozen=True)
 class Checks:
-    """How kernels are checked: in the pinned Warp (CPU, and GPU when `gpu`), or under `target`'s
-    installations (`check.target`)."""
+    """How kernels are checked: under `target`'s installations (`check.judge`: the pinned Warp in a child
+    process, on the CPU and, when `gpu`, the GPU; or other installations)."""
 
     gpu: bool
-    target: TargetCheck | None = None
+    target: TargetCheck
+
+    @classmethod
+    def pinned(cls, gpu: bool) -> Checks:
+        """The checks with the pinned Warp (on the GPU too when `gpu`)."""
+        devices = ("cpu", "cuda") if gpu else ("cpu",)
+        return cls(gpu, TargetCheck(installation(None, "target"), devices=devices))
+
+    @property
+    def elsewhere(self) -> bool:
+        """Whether another installation than the pinned one takes part."""
+        return not self.target.target.pinned or self.target.against is not None
 
     @property
     def versions(self) -> list[str]:
         """Every Warp version the run tests."""
-        return list(self.target.versions.values()) if self.target else [warp_access.PINNED_WARP_VERSION]
+        return list(self.target.versions.values())
 
     @property
     def warp(self) -> dict[str, str]:
         """The Warp versions by role (`target`, `against`), as results and fuzz.json record them."""
-        return self.target.versions if self.target else {"target": warp_access.PINNED_WARP_VERSION}
+        return self.target.versions
 
     @property
     def identity(self) -> dict[str, Any]:
         """What else the results depend on (a resumed run must have the same)."""
-        if self.target is None:
+        if not self.elsewhere:
             return {}
         sides = (self.target.target, self.target.against)
         return {s.role: {"python": s.python, "warp": s.version} for s in sides if s is not None}
@@ -220,10 +231,9 @@ class Checks:
     @property
     def batch(self) -> int:
         """Variants a shrinking predicate checks at once: many per process under another installation."""
-        return 1 if self.target is None else 16
+        return 16 if self.elsewhere else 1
 
     def describe(self) -> str:
-        assert self.target is not None
         against = self.target.against
         return self.target.target.label + (f", compared with {against.label}" if against else "")
 
@@ -236,9 +246,7 @@ class Checks:
             reports.append(Report(s.seed, s.kernel_name, s.kernel_type, to_source(s.tree), metadata=policy))
         check_compiles(reports, "cpu")
         check_compiles(reports, "cuda")
-        if self.target is not None:
-            return self.target.check(reports, watch)
-        return execute_isolated(reports, self.gpu, watch)
+        return self.target.check(reports, watch)
 
     def variants(
         self,
@@ -249,17 +257,14 @@ class Checks:
         gradients: bool = True,
     ) -> list[Report]:
         """The checks a shrinking predicate needs to see failure `kind` (on `device`) on variants of a
-        kernel (`quick`: no more; under another installation, no float64 twins, and no adjoints unless
-        `gradients`)."""
+        kernel (`quick`: no more; no float64 twins, and no adjoints unless `gradients`).  With the pinned
+        Warp a compile failure needs no run, and only a crash needs a process of its own."""
         if kind == "compile":  # a compile finding of another installation's: the pinned Warp compiles it
             check_compiles(reports, device)
-        if self.target is not None:
-            return self.target.check(reports, quick=quick, gradients=gradients)
-        if kind == "crash":  # only a crash needs a process of its own
-            return execute_isolated(reports, self.gpu)
-        if kind != "compile":  # in this process: no debug build (its assertions end the process)
-            execute_group(reports, self.gpu, debug=False)
-        return reports
+            if not self.elsewhere:
+                return reports
+        isolated = self.elsewhere or kind == "crash"
+        return self.target.check(reports, quick=quick, gradients=gradients, isolated=isolated)
 
 
 def checked_groups(

@@ -149,8 +149,7 @@ class Filer:
         reproducer cannot run here, and says so)."""
         if finding.device == "cuda" and warp_access.warp().get_cuda_device_count() == 0:
             return {}
-        target = self.checks.target
-        sides = (target.target, target.against) if target is not None else ()
+        sides = (self.checks.target.target, self.checks.target.against) if self.checks.elsewhere else ()
         return {PINNED: sys.executable} | {s.name: s.python for s in sides if s is not None}
 
     def _candidates(self, r: Report, f: Failure, klass: str) -> Iterator[Finding]:
@@ -159,7 +158,7 @@ class Filer:
         every version's results come from it); at last the kernel as found."""
         first = self._first_failing(r.seed, f, klass)
         kernel = DrawnKernel(r.source, r.kernel_name, "")
-        if self.checks.target is None:  # in-process checks are cheap: search the grammar first
+        if not self.checks.elsewhere:  # the pinned Warp's checks are cheap: search the grammar first
             kernel = shrink(lambda k: first([k]) == 0) or kernel
         kept = [kernel, *reductions(kernel, first_failing=first, batch=self.checks.batch)]
         for small in _backwards(kept):
@@ -293,16 +292,18 @@ def _finding_of(r: Report, f: Failure, tested: list[str]) -> Finding:
 def _recorded(r: Report, verdict: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
     """Each version's results a differential compares (the differing arrays, the adjoint), and the float64
     re-execution's arrays where the versions' float64 twins agree."""
-    runs = {verdict["versions"][0]: r.run, verdict["versions"][1]: r.run["against"]}
+    assert r.run is not None and r.against is not None
+    runs = {verdict["versions"][0]: r.run, verdict["versions"][1]: r.against}
     recorded: dict[str, dict[str, Any]] = {}
     for version, run in runs.items():
-        recorded[version] = {n: run["outputs"][n] for n in verdict.get("arrays", [])}
+        recorded[version] = {n: run.outputs[n] for n in verdict.get("arrays", [])}
         if "gradient" in verdict["part"]:
-            recorded[version]["adjoint"] = run["adjoint"]
+            recorded[version]["adjoint"] = run.adjoint
     decided_by, names = verdict.get("decided_by"), verdict.get("arrays", [])
     expected = {}
     if decided_by == "float64":
-        expected = {n: r.run["float64"][n] for n in names}
+        assert r.float64 is not None
+        expected = {n: r.float64[n] for n in names}
     elif decided_by == "precision":
         expected = {n: recorded[verdict["right"][0]][n] for n in names}
     return recorded, expected

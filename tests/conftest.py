@@ -74,14 +74,6 @@ def plain_warp(script: Path, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=cwd, env=env)
 
 
-def load_one(source: str, name: str):
-    """The `wp.Kernel` `name` of module `source`, loaded for CPU execution."""
-    from check import execute
-
-    ((_, kernel),) = execute.load_kernels([(source, name)])
-    return kernel
-
-
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory) -> Path:
     """A 48-record CPU dataset written by the main command (with its card); tests copy it to change it."""

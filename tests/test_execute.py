@@ -1,15 +1,18 @@
 """Kernels launch on CPU with inputs drawn from their seed, inside the launch contract, deterministically."""
 
 import ast
+import pickle
 
 import numpy as np
 
-from check import execute, handles
+from check import execute, executor, handles, runner
+from check.executor import Case
 from grammar import safety
 from grammar.geometry import MAX_ITEMS
 from grammar.sample import sample
 from grammar.tiles import TILE_SIDES
 from grammar.unparse import to_source
+from warp_access import WarpModule
 
 SEEDS = (0, 1, 2, 3, 4, 5, 6, 7)
 
@@ -20,7 +23,7 @@ def _sources(seeds):
 
 def test_merged_module_renames_every_top_level_name():
     sources = _sources((2, 2))  # the same module twice: names must not clash
-    merged, names = execute.merge_modules(sources)
+    merged, names = runner.merge_modules(sources)
     tree = ast.parse(merged)
     defs = [f.name for f in tree.body if isinstance(f, ast.FunctionDef)]
     assert len(defs) == len(set(defs)) and names[0] != names[1] and set(names) <= set(defs)
@@ -78,15 +81,20 @@ def _check_within_contract(params, inputs):
 
 
 def _launches_deterministically(seeds):
-    loaded = dict(execute.load_kernels(_sources(seeds)))
-    assert sorted(loaded) == list(range(len(seeds)))
-    for n, kernel in loaded.items():
-        params, inputs = execute.prepare(kernel, seeds[n])
+    """Each seed's kernel run by the executor in this process: within the contract, deterministic."""
+    sources = _sources(seeds)
+    launches = [
+        execute.describe(source, name, seed) for (source, name), seed in zip(sources, seeds, strict=True)
+    ]
+    cases = [Case(s, n, tuple(p), i) for (s, n), (p, i) in zip(sources, launches, strict=True)]
+    runs = executor.execute(cases)
+    for (source, name), seed, (params, inputs), run in zip(sources, seeds, launches, runs, strict=True):
         _check_within_contract(params, inputs)
-        assert execute.deterministic(kernel, params, inputs)
+        assert run.ran and run.deterministic, run.message
         # inputs are a function of the seed
-        assert repr(execute.prepare(kernel, seeds[n])) == repr((params, inputs))
-        yield params, inputs
+        again = execute.describe(source, name, seed)  # (a struct's class is each module's own)
+        assert pickle.dumps(again) == pickle.dumps((params, inputs))
+        yield params, inputs, run
 
 
 def test_kernels_launch_deterministically_within_the_contract():
@@ -95,36 +103,35 @@ def test_kernels_launch_deterministically_within_the_contract():
 
 def test_widened_kernels_launch_deterministically():
     kinds, seeds = zip(*WIDENED.items(), strict=True)
-    for kind, (params, inputs) in zip(kinds, _launches_deterministically(seeds), strict=True):
+    for kind, (params, inputs, _) in zip(kinds, _launches_deterministically(seeds), strict=True):
         assert _is(kind, params, inputs), kind
 
 
 def test_struct_arrays_and_tile_shapes():
-    (params, inputs), *_ = _launches_deterministically((WIDENED["tile"],))
+    (params, inputs, _), *_ = _launches_deterministically((WIDENED["tile"],))
     rows, cols = inputs.tile
     assert rows in TILE_SIDES and cols in TILE_SIDES and len(inputs.shape) == 2
     expected = (inputs.shape[0] * rows, inputs.shape[1] * cols)
     assert all(inputs.array_shape(p) == expected for p in params if p.ndim == 2)
-    (params, inputs), *_ = _launches_deterministically((WIDENED["struct"],))
+    (params, inputs, run), *_ = _launches_deterministically((WIDENED["struct"],))
     struct = next(p for p in params if p.is_struct)
     held = {p.name for p in execute.leaves(struct.fields) if p.is_array}
-    assert held and held <= set(execute.launch(*_load_one(WIDENED["struct"]), params, inputs))
+    assert held and held <= set(run.outputs)
 
 
-def _load_one(seed):
-    ((_, kernel),) = execute.load_kernels(_sources((seed,)))
-    return (kernel,)
+BAD = "import warp as wp\n\n@wp.kernel\ndef bad(a: wp.array(dtype=float)):\n    a[0] = undefined_name\n"
 
 
 def test_a_module_that_fails_to_build_is_isolated():
-    good = _sources((1, 2))
-    bad = (
-        "import warp as wp\n\n@wp.kernel\ndef bad(a: wp.array(dtype=float)):\n    a[0] = undefined_name\n",
-        "bad",
-    )
-    loaded = dict(execute.load_kernels([good[0], bad, good[1]]))
-    assert isinstance(loaded[1], execute.LoadFailed)
-    assert not isinstance(loaded[0], execute.LoadFailed) and not isinstance(loaded[2], execute.LoadFailed)
+    (one, name1), (two, name2) = _sources((1, 2))
+    cases = [
+        Case(s, n, tuple(p), i)
+        for s, n in ((one, name1), (BAD, "bad"), (two, name2))
+        for p, i in [execute.describe(s, n, 0)]
+    ]
+    runs = executor.execute(cases)
+    assert [r.status for r in runs] == ["ran", "build_failed", "ran"]
+    assert "undefined_name" in runs[1].message
 
 
 UNIQUE_KERNEL = """import warp as wp
@@ -138,13 +145,9 @@ def bump(a: wp.array(dtype=float)):
 
 def test_a_unique_kernel_gets_a_module_of_its_own_in_each_load():
     """Warp hands a later load of a unique kernel the first load's module (its debug mode, and once
-    released its unloaded binary: a release check then ran debug code, or crashed)."""
-    from check import execute
-
-    with execute.loaded(UNIQUE_KERNEL, "cpu", "debug") as debug:
-        first = debug.bump.module
-        assert first.options["mode"] == "debug"
-        with execute.loaded(UNIQUE_KERNEL, "cpu", "release") as release:  # (a merged module's halves
-            assert release.bump.module is not first  # can overlap so, as can the loads of a group)
-            assert release.bump.module.options["mode"] == "release"
-        assert first.options["mode"] == "debug"
+    released its unloaded binary: a release check then ran debug code, or crashed): the executor keys
+    each load's unique kernels apart."""
+    keyed = [runner.keyed_unique(UNIQUE_KERNEL, f"load_{n}") for n in range(2)]
+    assert keyed[0] != keyed[1] and 'name="load_0_u0"' in keyed[0]
+    with WarpModule("unique_0", keyed[0]) as first, WarpModule("unique_1", keyed[1]) as second:
+        assert first.py_module.bump.module is not second.py_module.bump.module

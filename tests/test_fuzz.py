@@ -5,9 +5,12 @@ import re
 import numpy as np
 
 from check import execute, isolation
+from check.executor import Case, DeviceRun, Options
+from check.executor import execute as run_cases
 from check.findings import Finding, read_findings, write_finding
-from check.harness import Report, check_compiles, check_execution, compare_devices
-from check.isolation import Died, execute_isolated
+from check.harness import Report, check_compiles
+from check.isolation import Died
+from check.judge import TargetCheck, compare_devices, execute_isolated, installation
 from check.shrink import reduce, shrink
 from grammar.sample import sample
 from grammar.strategies import DrawnKernel
@@ -32,8 +35,7 @@ def test_injected_failure_shrinks_to_a_small_reproducer(tmp_path):
     assert fails(small) and len(small.source) <= len(found.source)
     # one statement left; a struct parameter it reads (the widened grammar) costs four more lines
     assert len(small.source.splitlines()) <= 10, small.source
-    ((_, kernel),) = execute.load_kernels([(small.source, small.kernel_name)])
-    params = execute.kernel_params(kernel)
+    params, _ = execute.describe(small.source, small.kernel_name, 0)
     finding = Finding(
         "nondeterministic",
         "cpu",
@@ -65,8 +67,7 @@ def test_reduction_stops_at_its_time_budget():
 
 def test_gradient_reproducer_reproduces_with_plain_warp(tmp_path):
     source = SQUARE.replace("GRAD", WRONG_GRAD)
-    ((_, kernel),) = execute.load_kernels([(source, "apply_square")])
-    params = execute.kernel_params(kernel)
+    params, _ = execute.describe(source, "apply_square", 0)
     values = {p.name: np.linspace(-0.9, 0.8, 6).astype(p.numpy_dtype) for p in params}
     finding = Finding(
         "gradient",
@@ -95,16 +96,26 @@ def shift(a: wp.array(dtype=float), out: wp.array(dtype=float), hist: wp.array(d
 
 def test_device_comparison_applies_the_policy():
     # the CUDA path without a GPU: the "other device" is the CPU, running an exact or a perturbed kernel
-    sources = [(SHIFT.replace("DELTA", d), "shift") for d in ("0.0", "0.0", "0.01")]
-    (_, kernel), (_, same), (_, perturbed) = execute.load_kernels(sources)
-    report = Report(seed=5, kernel_name="shift", kernel_type="atomic", source=sources[0][0])
-    check_execution(report, kernel)
-    cpu = execute.launch(kernel, report.params, report.inputs)
-    compare_devices(report, same, cpu, device="cpu")
+    sources = [SHIFT.replace("DELTA", d) for d in ("0.0", "0.0", "0.01")]
+    params, inputs = execute.describe(sources[0], "shift", 5)
+    # the executor launches a kernel on a job's second device too (twice: `again`)
+    cases = [Case(source, "shift", tuple(params), inputs) for source in sources]
+    kernel, same, perturbed = run_cases(cases, options=Options(devices=("cpu", "cpu")))
+    assert kernel.devices["cpu"].outputs.keys() == kernel.outputs.keys() == kernel.devices["cpu"].again.keys()
+    report = Report(5, "shift", "atomic", sources[0], params=params, inputs=inputs, run=kernel)
+    compare_devices(report, "cpu", kernel.devices["cpu"])
     assert report.metadata["cpu_gpu"] == {"compared": True, "differing": [], "unstable": []}
     assert not report.failures
-    compare_devices(report, perturbed, cpu, device="cpu")
+    compare_devices(report, "cpu", DeviceRun("ran", "", same.outputs, perturbed.outputs))
+    assert report.failures == [("nondeterministic", "cpu: arrays ['out'] differ between launches")]
+    report.failures.clear()
+    compare_devices(report, "cpu", DeviceRun("ran", "", perturbed.outputs, perturbed.outputs))
     assert report.failures == [("cpu_gpu_mismatch", "arrays ['out'] differ beyond the tolerance")]
+
+
+def _checked(reports: list[Report]) -> list[Report]:
+    """The fuzzer's checks with the pinned Warp (a child process per group, `check.judge`)."""
+    return TargetCheck(installation(None, "target")).check(reports)
 
 
 #: Undefined behaviour a generator must never emit, each caught by Warp's debug build on CPU:
@@ -142,7 +153,7 @@ def test_undefined_behaviour_is_a_generator_defect_and_the_others_are_checked(tm
         _defective("division_by_zero"),
         _defective("period_zero"),
     ]
-    checked = execute_isolated(reports, gpu=False)
+    checked = _checked(reports)
     assert [r.kernel_name for r in checked] == [r.kernel_name for r in reports]
     defects = [checked[n] for n in (0, 2, 3)]
     assert all([kind for kind, _ in r.failures] == ["generator_defect"] for r in defects), defects
@@ -165,7 +176,7 @@ def test_the_debug_build_reaches_a_kernel_in_a_module_of_its_own():
     report = Report(
         seed=1, kernel_name="shifted", kernel_type="", source=source.replace("BODY", "out[i] = a[i + 5]")
     )
-    (checked,) = execute_isolated([report], gpu=False)
+    (checked,) = _checked([report])
     assert [kind for kind, _ in checked.failures] == ["generator_defect"], checked.metadata
     assert "SIGILL: Assertion failed" in checked.failures[0].message
 
@@ -175,15 +186,14 @@ def test_a_death_in_the_release_build_is_a_crash_finding(monkeypatch):
     # no valid kernel shows it on purpose, so the child's death is simulated
     calls = []
 
-    def child(group, gpu, watch):
+    def run(group, watch):
         calls.append([r.kernel_name for r in group])
         if len(calls) == 1:
             raise Died("release", 1, "SIGSEGV")
         return group
 
-    monkeypatch.setattr(isolation, "_in_child", child)
     reports = [Report(seed=n, kernel_name=f"k{n}", kernel_type="", source="") for n in range(4)]
-    checked = execute_isolated(reports, gpu=False)
+    checked = execute_isolated(reports, run)
     assert [r.kernel_name for r in checked] == ["k0", "k1", "k2", "k3"]
     assert calls == [["k0", "k1", "k2", "k3"], ["k0"], ["k2", "k3"]]  # the others checked again
     message = "release build: the process died checking the kernel (SIGSEGV)"
@@ -217,8 +227,8 @@ STRUCT_AND_TILE = (WIDENED["struct"], WIDENED["tile"])
 def test_struct_and_tile_reproducers_run_with_plain_warp(tmp_path):
     # a struct parameter is rebuilt field by field, a tile kernel launched tiled
     sources = [(to_source(sample(seed).tree), sample(seed).kernel_name) for seed in STRUCT_AND_TILE]
-    for (source, name), (_, kernel) in zip(sources, execute.load_kernels(sources), strict=True):
-        params, inputs = execute.prepare(kernel, 0)
+    for source, name in sources:
+        params, inputs = execute.describe(source, name, 0)
         finding = Finding("nondeterministic", "cpu", name, source, "a check", inputs=inputs, params=params)
         script = write_finding(tmp_path, finding)
         assert ("struct(" in script.read_text()) == any(p.is_struct for p in params)
@@ -243,15 +253,18 @@ def test_a_kernel_that_runs_too_long_is_labelled_and_the_others_checked(monkeypa
         Report(seed=1, kernel_name="hang", kernel_type="loop", source=HANG),
         Report(seed=3, kernel_name=good.kernel_name, kernel_type="", source=to_source(good.tree)),
     ]
-    checked = execute_isolated(reports, gpu=False)
-    assert checked[0].metadata == {"execution": "unsupported: checks ran longer than 15 s"}
+    checked = _checked(reports)
+    assert checked[0].metadata == {
+        "execution": "unsupported: checks ran longer than 15 s",
+        "warp": {"target": "1.19.0"},
+    }
     assert not checked[0].failures and checked[1].metadata["deterministic"]
 
 
 def test_generated_kernels_show_no_undefined_behaviour_under_debug_mode():
     seeds = range(64, 96)
     reports = [Report(s.seed, s.kernel_name, s.kernel_type, to_source(s.tree)) for s in map(sample, seeds)]
-    checked = execute_isolated(reports, gpu=False)
+    checked = _checked(reports)
     defects = {r.seed: message for r in checked for kind, message in r.failures if kind == "generator_defect"}
     assert defects == {}
     assert all(

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from check import execute, tolerance
-from check.gradcheck import check_gradient, contract_violations, measure_gradient, told_from_rounding
+from check.gradcheck import contract_violations
+from check.harness import Report
+from check.judge import TargetCheck, gradient_check, installation
 
 SQUARE = """import warp as wp
 
@@ -42,8 +44,8 @@ def pick(a: wp.array(dtype=float), out: wp.array(dtype=float), n: int):
 
 
 def _load(source, name):
-    ((_, kernel),) = execute.load_kernels([(source, name)])
-    return kernel, execute.kernel_params(kernel)
+    """The kernel's (source, name) and its parameters, read off its definition."""
+    return (source, name), execute.describe(source, name, 0)[0]
 
 
 def _inputs(params, **scalars):
@@ -53,29 +55,29 @@ def _inputs(params, **scalars):
 
 def test_differentiable_kernel_passes():
     source = SQUARE.replace("GRAD", "")
-    kernel, params = _load(source, "apply_square")
-    result = check_gradient(kernel, params, _inputs(params), source, "apply_square")
+    _, params = _load(source, "apply_square")
+    result = gradient_check(source, "apply_square", params, _inputs(params))
     assert result.status == "passed", result
     assert result.as_dict()["tolerance"] > 0
 
 
 def test_wrong_custom_gradient_is_caught():
     source = SQUARE.replace("GRAD", WRONG_GRAD)
-    kernel, params = _load(source, "apply_square")
+    _, params = _load(source, "apply_square")
     assert contract_violations(source, "apply_square") == []
-    assert check_gradient(kernel, params, _inputs(params), source, "apply_square").status == "mismatch"
+    assert gradient_check(source, "apply_square", params, _inputs(params)).status == "mismatch"
 
 
 def test_dynamic_loop_reassignment_is_outside_the_contract():
     dynamic, unrolled = ARGMAX.replace("RANGE", "n"), ARGMAX.replace("RANGE", "3")
     assert contract_violations(dynamic, "pick") == ["dynamic_loop_reassigns_carried_variable"]
     assert contract_violations(unrolled, "pick") == []
-    kernel, params = _load(dynamic, "pick")
+    _, params = _load(dynamic, "pick")
     inputs = _inputs(params, n=3)
-    assert check_gradient(kernel, params, inputs, dynamic, "pick").status == "outside_contract"
-    assert measure_gradient(kernel, params, inputs).status == "mismatch"  # why it is outside
-    kernel, params = _load(unrolled, "pick")
-    assert check_gradient(kernel, params, inputs, unrolled, "pick").status == "passed"
+    assert gradient_check(dynamic, "pick", params, inputs).status == "outside_contract"
+    assert gradient_check(dynamic, "pick", params, inputs, contract=False).status == "mismatch"  # why
+    _, params = _load(unrolled, "pick")
+    assert gradient_check(unrolled, "pick", params, inputs).status == "passed"
 
 
 LABELS = """import warp as wp
@@ -168,9 +170,8 @@ def half(a: wp.array(dtype=wp.float16), out: wp.array(dtype=wp.float16)):
     [("tiled", "passed"), ("tile_maxed", "outside_contract"), ("gained", "passed"), ("half", "not_checked")],
 )
 def test_tile_struct_and_float16_kernels(name, status):
-    kernel, _ = _load(WIDENED, name)
-    params, inputs = execute.prepare(kernel, 1)
-    assert check_gradient(kernel, params, inputs, WIDENED, name).status == status
+    params, inputs = execute.describe(WIDENED, name, 1)
+    assert gradient_check(WIDENED, name, params, inputs).status == status
 
 
 def test_tile_reductions_and_mapped_functions_follow_warps_registry():
@@ -189,8 +190,8 @@ def constant(a: wp.array(dtype=float), out: wp.array(dtype=float)):
 
 
 def test_a_check_where_adjoint_and_differences_are_zero_is_trivial_not_passed():
-    kernel, params = _load(CONSTANT_OUTPUT, "constant")
-    result = check_gradient(kernel, params, _inputs(params), CONSTANT_OUTPUT, "constant")
+    _, params = _load(CONSTANT_OUTPUT, "constant")
+    result = gradient_check(CONSTANT_OUTPUT, "constant", params, _inputs(params))
     assert result.status == "trivial" and result.adjoint == 0.0 and result.finite_difference == 0.0
     assert result.reasons == ["adjoint and finite differences all zero: no derivative compared"]
 
@@ -219,10 +220,12 @@ def apply_vanish(a: wp.array(dtype=float), out: wp.array(dtype=float)):
 )
 def test_float64_twin_and_adjoint_noise_tell_rounding_from_a_wrong_adjoint(adjoint, status):
     source = VANISH.replace("GRAD", adjoint)
-    kernel, params = _load(source, "apply_vanish")
+    _, params = _load(source, "apply_vanish")
     inputs = execute.draw_inputs(params, 0)
-    measured = check_gradient(kernel, params, inputs, source, "apply_vanish")
+    measured = gradient_check(source, "apply_vanish", params, inputs)
     assert measured.status == "mismatch" and measured.finite_difference == 0.0  # float32 alone cannot tell
-    told = told_from_rounding(kernel, params, inputs, source, "apply_vanish", measured)
-    assert told.status == status, told
-    assert told.float64 is not None and told.adjoint_noise is not None
+    report = Report(0, "apply_vanish", "", source)
+    TargetCheck(installation(None, "target")).check([report])  # its inputs: those of seed 0, as above
+    told = report.metadata["gradcheck"]
+    assert told["status"] == status, told
+    assert "float64" in told and "adjoint_noise" in told

@@ -7,8 +7,8 @@ import pytest
 
 from check import execute, tolerance
 from check.findings import Finding, write_finding
-from check.gradcheck import check_gradient
-from tests.conftest import load_one, plain_warp
+from check.judge import gradient_check
+from tests.conftest import plain_warp
 from tests.test_fuzz import SHIFT
 
 
@@ -19,7 +19,7 @@ def _namespace(script):
 
 def test_cpu_gpu_reproducer_is_not_blinded_by_an_infinity(tmp_path):
     source = SHIFT.replace("DELTA", "0.0")
-    params, inputs = execute.prepare(load_one(source, "shift"), 5)
+    params, inputs = execute.describe(source, "shift", 5)
     finding = Finding("cpu_gpu_mismatch", "cuda", "shift", source, "arrays differ", 5, False, inputs, params)
     ns = _namespace(write_finding(tmp_path, finding))
     assert ns["ACCUMULATORS"] == ["hist"] and ns["THREADS"] == inputs.threads
@@ -42,7 +42,7 @@ def test_cpu_gpu_reproducer_is_not_blinded_by_an_infinity(tmp_path):
 )
 def test_cpu_gpu_reproducer_agrees_with_the_fuzzer(tmp_path, cpu, gpu, contributors):
     source = SHIFT.replace("DELTA", "0.0")
-    params, inputs = execute.prepare(load_one(source, "shift"), 5)
+    params, inputs = execute.describe(source, "shift", 5)
     finding = Finding("cpu_gpu_mismatch", "cuda", "shift", source, "arrays differ", 5, False, inputs, params)
     ns = _namespace(write_finding(tmp_path, finding))
     assert ns["close"](cpu, gpu, contributors) is tolerance.close(cpu, gpu, contributors)
@@ -70,9 +70,8 @@ def apply_cube(a: wp.array(dtype=wp.float64), out: wp.array(dtype=wp.float64)):
 @pytest.mark.parametrize(("factor", "reproduces"), [("3.003", True), ("3.0", False)])
 def test_gradient_reproducer_takes_the_precisions_step_and_tolerance(tmp_path, factor, reproduces):
     source = CUBE.replace("FACTOR", factor)
-    kernel = load_one(source, "apply_cube")
-    params, inputs = execute.prepare(kernel, 2)
-    status = check_gradient(kernel, params, inputs, source, "apply_cube").status
+    params, inputs = execute.describe(source, "apply_cube", 2)
+    status = gradient_check(source, "apply_cube", params, inputs).status
     assert status == ("mismatch" if reproduces else "passed")
     finding = Finding("gradient", "cpu", "apply_cube", source, status, 2, False, inputs, params)
     result = plain_warp(write_finding(tmp_path, finding), tmp_path)

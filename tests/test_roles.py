@@ -4,7 +4,6 @@ import pytest
 
 from check import execute
 from check.roles import UnknownRole, array_roles
-from tests.conftest import load_one
 
 KERNEL = """@wp.kernel
 def k(out: wp.array(dtype=float), a: wp.array(dtype=float), hist: wp.array(dtype=float), s: State):
@@ -60,12 +59,9 @@ def k(result: wp.array(dtype=float), total: wp.array(dtype=float), data: wp.arra
 
 
 def test_loaded_kernels_get_their_roles_and_unknown_ones_are_unsupported():
-    kernel = load_one(
-        LOADED.replace("BODY", "data[i] = result[i]\n    wp.atomic_add(s.vel, 0, total[i])"), "k"
-    )
-    params = execute.kernel_params(kernel)
+    source = LOADED.replace("BODY", "data[i] = result[i]\n    wp.atomic_add(s.vel, 0, total[i])")
+    params, _ = execute.describe(source, "k", 0)
     roles = {p.name: p.role for p in execute.leaves(params)}
     assert roles == {"result": "input", "total": "input", "data": "output", "s.vel": "accumulator"}
-    kernel = load_one(LOADED.replace("BODY", "result[i] = helper(data, i)"), "k")
     with pytest.raises(execute.Unsupported, match="passed whole to helper"):
-        execute.kernel_params(kernel)
+        execute.describe(LOADED.replace("BODY", "result[i] = helper(data, i)"), "k", 0)

@@ -1,19 +1,21 @@
-"""Checks under another Warp installation: `fuzz --target-python PATH` and `fuzz --against PATH`.
+"""The judge: every check's verdict on a kernel, from what the one executor measured.
 
-Kernels are synthesized, lowered and compiled with the pinned Warp, as always;
-their parameters and a launch's values are read and drawn here (no build needed).
-A child process under the installation's interpreter (`check.runner`, standalone:
-Warp's public API and numpy only) builds, runs and gradient-checks them, and this
-module judges its numbers with the fuzzer's own policies: determinism (identical
-bytes), the gradient check (`check.gradcheck`) and, between two installations, the
+Kernels are synthesized, lowered and compiled with the pinned Warp, as always
+(`check.harness.check_compiles`); their parameters and a launch's values are read and
+drawn here (no build needed).  The executor (`check.executor`: `check.runner` in a
+child process under an installation's interpreter, the pinned one's by default)
+builds, runs and measures them, and this module judges its numbers with the
+fuzzer's policies: a debug build that ends the process is the generator's defect
+(`check.isolation` names the kernel), determinism (identical bytes), the gradient
+check (`check.gradcheck`), CPU against GPU and, between two installations, the
 tolerance policy (`check.tolerance`) on forward outputs and on gradients.
 
-**Unsupported or a finding.**  A kernel the pinned Warp compiles but the target
-does not build is `unsupported_by_target` when Warp's Python front end rejects it
-with one of the diagnostics it gives for a construct it does not know (`UNSUPPORTED`:
-a missing `wp.` name, no overload for the argument types, an unknown keyword or
-syntax): the construct is newer than the target's API, never a finding.  Any
-other build failure (the native compiler rejecting Warp's generated code, an
+**Unsupported or a finding.**  A kernel the pinned Warp compiles but another
+installation does not build is `unsupported_by_target` when Warp's Python front end
+rejects it with one of the diagnostics it gives for a construct it does not know
+(`UNSUPPORTED`: a missing `wp.` name, no overload for the argument types, an unknown
+keyword or syntax): the construct is newer than the target's API, never a finding.
+Any other build failure (the native compiler rejecting Warp's generated code, an
 internal error in the front end) is a `compile` finding of the target's version.
 A launch that raises because the device lacks a feature ("Only CUDA devices are
 supported for ...": `check.harness.RUNTIME_UNSUPPORTED`) is `unsupported_by_target`
@@ -47,11 +49,23 @@ from typing import Any
 import numpy as np
 
 import warp_access
-from check import gradcheck, handles, runner, tolerance
-from check.execute import Param, Unsupported, describe, leaves
+from check import gradcheck, runner, tolerance
+from check.execute import Inputs, Param, Unsupported, describe, leaves
+from check.executor import (
+    HERE,
+    Arrays,
+    Case,
+    Child,
+    DeviceRun,
+    Execution,
+    Host,
+    Options,
+    environment,
+    execute,
+)
 from check.gradcheck import GradResult
 from check.harness import Failure, Report, unsupported_at_run_time
-from check.isolation import ChildFailed, Watch, execute_isolated, run_child
+from check.isolation import Died, Stalled, Watch
 from check.precision import float64_inputs, float64_twin
 from check.signature import by_message, normalised
 
@@ -99,6 +113,22 @@ class Installation:
     def label(self) -> str:
         return f"warp {self.name or self.version}"
 
+    @property
+    def host(self) -> Child:
+        """Where its kernels run: a child process under its interpreter."""
+        return Child(self.python, self.version)
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """How its failures name it: not at all if it is the pinned Warp (`check.harness.Failure`)."""
+        return () if self.pinned else (self.name,)
+
+    @property
+    def pinned(self) -> bool:
+        """Whether it is this interpreter with the pinned Warp (the grammar's own: no front-end
+        diagnostic of its means the construct is too new)."""
+        return self.python == sys.executable and self.version == warp_access.PINNED_WARP_VERSION
+
 
 def distinct(target: Installation, against: Installation) -> tuple[Installation, Installation]:
     """The two installations named apart: by version, and by role too when their versions are equal."""
@@ -119,14 +149,15 @@ def installation(python: str | None, role: str) -> Installation:
         raise TargetError(f"{python}: no such interpreter")
     found = os.path.abspath(found)
     with tempfile.TemporaryDirectory(prefix="synth_target_") as folder:
-        script = _copy_runner(Path(folder))
+        script = Path(folder) / "runner.py"
+        shutil.copyfile(runner.__file__, script)
         try:
             done = subprocess.run(
                 [found, str(script), "--version"],
                 capture_output=True,
                 text=True,
                 timeout=VERSION_SECONDS,
-                env=_environment(),
+                env=environment(),
             )
         except (OSError, subprocess.TimeoutExpired) as e:
             raise TargetError(f"{python}: cannot run it ({e})") from None
@@ -136,113 +167,14 @@ def installation(python: str | None, role: str) -> Installation:
     return Installation(found, said[-1].strip(), role, said[-1].strip())
 
 
-def _copy_runner(folder: Path) -> Path:
-    """The runner script in `folder` (run from there: nothing of warp-synth's is importable)."""
-    script = folder / "runner.py"
-    shutil.copyfile(runner.__file__, script)
-    return script
+# ----------------------------------------------------------------------------- running
 
 
-def _environment() -> dict[str, str]:
-    """This environment without warp-synth on the path (the runner needs none of it)."""
-    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-
-
-# ----------------------------------------------------------------------------- jobs
-
-
-def param_spec(p: Param, value: Any = None) -> dict[str, Any]:
-    """A parameter as the runner reads it (plain data); `value`, a handle's recipe, names the object."""
-    if isinstance(value, handles.Recipe):
-        return {"name": p.name, "kind": "handle", "object": value.kind}
-    if p.is_struct:
-        return {
-            "name": p.name,
-            "kind": "struct",
-            "struct": p.struct,
-            "fields": [param_spec(f) for f in p.fields],
-        }
-    kind = "array" if p.is_array else "scalar"
-    return {"name": p.name, "kind": kind, "dtype": p.dtype_name, "float": p.is_float}
-
-
-def gradient_wanted(params: Sequence[Param]) -> bool:
-    """Whether the check measures a gradient (float inputs and outputs, no float16 among them)."""
-    wrt, of = gradcheck.float_arrays(params)
-    return bool(wrt and of) and not any(p.numpy_dtype == np.float16 for p in (*wrt, *of))
-
-
-def write_job(folder: Path, reports: Sequence[Report], debug: bool, gradients: bool = True) -> None:
-    """`job.json` and `inputs.npz` for the reports' kernels (their params and inputs drawn already);
-    without `gradients`, kernels are built without adjoints and no gradient is measured."""
-    cases, arrays = [], {}
-    for n, r in enumerate(reports):
-        assert r.inputs is not None
-        gradient = gradients and gradient_wanted(r.params)
-        cases.append(
-            {
-                "source": r.source,
-                "kernel_name": r.kernel_name,
-                "params": [param_spec(p, r.inputs.values.get(p.name)) for p in r.params],
-                "shape": list(r.inputs.shape),
-                "tile": r.inputs.tile,
-                "block_dim": None,
-                "gradient": {"steps": gradcheck.steps(r.params)} if gradient else None,
-            }
-        )
-        for p in leaves(r.params):
-            value = r.inputs.values[p.name]
-            if isinstance(value, handles.Recipe):  # its data; the runner builds the object
-                arrays |= {f"{n}/{p.name}@{k}": np.asarray(v) for k, v in value.data.items()}
-            else:
-                arrays[f"{n}/{p.name}"] = np.asarray(value)
-        if gradient:
-            weights, direction = gradcheck.draws(r.params, r.inputs)
-            arrays |= {f"{n}/w/{k}": v for k, v in weights.items()}
-            arrays |= {f"{n}/d/{k}": v for k, v in direction.items()}
-    job = {"kernels": cases, "debug": debug, "device": "cpu", "backward": gradients}
-    if any(spec["kind"] == "handle" for case in cases for spec in case["params"]):
-        job["objects"] = handles.build_source()
-    (folder / runner.JOB).write_text(json.dumps(job))
-    np.savez(folder / runner.INPUTS, **arrays)
-
-
-def read_results(folder: Path, count: int) -> tuple[str, list[dict[str, Any]]]:
-    """The runner's version and per-kernel results, each with its first launch's arrays (`outputs`)."""
-    result = json.loads((folder / runner.RESULT).read_text())
-    kernels = result["kernels"]
-    with np.load(folder / runner.OUTPUTS) as outputs:
-        for key in outputs.files:
-            n, _, name = key.partition("/")
-            kernels[int(n)].setdefault("outputs", {})[name] = outputs[key]
-    assert len(kernels) == count
-    return result["warp"], kernels
-
-
-class RunUnder:
-    """Checks a group under `installation` (a `check.isolation.Child`): each report's `run` gets what
-    the runner measured; a kernel that ends the runner is handled by `execute_isolated`."""
-
-    def __init__(self, installation: Installation, debug: bool, gradients: bool = True):
-        self.installation, self.debug, self.gradients = installation, debug, gradients
-
-    def __call__(self, group: list[Report], watch: Watch | None) -> list[Report]:
-        if not group:
-            return group
-        with tempfile.TemporaryDirectory(prefix="synth_target_") as name:
-            folder = Path(name)
-            script = _copy_runner(folder)
-            write_job(folder, group, self.debug, self.gradients)
-            command = [self.installation.python, str(script), str(folder), str(os.getpid())]
-            run_child(command, folder, watch, _environment())
-            version, results = read_results(folder, len(group))
-        if version != self.installation.version:
-            raise ChildFailed(
-                f"{self.installation.python} runs warp {version}, not {self.installation.version}"
-            )
-        for report, result in zip(group, results, strict=True):
-            report.run = result
-        return group
+def case_of(report: Report, noise: bool = False) -> Case:
+    """The executor's case for a report's kernel and launch (its params and inputs drawn already);
+    `noise`: the adjoint's noise measured too."""
+    assert report.inputs is not None
+    return Case(report.source, report.kernel_name, tuple(report.params), report.inputs, True, noise)
 
 
 def run_under(
@@ -251,11 +183,73 @@ def run_under(
     debug: bool = False,
     watch: Watch | None = None,
     gradients: bool = True,
+    devices: Sequence[str] = ("cpu",),
+    isolated: bool = True,
+    noise: bool = False,
 ) -> None:
     """Every report's kernel built, run and measured under `installation` (`report.run`), failures of
-    its own process (`crash`, `generator_defect`) recorded with its version."""
-    child = RunUnder(installation, debug, gradients)
-    execute_isolated(reports, False, watch, child, versions=(installation.name,))
+    its own process (`crash`, `generator_defect`) recorded with its version.  Not `isolated` (the pinned
+    Warp only, no debug build): in this process, for quick checks of kernels that ran already."""
+    options = Options(debug, tuple(devices), gradients)
+    host: Host = installation.host if isolated or not installation.pinned else HERE
+
+    def run(group: list[Report], watch: Watch | None) -> list[Report]:
+        executions = execute([case_of(r, noise) for r in group], host, options, watch)
+        for r, e in zip(group, executions, strict=True):
+            r.run = e
+        return group
+
+    execute_isolated(reports, run, watch, installation.versions)
+
+
+#: Runs a group of reports' kernels in a child process (`Died`, `Stalled` or `ChildFailed` if that
+#: ends badly).
+Run = Callable[[list[Report], "Watch | None"], list[Report]]
+
+
+def execute_isolated(
+    group: list[Report], run: Run, watch: Watch | None = None, versions: Sequence[str] = ()
+) -> list[Report]:
+    """`run` the group (in a child process); a kernel that ends or stalls the child is reported (its
+    failure names `versions`), the others are run again.
+
+    A death in the debug phase is a `generator_defect` (the grammar emitted undefined behaviour: an
+    out-of-bounds access, an integer division by zero), elsewhere a `crash` (Warp's).  A death while
+    loading (a compiler crash) is narrowed down by halving the group.  A kernel whose checks run longer
+    than `check.isolation.STALL_SECONDS` is labelled unsupported (no generated kernel should run that
+    long: the grammar bounds its loops).
+    """
+    if not group:
+        return group
+    try:
+        return run(group, watch)
+    except Died as e:
+        if e.index is None:  # while loading: a compiler's crash, narrowed down to one kernel
+            if len(group) > 1:
+                return _halves(group, run, watch, versions)
+            message = f"the process died while loading the kernel ({e.how})"
+            group[0].failures.append(Failure("crash", message, versions))
+            return group
+        n = e.index
+        kind = "generator_defect" if e.phase == "debug" else "crash"
+        message = f"{e.phase} build: the process died checking the kernel ({e.how})"
+        group[n].failures.append(Failure(kind, message, versions))
+        group[n].metadata["execution"] = f"{kind}: {e.phase} build"
+    except Stalled as e:
+        if e.index is None and len(group) > 1:  # stalled while loading
+            return _halves(group, run, watch, versions)
+        n = e.index or 0
+        group[n].metadata["execution"] = f"unsupported: checks ran longer than {e.seconds} s"
+    before = execute_isolated(group[:n], run, watch, versions)
+    return [*before, group[n], *execute_isolated(group[n + 1 :], run, watch, versions)]
+
+
+def _halves(group: list[Report], run: Run, watch: Watch | None, versions: Sequence[str]) -> list[Report]:
+    mid = len(group) // 2
+    return [
+        *execute_isolated(group[:mid], run, watch, versions),
+        *execute_isolated(group[mid:], run, watch, versions),
+    ]
 
 
 # ----------------------------------------------------------------------------- judging one side
@@ -268,49 +262,96 @@ def unsupported(message: str) -> bool:
 
 
 def judge_run(report: Report, installation: Installation) -> None:
-    """Turn the runner's numbers (`report.run`) into the report's metadata and failures."""
-    run, versions = report.run, (installation.name,)
+    """Turn the executor's numbers (`report.run`) into the report's metadata and failures."""
+    run, versions = report.run, installation.versions
     meta = report.metadata
-    if not run:  # the runner died on it: `execute_isolated` said how
+    if run is None:  # the runner died on it: `execute_isolated` said how
         return
-    if run["status"] == "build_failed":
-        if unsupported(run["message"]):
-            meta["execution"] = f"unsupported_by_target: {run['message']}"
+    if run.status == "build_failed":
+        if not installation.pinned and unsupported(run.message):
+            meta["execution"] = f"unsupported_by_target: {run.message}"
         else:
             meta["execution"] = "build_failed"
-            report.failures.append(Failure("compile", f"{installation.label}: {run['message']}", versions))
+            report.failures.append(Failure("compile", _said(installation, run.message), versions))
         return
-    if run["status"] == "raised":
-        if unsupported_at_run_time(run["message"]):
-            meta["execution"] = f"unsupported_by_target: {run['message']}"
+    if run.status == "raised":
+        if unsupported_at_run_time(run.message):
+            meta["execution"] = f"unsupported_by_target: {run.message}"
             return
         meta["execution"] = "executed"
-        report.failures.append(Failure("crash", f"{installation.label}: {run['message']}", versions))
+        report.failures.append(Failure("crash", _said(installation, run.message), versions))
         return
     meta["execution"] = "executed"
-    if run.get("debug"):
+    if run.debug_passed:
         meta["debug"] = "passed"
-    meta["deterministic"] = run["deterministic"]
-    if not run["deterministic"]:
-        report.failures.append(
-            Failure("nondeterministic", f"{installation.label}: two CPU launches differ", versions)
-        )
-    grad = judge_gradient(report)
+    meta["deterministic"] = run.deterministic
+    if not run.deterministic:
+        said = _said(installation, "two CPU launches differ")
+        report.failures.append(Failure("nondeterministic", said, versions))
+    grad = judge_gradient(report.source, report.kernel_name, report.params, run)
     meta["gradcheck"] = grad.as_dict()
     if grad.status == "mismatch":
         report.failures.append(Failure("gradient", json.dumps(grad.as_dict()), versions))
+    for device, other in run.devices.items():
+        compare_devices(report, device, other, versions)
 
 
-def judge_gradient(report: Report) -> GradResult:
-    """The gradient check's result from the runner's numbers."""
-    early, reasons = gradcheck.gradient_contract(report.params, report.source, report.kernel_name)
+def _said(installation: Installation, message: str) -> str:
+    """A failure's message, naming the installation unless it is the pinned one."""
+    return message if installation.pinned else f"{installation.label}: {message}"
+
+
+def compare_devices(report: Report, device: str, other: DeviceRun, versions: Sequence[str] = ()) -> None:
+    """The kernel's launches on `device` against the first device's, under the tolerance policy; and
+    against each other (a GPU's float atomics may reorder: within the tolerance too)."""
+    assert report.run is not None and report.inputs is not None
+    if other.status == "build_failed":
+        report.failures.append(Failure("compile", f"{device}: {other.message}", versions))
+        return
+    if other.status == "raised":
+        report.failures.append(Failure("crash", f"{device}: {other.message}", versions))
+        return
+    threads = report.inputs.threads
+    accumulators = {p.name for p in leaves(report.params) if p.role == "accumulator"}
+    differing = tolerance.mismatches(report.run.outputs, other.outputs, accumulators, threads)
+    unstable = tolerance.run_to_run_differences(other.outputs, other.again, accumulators, threads)
+    report.metadata["cpu_gpu"] = {"compared": True, "differing": differing, "unstable": unstable}
+    if differing:
+        message = f"arrays {differing} differ beyond the tolerance"
+        report.failures.append(Failure("cpu_gpu_mismatch", message, versions))
+    if unstable:
+        message = f"{device}: arrays {unstable} differ between launches"
+        report.failures.append(Failure("nondeterministic", message, versions))
+
+
+def judge_gradient(source: str, kernel_name: str, params: Sequence[Param], run: Execution) -> GradResult:
+    """The gradient check's result from the executor's numbers (the contract first)."""
+    early, reasons = gradcheck.gradient_contract(params, source, kernel_name)
     if early is not None:
         return early
-    run = report.run
-    if "adjoint" not in run:
+    if not run.measured_gradient:
         return GradResult("not_measured", ["built without adjoints (shrinking a forward failure)"])
-    precision = gradcheck.gradient_precision(*gradcheck.float_arrays(report.params))
-    return gradcheck.judged(run["adjoint"], run["finite_differences"], run["scales"], precision, reasons)
+    return gradcheck.judged(
+        run.adjoint,  # type: ignore[arg-type]
+        list(run.finite_differences),
+        list(run.scales),
+        gradcheck.gradient_precision(*gradcheck.float_arrays(params)),
+        reasons,
+    )
+
+
+def gradient_check(
+    source: str, kernel_name: str, params: Sequence[Param], inputs: Inputs, contract: bool = True
+) -> GradResult:
+    """One kernel's gradient check, run in this process; without `contract`, measured whatever the
+    contract says (what the check would say of a kernel outside it)."""
+    (run,) = execute([Case(source, kernel_name, tuple(params), inputs, gradient=True)])
+    if contract:
+        return judge_gradient(source, kernel_name, params, run)
+    if not run.measured_gradient:
+        return GradResult("not_measured", [run.message or "no gradient measured"])
+    precision = gradcheck.gradient_precision(*gradcheck.float_arrays(params))
+    return gradcheck.judged(run.adjoint, list(run.finite_differences), list(run.scales), precision, [])  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- the checks
@@ -318,10 +359,12 @@ def judge_gradient(report: Report) -> GradResult:
 
 @dataclass(frozen=True)
 class TargetCheck:
-    """Kernels checked under `target`, and compared with `against` when given."""
+    """Kernels checked under `target` (on `devices`: the first runs every check, the others repeat the
+    launches for comparison), and compared with `against` when given."""
 
     target: Installation
     against: Installation | None = None
+    devices: tuple[str, ...] = ("cpu",)
 
     @property
     def versions(self) -> dict[str, str]:
@@ -329,21 +372,27 @@ class TargetCheck:
         return {s.role: s.name for s in sides}
 
     def check(
-        self, reports: list[Report], watch: Watch | None = None, quick: bool = False, gradients: bool = True
+        self,
+        reports: list[Report],
+        watch: Watch | None = None,
+        quick: bool = False,
+        gradients: bool = True,
+        isolated: bool = True,
     ) -> list[Report]:
         """Every check on `reports` (compiled by the pinned Warp already: those that failed stay so);
         `quick` (for shrinking): no debug build, and no float64 twins to say which side is right;
-        without `gradients` (shrinking a failure of forward results), no adjoints built or measured."""
+        without `gradients` (shrinking a failure of forward results), no adjoints built or measured;
+        not `isolated`: the pinned Warp's run in this process (see `run_under`)."""
         for r in reports:
             r.metadata["warp"] = self.versions
         ready = [r for r in reports if not r.failures and _described(r)]
         sides = [(self.target, ready)]
         if self.against is not None:  # checked at the same time, without a debug build
             sides.append((self.against, [fresh(r) for r in ready]))
-        first = {"debug": not quick, "watch": watch}
+        first = {"debug": not quick, "watch": watch, "devices": self.devices}
         _at_once(
             *(
-                partial(run_under, *side, gradients=gradients, **(first if n == 0 else {}))
+                partial(run_under, *side, gradients=gradients, isolated=isolated, **(first if n == 0 else {}))
                 for n, side in enumerate(sides)
             )
         )
@@ -365,33 +414,35 @@ class TargetCheck:
         ran = [
             (r, o)
             for r, o in zip(reports, others, strict=True)
-            if r.run.get("status") == o.run.get("status") == "ran"
+            if r.run is not None and o.run is not None and r.run.ran and o.run.ran
         ]
         differing = [(r, o, d) for r, o in ran if (d := disagreements(r, o))]
         float64 = self._twins([r for r, _, d in differing if d.get("forward")]) if twins else {}
         for r, o, d in differing:
             verdict = _verdict(r, o, d, float64.get(id(r)), self.target, self.against)
-            r.run["against"] = o.run
+            r.against = o.run
             if id(r) in float64:
-                r.run["float64"] = float64[id(r)][0]
+                r.float64 = float64[id(r)][0]
             r.metadata["differential"] = verdict
             if _told_already(r, verdict):
                 continue
             tested = [self.target.name, self.against.name]  # which are affected: the verdict's
             r.failures.append(Failure("differential", json.dumps(verdict, sort_keys=True), tested))
 
-    def _twins(self, reports: list[Report]) -> dict[int, tuple[dict, dict]]:
+    def _twins(self, reports: list[Report]) -> dict[int, tuple[Arrays, Arrays]]:
         """The float64 twins' outputs under (target, against), by id of the report, where both ran."""
         assert self.against is not None
         twins = {id(r): t for r in reports if (t := twin_report(r)) is not None}
         copies = [{k: fresh(t) for k, t in twins.items()} for _ in range(2)]
         sides = zip((self.target, self.against), copies, strict=True)
         _at_once(*(partial(run_under, side, list(c.values()), gradients=False) for side, c in sides))
-        outputs = {
-            k: [c[k].run.get("outputs") if c[k].run.get("status") == "ran" else None for c in copies]
-            for k in twins
-        }
+        outputs = {k: [_outputs(c[k]) for c in copies] for k in twins}
         return {k: (ours, theirs) for k, (ours, theirs) in outputs.items() if ours and theirs}
+
+
+def _outputs(report: Report) -> Arrays | None:
+    """The first launch's arrays of a report's kernel, if it ran."""
+    return report.run.outputs if report.run is not None and report.run.ran else None
 
 
 def _told_already(report: Report, verdict: dict[str, Any]) -> bool:
@@ -469,12 +520,15 @@ def rounding(installation: Installation, reports: list[Report]) -> None:
     """Each gradient mismatch judged with its float64 twin's check under `installation` and the adjoint's
     noise (`gradcheck.confirmed`): only a confirmed one stays a failure."""
     twins = {id(r): t for r in reports if (t := twin_report(r)) is not None}
-    if twins:
-        run_under(installation, list(twins.values()))
+    noisy = {id(r): fresh(r) for r in reports}
+    run_under(installation, [*twins.values(), *noisy.values()], noise=True)
     for r in reports:
         t = twins.get(id(r))
-        grad64 = judge_gradient(t) if t is not None and t.run.get("status") == "ran" else None
-        told = gradcheck.confirmed(GradResult(**r.metadata["gradcheck"]), r.run["adjoint_noise"], grad64)
+        grad64 = _gradient(t) if t is not None and t.run is not None and t.run.ran else None
+        noise = noisy[id(r)].run.adjoint_noise if noisy[id(r)].run is not None else None
+        if noise is None:  # the second run did not measure it (it did not run again): nothing is confirmed
+            noise = float("inf")
+        told = gradcheck.confirmed(GradResult(**r.metadata["gradcheck"]), noise, grad64)
         r.metadata["gradcheck"] = told.as_dict()
         others = [f for f in r.failures if f.kind != "gradient"]
         ours = [
@@ -485,14 +539,19 @@ def rounding(installation: Installation, reports: list[Report]) -> None:
         r.failures[:] = others + ours if told.status == "mismatch" else others
 
 
+def _gradient(report: Report) -> GradResult:
+    assert report.run is not None
+    return judge_gradient(report.source, report.kernel_name, report.params, report.run)
+
+
 # ----------------------------------------------------------------------------- comparing two sides
 
 
 def disagreements(ours: Report, theirs: Report) -> dict[str, Any]:
     """Where two installations' results for one kernel differ beyond the tolerance policy: the forward
     arrays that differ, and the adjoints if they do (kernels inside the autodiff contract only)."""
-    assert ours.inputs is not None
-    a, b = ours.run["outputs"], theirs.run["outputs"]
+    assert ours.inputs is not None and ours.run is not None and theirs.run is not None
+    a, b = ours.run.outputs, theirs.run.outputs
     accumulators = {p.name for p in leaves(ours.params) if p.role == "accumulator"}
     found: dict[str, Any] = {}
     differing = tolerance.mismatches(a, b, accumulators, ours.inputs.threads)
@@ -500,9 +559,9 @@ def disagreements(ours: Report, theirs: Report) -> dict[str, Any]:
         found["forward"] = differing
     grads = [r.metadata.get("gradcheck", {}) for r in (ours, theirs)]
     if all("adjoint" in g for g in grads):  # measured inside the contract on both sides
-        ad, other = ours.run["adjoint"], theirs.run["adjoint"]
+        ad, other = ours.run.adjoint, theirs.run.adjoint
         precision = gradcheck.gradient_precision(*gradcheck.float_arrays(ours.params))
-        scales = ours.run["scales"] + theirs.run["scales"]
+        scales = [*ours.run.scales, *theirs.run.scales]
         tol = gradcheck.tolerance([ad, other], scales, precision)
         if abs(ad - other) > tol:
             found["gradient"] = {"adjoints": [ad, other], "tolerance": tol}
@@ -517,7 +576,7 @@ def _verdict(
     ours: Report,
     theirs: Report,
     differing: dict[str, Any],
-    float64: tuple[dict, dict] | None,
+    float64: tuple[Arrays, Arrays] | None,
     target: Installation,
     against: Installation,
 ) -> dict[str, Any]:
@@ -533,10 +592,10 @@ def _verdict(
     right: list[str] = []
     if "forward" in differing:
         names = differing["forward"]
-        outputs = {v: r.run["outputs"] for v, r in sides.items()}
+        outputs = {v: r.run.outputs for v, r in sides.items() if r.run is not None}
         verdict["arrays"] = names
         verdict["max_difference"] = {
-            n: float(np.nanmax(np.abs(ours.run["outputs"][n].astype(np.float64) - theirs.run["outputs"][n])))
+            n: float(np.nanmax(np.abs(outputs[target.name][n].astype(np.float64) - outputs[against.name][n])))
             for n in names
         }
         if float64 is None:
