@@ -45,7 +45,8 @@ class Case:
     `gradient`: the adjoint and finite differences (when the kernel has float inputs and outputs), and
     with `noise` the adjoint's spread over inputs moved by a few ULP (`check.runner.adjoint_noise`);
     `redraws`: inputs drawn again, each launched once; `alone`: the source is a race probe
-    (`check.races.probe_source`) whose outputs `alone` are watched while each thread runs alone.
+    (`check.races.probe_source`) whose outputs `alone` are watched while each thread runs alone;
+    `block_dim`: a tile kernel's block size (None: its module's, else Warp's 256).
     """
 
     source: str
@@ -56,16 +57,19 @@ class Case:
     noise: bool = False
     redraws: tuple[Inputs, ...] = ()
     alone: tuple[str, ...] = ()
+    block_dim: int | None = None
 
 
 @dataclass(frozen=True)
 class Options:
     """How a job runs: a debug build first, the devices (the first runs every check, the others repeat
-    the launches), and whether kernels are built with adjoints."""
+    the launches), whether kernels are built with adjoints, and whether a CPU runs a tile block's
+    threads cooperatively (`wp.config.enable_cpu_blocks`; else one thread a block, Warp's default)."""
 
     debug: bool = False
     devices: tuple[str, ...] = ("cpu",)
     backward: bool = True
+    cpu_blocks: bool = False
 
 
 @dataclass(frozen=True)
@@ -209,7 +213,7 @@ def _case_spec(case: Case, gradient: bool) -> dict[str, Any]:
         "params": [param_spec(p, case.inputs.values.get(p.name)) for p in case.params],
         "shape": list(case.inputs.shape),
         "tile": case.inputs.tile,
-        "block_dim": None,
+        "block_dim": case.block_dim,
         "gradient": {"steps": gradcheck.steps(case.params), "noise": case.noise} if gradient else None,
         "redraws": len(case.redraws),
     }
@@ -240,6 +244,7 @@ def write_job(folder: Path, cases: Sequence[Case], options: Options) -> dict[str
         "debug": options.debug,
         "devices": list(options.devices),
         "backward": options.backward,
+        "cpu_blocks": options.cpu_blocks,
     }
     if any(spec["kind"] == "handle" for case in specs for spec in case["params"]):
         job["objects"] = handles.build_source()

@@ -495,6 +495,29 @@ def execute_job(
     """Everything `job` asks of its kernels (their modules written to `folder`): each kernel's result,
     and the arrays of its launches keyed `<kernel>/<output key>` (`<kernel>/<device>/...` on the job's
     other devices)."""
+    with cpu_blocks(job.get("cpu_blocks", False)):
+        return _execute(job, inputs, folder, mark)
+
+
+@contextlib.contextmanager
+def cpu_blocks(together: bool) -> Iterator[None]:
+    """Whether a CPU runs a tile block's threads together (`wp.config.enable_cpu_blocks`, where this Warp
+    has it), for the job only."""
+    import warp as wp
+
+    saved = getattr(wp.config, "enable_cpu_blocks", None)
+    if saved is not None:
+        wp.config.enable_cpu_blocks = together
+    try:
+        yield
+    finally:
+        if saved is not None:
+            wp.config.enable_cpu_blocks = saved
+
+
+def _execute(
+    job: dict, inputs: dict[str, np.ndarray], folder: Path, mark: Callable[[str, int | None], None]
+) -> tuple[list[dict], dict[str, np.ndarray]]:
     cases, (device, *others) = job["kernels"], job.get("devices", ["cpu"])
     builder = Builder(folder, device, job.get("backward", True))
     build = _objects(job)

@@ -6,9 +6,10 @@ from functools import cache
 import numpy as np
 import pytest
 
-from check import execute, handles
+from check import execute, executor, handles
 from check.compile import failing, record_code
-from check.gradcheck import check_gradient
+from check.executor import Case
+from check.judge import gradient_check
 from emit.lower import lower
 from emit.records import build_record
 from grammar import geometry, gradients, tile_blocks
@@ -138,16 +139,20 @@ def _seeds_with(marker: str, count: int, differentiable: bool = False) -> list[i
 def _prepared(seed: int, differentiable: bool = False):
     s = sample(seed, differentiable)
     source = to_source(s.tree)
-    ((_, kernel),) = execute.load_kernels([(source, s.kernel_name)])
-    params, inputs = execute.prepare(kernel, seed)
-    return s, source, kernel, params, inputs
+    params, inputs = execute.describe(source, s.kernel_name, seed)
+    return s, source, params, inputs
+
+
+def _objects(inputs: execute.Inputs) -> dict[str, str]:
+    """The kinds of the objects (meshes, volumes ...) a launch's handle parameters take, by name."""
+    return {name: v.kind for name, v in inputs.values.items() if isinstance(v, handles.Recipe)}
 
 
 def test_generated_custom_gradients_pass_the_gradient_check():
     statuses = []
     for seed in _seeds_with("wp.func_grad", 4, differentiable=True):
-        s, source, kernel, params, inputs = _prepared(seed, True)
-        statuses.append(check_gradient(kernel, params, inputs, source, s.kernel_name).status)
+        s, source, params, inputs = _prepared(seed, True)
+        statuses.append(gradient_check(source, s.kernel_name, params, inputs).status)
     assert "passed" in statuses and "mismatch" not in statuses, statuses
 
 
@@ -178,8 +183,8 @@ def probe(pts: wp.array(dtype=wp.vec3), out: wp.array(dtype=float), mesh: wp.uin
 
 
 def test_handles_are_recognised_by_use_and_built_from_the_seed():
-    ((_, kernel),) = execute.load_kernels([(GEOMETRY, "probe")])
-    assert handles.handle_kinds(kernel) == {
+    params, inputs = execute.describe(GEOMETRY, "probe", 3)
+    assert _objects(inputs) == {
         "mesh": "mesh",
         "tree": "bvh",
         "grid": "hash_grid",
@@ -187,18 +192,18 @@ def test_handles_are_recognised_by_use_and_built_from_the_seed():
         "vecs": "volume_v",
         "tex": "texture2d",
     }
-    params, inputs = execute.prepare(kernel, 3)
-    first, again = (execute.launch(kernel, params, inputs)["out"] for _ in range(2))
-    assert np.isfinite(first).all() and first.tobytes() == again.tobytes()
-    _, other = execute.prepare(kernel, 4)  # another seed: other objects (and points)
-    assert not np.array_equal(execute.launch(kernel, params, other)["out"], first)
+    _, other = execute.describe(GEOMETRY, "probe", 4)  # another seed: other objects (and points)
+    run, run_other = executor.execute([Case(GEOMETRY, "probe", tuple(params), i) for i in (inputs, other)])
+    assert run.deterministic and np.isfinite(run.outputs["out"]).all()
+    assert not np.array_equal(run_other.outputs["out"], run.outputs["out"])
 
 
 def test_generated_geometry_kernels_execute():
     for marker in ("wp.mesh_", "wp.bvh_", "wp.hash_grid_", "wp.volume_", "wp.texture_"):
         (seed,) = _seeds_with(marker, 1)
-        _, _, kernel, params, inputs = _prepared(seed)
-        assert set(handles.handle_kinds(kernel)) and execute.deterministic(kernel, params, inputs), marker
+        s, source, params, inputs = _prepared(seed)
+        (run,) = executor.execute([Case(source, s.kernel_name, tuple(params), inputs)])
+        assert _objects(inputs) and run.ran and run.deterministic, (marker, run.message)
 
 
 # ----------------------------------------------------------------------------- tiles
@@ -207,20 +212,15 @@ def test_generated_geometry_kernels_execute():
 def test_tile_kernels_compute_the_same_for_any_block_size():
     """Per-thread tile operations enter a block from its last lane only, or are undone: a CPU block
     of one thread and a cooperative CPU block of four compute the same."""
-    import warp as wp
-
     seeds = _seeds_with("wp.block_dim()", 2) + _seeds_with("wp.untile(", 1)
     for seed in seeds:
-        _, _, kernel, params, inputs = _prepared(seed)
+        s, source, params, inputs = _prepared(seed)
         results = []
         for block_dim in (1, 4):
-            wp.config.enable_cpu_blocks = block_dim > 1
-            try:
-                args = execute.warp_arguments(params, inputs, "cpu")
-                wp.launch_tiled(kernel, dim=inputs.shape, inputs=args, device="cpu", block_dim=block_dim)
-            finally:
-                wp.config.enable_cpu_blocks = False
-            results.append({n: a.numpy() for n, a in execute.held_arrays(params, args).items()})
+            case = Case(source, s.kernel_name, tuple(params), inputs, block_dim=block_dim)
+            (run,) = executor.execute([case], options=executor.Options(cpu_blocks=block_dim > 1))
+            assert run.ran, run.message
+            results.append(run.outputs)
         for name, value in results[0].items():
             np.testing.assert_allclose(value, results[1][name], rtol=1e-4, atol=1e-4, err_msg=str(seed))
 
@@ -258,8 +258,8 @@ def test_kernel_options_are_in_the_code_and_the_record():
     record = build_record(sample(seed), "cpu")
     assert record["code_backward"] is None
     assert record["metadata"]["codegen"]["kernel_options"]["enable_backward"] is False
-    s, source, kernel, params, inputs = _prepared(seed)
-    assert check_gradient(kernel, params, inputs, source, s.kernel_name).status in (
+    s, source, params, inputs = _prepared(seed)
+    assert gradient_check(source, s.kernel_name, params, inputs).status in (
         "not_differentiable",
         "not_checked",
     )
@@ -280,8 +280,7 @@ def test_geometry_reproducers_rebuild_their_objects_with_plain_warp(tmp_path):
     from check.findings import Finding, write_finding
     from tests.conftest import plain_warp
 
-    ((_, kernel),) = execute.load_kernels([(GEOMETRY, "probe")])
-    params, inputs = execute.prepare(kernel, 3)
+    params, inputs = execute.describe(GEOMETRY, "probe", 3)
     finding = Finding("nondeterministic", "cpu", "probe", GEOMETRY, "two launches", 3, False, inputs, params)
     script = write_finding(tmp_path, finding)
     ran = plain_warp(script, tmp_path)

@@ -15,8 +15,8 @@ import pytest
 from check import execute, runner
 from check.findings import read_findings
 from check.harness import Report
+from check.judge import installation, run_under, unsupported
 from check.signature import constructs
-from check.target import installation, run_under, unsupported
 from grammar.unparse import to_source
 from synth import cli, fuzz
 from tests.conftest import plain_warp, synth

@@ -10,11 +10,13 @@ import pytest
 
 from check import execute, races
 from check.execute import Unsupported
+from check.executor import Case, Execution
+from check.executor import execute as execute_cases
 from check.findings import Finding, read_findings, reproduced, run_reproducer
 from check.gradcheck import GradResult, confirmed
 from check.harness import Failure, Report
+from check.judge import Installation, judge_run
 from check.shrink import _variants
-from check.target import Installation, judge_run
 from grammar.sample import sample
 from grammar.strategies import DrawnKernel
 from grammar.unparse import to_source
@@ -70,14 +72,16 @@ def test_the_grammars_outputs_never_race():
             continue
         cases.append((races.probe_source(source, s.kernel_name, len(inputs.shape)), s, params, inputs))
     assert sum(bool(inputs.tile) for *_, inputs in cases) >= 8
-    probes = dict(execute.load_kernels([(probe, s.kernel_name) for probe, s, _, _ in cases]))
+    watched = [tuple(p.name for p in races.outputs(params)) for _, _, params, _ in cases]
+    probes = [
+        Case(probe, s.kernel_name, tuple(params), inputs, alone=w)
+        for (probe, s, params, inputs), w in zip(cases, watched, strict=True)
+    ]
     checked = 0
-    for n, (_, s, params, inputs) in enumerate(cases):
-        try:
-            assert races.probed(probes[n], params, inputs) is None, s.seed
+    for (_, s, _, _), run in zip(cases, execute_cases(probes), strict=True):
+        if run.ran:
+            assert run.race is None, s.seed
             checked += 1
-        except Unsupported:
-            pass
     assert checked >= len(cases) - 2
 
 
@@ -85,7 +89,7 @@ def test_a_racing_kernel_s_gradient_failure_is_filed_as_a_race_whose_reproducer_
     params, inputs = execute.describe(TILE_RACE, "spread", 4)
     failure = Failure("gradient", '{"adjoint": 1.0, "finite_difference": 0.0}')
     report = Report(4, "spread", "tile", TILE_RACE, [failure], params=params, inputs=inputs)
-    entries = Filer(tmp_path, Checks(False), shrink=False).file(report)
+    entries = Filer(tmp_path, Checks.pinned(False), shrink=False).file(report)
     assert [e["kind"] for e in entries] == ["race"] and report.metadata["race"].startswith("threads")
     script = tmp_path / "findings" / entries[0]["finding"]
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
@@ -123,10 +127,10 @@ def test_a_gradient_mismatch_is_a_finding_only_when_confirmed(grad, noise, twin,
 
 def test_a_feature_the_device_lacks_at_run_time_is_unsupported_by_the_target_with_warps_line():
     said = "RuntimeError: Only CUDA devices are supported for allocate_by_tiles"
-    report = Report(0, "k", "", "", run={"status": "raised", "message": said})
+    report = Report(0, "k", "", "", run=Execution("raised", "1.10.0", said))
     judge_run(report, Installation(sys.executable, "1.10.0", "target", "1.10.0"))
     assert report.failures == [] and report.metadata["execution"] == f"unsupported_by_target: {said}"
-    report = Report(0, "k", "", "", run={"status": "raised", "message": "RuntimeError: boom"})
+    report = Report(0, "k", "", "", run=Execution("raised", "1.10.0", "RuntimeError: boom"))
     judge_run(report, Installation(sys.executable, "1.10.0", "target", "1.10.0"))
     assert [f.kind for f in report.failures] == ["crash"]
 
@@ -166,7 +170,7 @@ def test_a_reproducer_that_does_not_reproduce_as_saved_is_never_filed(tmp_path):
     params, inputs = execute.describe(RIGHT, "double", 1)
     failure = Failure("gradient", '{"adjoint": 1.0, "finite_difference": 0.0}')
     report = Report(1, "double", "math", RIGHT, [failure], params=params, inputs=inputs)
-    entries = Filer(tmp_path, Checks(False), shrink=False).file(report)
+    entries = Filer(tmp_path, Checks.pinned(False), shrink=False).file(report)
     assert entries == [
         {"kind": "gradient", "versions": ["1.19.0"], "not_reproduced": True, "reproducers_dropped": 1}
     ]
