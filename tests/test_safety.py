@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from check import execute
 from grammar import safety
 from grammar.astnodes import call, subscript
 from grammar.builtins import INT_RANGE, SAFETY
 from grammar.sample import sample
 from grammar.types import BFLOAT16, FLOAT32, INT32, SCALARS, SPELLINGS, WType, int_bits, is_unsigned
+from warp_access import WarpModule
 
 #: Each guard's domain: what the guarded value must satisfy.
 DOMAINS = {
@@ -99,8 +99,13 @@ CASES, SOURCE = _cases()
 
 @pytest.fixture(scope="module")
 def module():
-    with execute.loaded(SOURCE) as py_module:
-        yield py_module
+    """The cases' kernels built once for the CPU: Hypothesis launches them on many values here (the
+    executor's job a launch is, drawn inputs per the launch contract, is not what these tests need)."""
+    import warp as wp
+
+    with WarpModule("safety_cases", SOURCE) as built:
+        wp.load_module(built.warp_module, device="cpu")
+        yield built.py_module
 
 
 def _run(module, name: str, ty: WType, *arrays: np.ndarray) -> np.ndarray:
