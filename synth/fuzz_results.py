@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from check.findings import FINDINGS_DIR, GENERATOR_KINDS
+from check.findings import FINDINGS_DIR
 from check.harness import Report
+from check.kinds import KINDS
 from emit.records import candidate_seed
 from emit.writer import PROGRESS, DatasetWriter, Progress
 
@@ -90,7 +91,7 @@ def outcome(failure: dict[str, Any]) -> str:
     it reproduced as saved: nothing was filed)."""
     if failure.get("not_reproduced"):
         return "not_reproduced"
-    if failure["kind"] in GENERATOR_KINDS:
+    if KINDS[failure["kind"]].generators:
         return "generator_defect"
     return "known" if "known" in failure else "new"
 
