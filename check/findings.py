@@ -2,7 +2,9 @@
 
 A reproducer imports nothing from warp-synth: it holds the (shrunk) kernel
 module, its launch inputs as literals, and the check that failed; it exits
-with status 1 while the problem reproduces and 0 once it is fixed.
+with status 1 while the problem reproduces and 0 once it is fixed, and with
+status 3 when its own code fails (an exception raised outside Warp: a NameError
+of the script's counts as nothing, never as the bug reproducing).
 `findings.jsonl` describes each finding, `SUMMARY.md` lists them.
 """
 
@@ -24,7 +26,7 @@ import numpy as np
 
 from check import gradcheck, handles, races, runner, tolerance
 from check.execute import Inputs, Param, leaves
-from check.kinds import KINDS
+from check.kinds import BROKEN, FIXED, KINDS, REPRODUCES
 from check.signature import constructs
 from emit.writer import FINDINGS_DIR
 
@@ -92,7 +94,8 @@ REPRODUCER_SECONDS = 600
 
 def run_reproducer(script: Path, python: str) -> int | str:
     """The exit status of `script` run as saved by interpreter `python` (a negative one: the signal
-    that ended it), or why it has none: "traceback" (an error of the script's own escaped), "timeout"."""
+    that ended it; `BROKEN`: its own code failed), or why it has none: "traceback" (an error escaped:
+    at its top level, or Warp's where its check expects none), "timeout"."""
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # plain Warp, nothing of ours
     try:
         done = subprocess.run(
@@ -110,12 +113,13 @@ def run_reproducer(script: Path, python: str) -> int | str:
 
 def reproduced(finding: Finding, statuses: dict[str, int | str]) -> bool:
     """Whether the reproducer reproduces under every installation the finding affects (every one tested
-    when it names none) that ran it: exit status 1, or, for a crash, a signal.  No installation ran it
+    when it names none) that ran it: exit status 1, or, for a kind that `dies`, a signal (never `BROKEN`,
+    the reproducer's own failure).  No installation ran it
     (a CUDA finding without a GPU): it is filed as found."""
     affected = finding.versions.get("affected") or finding.versions.get("tested") or list(statuses)
     ran = [statuses[v] for v in affected if v in statuses]
     dying = KINDS[finding.kind].dies
-    return all(s == 1 or (dying and isinstance(s, int) and s < 0) for s in ran)
+    return all(s == REPRODUCES or (dying and isinstance(s, int) and s < 0) for s in ran)
 
 
 def _plain(value: Any) -> Any:
@@ -258,17 +262,59 @@ def reproducer(f: Finding) -> str:
         body += "\n\n\n" + races.probe_copy(f.source, f.kernel_name, len(f.inputs.shape))
     parts = [
         f'"""Warp finding ({f.kind}, {f.device}): {kind.meaning}.\n\n{_comment(f.message)}\n\n'
-        f'{kind.exit}  Needs only warp-lang (and numpy)."""',
-        "from __future__ import annotations\n\nimport sys\n\nimport numpy as np\nimport warp as wp\n",
+        f"{kind.exit}  Exit status {BROKEN}: the reproducer itself is broken (an error of its own code, "
+        'not raised inside Warp).  Needs only warp-lang (and numpy)."""',
+        _IMPORTS,
         f"DEVICE = {f.device!r}",
         body,
         "",
-        _arguments_code(f) if f.inputs is not None else "",
+        _arguments_code(f) if f.inputs is not None else _LOAD_ONLY if "run(" in kind.check else "",
         _policy_code(f),
+        _RAISED_BY_WARP,
         kind.check,
-        'if __name__ == "__main__":\n    wp.init()\n    sys.exit(1 if reproduces() else 0)\n',
+        _MAIN,
     ]
     return "\n\n".join(p for p in parts if p)
+
+
+_IMPORTS = (
+    "from __future__ import annotations\n\nimport os\nimport sys\n\nimport numpy as np\nimport warp as wp\n"
+)
+
+#: A reproducer without launch inputs (the process died loading the kernel, or it never built): its
+#: `run` builds the module, which is all of the kernel it can show.
+_LOAD_ONLY = '''def run(device, inputs=None):
+    """No launch inputs were recorded (the kernel was not launched): building the module is the check."""
+    wp.load_module(device=device)
+    return {}
+'''
+
+#: Tells Warp's failure (an exception raised inside Warp's package) from the reproducer's own (a
+#: NameError, an AttributeError ... of its code): only the first may count as reproducing.
+_RAISED_BY_WARP = '''def raised_by_warp(error):
+    """Whether `error` was raised inside Warp, not by this script's own code (an attribute Warp lacks,
+    reported by its module's `__getattr__`, is the script's error)."""
+    package = os.path.dirname(wp.__file__) + os.sep
+    frame = error.__traceback__
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        if code.co_filename.startswith(package) and code.co_name != "__getattr__":
+            return True
+        frame = frame.tb_next
+    return False
+'''
+
+_MAIN = f"""if __name__ == "__main__":
+    wp.init()
+    try:
+        found = reproduces()
+    except Exception as e:
+        if raised_by_warp(e):
+            raise
+        print(f"the reproducer itself is broken: {{type(e).__name__}}: {{e}}", file=sys.stderr)
+        sys.exit({BROKEN})
+    sys.exit({REPRODUCES} if found else {FIXED})
+"""
 
 
 def _comment(message: str) -> str:

@@ -14,6 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+#: A reproducer's exit statuses: its kind's failure shows (for a kind that `dies`, a signal may end it
+#: instead), it does not, and its own code failed (an error raised outside Warp: it says nothing of Warp).
+REPRODUCES, FIXED, BROKEN = 1, 0, 3
+
 #: How the hits of a kind are grouped (`check.signature`): by the failure's normalised message (its
 #: words name the cause), by the shrunk kernel's constructs, or by message for a Python exception and
 #: by constructs for a death by signal (`the process died`).
@@ -45,6 +49,8 @@ _COMPILE = """def reproduces():
     try:
         wp.load_module(device=DEVICE)
     except Exception as e:
+        if not raised_by_warp(e):
+            raise
         print(e)
         return True
     return False
@@ -55,6 +61,8 @@ _CRASH = """def reproduces():
     try:
         run(DEVICE)
     except Exception as e:
+        if not raised_by_warp(e):
+            raise
         print(e)
         return True
     return False
