@@ -28,6 +28,7 @@ from check import gradcheck, handles, races, runner, tolerance
 from check.execute import Inputs, Param, leaves
 from check.kinds import BROKEN, FIXED, KINDS, REPRODUCES
 from check.signature import constructs
+from emit.schema import Field, ListOf, OneOf, Struct, read_jsonl
 from emit.writer import FINDINGS_DIR
 
 INDEX = "findings.jsonl"
@@ -60,6 +61,31 @@ class Finding:
 
 #: Finding fields kept out of findings.jsonl (the reproducer holds them as literals).
 _SCRIPT_ONLY = ("inputs", "params")
+
+_VERSIONS = tuple(
+    Field(role, ListOf("string"), "", optional=True) for role in ("tested", "affected", "unaffected")
+)
+
+#: A line of findings.jsonl: the finding's fields but `_SCRIPT_ONLY`, its reproducer, and how that ran.
+FINDING = Struct(
+    (
+        Field("kind", OneOf(tuple(KINDS)), "the failure kind (`check.kinds.KINDS`)"),
+        Field("device", OneOf(("cpu", "cuda")), "the device it shows on"),
+        Field("kernel_name", "string", "the kernel's name"),
+        Field("source", "string", "the (shrunk) module"),
+        Field("message", "string", "what the check said (JSON for gradients and differentials)"),
+        Field("seed", "int64", "the candidate seed it was found from", nullable=True),
+        Field("shrunk", "bool", "whether `source` is the shrunk kernel"),
+        Field("versions", Struct(_VERSIONS), "Warp versions tested, affected, unaffected"),
+        Field("signature", "string", "what groups its hits (`check.signature`)"),
+        Field("recorded", "object", "a differential's results by version"),
+        Field("expected", "object", "a differential's expected arrays, where known"),
+        Field("reproducer", "string", "the reproducer's file name in findings/"),
+        Field("lines", "int64", "lines of kernel code of the reproducer"),
+        Field("exit_status", "object", "the reproducer's exit status by Warp version", optional=True),
+        Field("reproducers_dropped", "int64", "smaller reproducers that did not reproduce", optional=True),
+    )
+)
 
 
 def write_finding(out: Path, finding: Finding, checked: dict[str, Any] | None = None) -> Path:
@@ -130,8 +156,9 @@ def _plain(value: Any) -> Any:
 
 
 def read_findings(folder: Path) -> list[dict[str, Any]]:
+    """findings.jsonl's lines (`FINDING` each; `emit.schema.DamagedFile` names a damaged one)."""
     index = folder / INDEX
-    return [json.loads(line) for line in index.read_text().splitlines()] if index.exists() else []
+    return read_jsonl(index, FINDING) if index.exists() else []
 
 
 def kernel_lines(source: str) -> int:
