@@ -2,7 +2,9 @@
 
 A reproducer imports nothing from warp-synth: it holds the (shrunk) kernel
 module, its launch inputs as literals, and the check that failed; it exits
-with status 1 while the problem reproduces and 0 once it is fixed.
+with status 1 while the problem reproduces and 0 once it is fixed, and with
+status 3 when its own code fails (an exception raised outside Warp: a NameError
+of the script's counts as nothing, never as the bug reproducing).
 `findings.jsonl` describes each finding, `SUMMARY.md` lists them.
 """
 
@@ -24,30 +26,13 @@ import numpy as np
 
 from check import gradcheck, handles, races, runner, tolerance
 from check.execute import Inputs, Param, leaves
+from check.kinds import BROKEN, FIXED, KINDS, REPRODUCES
 from check.signature import constructs
+from emit.schema import Field, ListOf, OneOf, Struct, read_jsonl
 from emit.writer import FINDINGS_DIR
 
 INDEX = "findings.jsonl"
 SUMMARY = "SUMMARY.md"
-
-#: What each kind of finding is, for the summary and the reproducers' docstrings.
-KINDS = {
-    "compile": "Warp's generated code for the kernel does not compile",
-    "crash": "launching the kernel raises",
-    "nondeterministic": "two CPU launches with identical inputs give different bytes",
-    "gradient": "the wp.Tape backward disagrees with finite differences (inside the autodiff contract)",
-    "cpu_gpu_mismatch": "CPU and CUDA results differ beyond the tolerance policy",
-    "differential": "two Warp versions give different results for the same kernel and inputs, beyond the "
-    "tolerance policy",
-    "generator_defect": "under Warp's debug mode the kernel fails an array-bounds assertion or dies with "
-    "a signal: the generator emitted undefined behaviour (a warp-synth bug, not Warp's)",
-    "undefined_behaviour": "under Warp's debug mode the kernel fails an array-bounds assertion or dies "
-    "with a signal: the kernel (a user's, `synth check`) has undefined behaviour",
-    "race": "two threads (or tile blocks) write the same element of an output other than through an "
-    "atomic: the generator emitted a data race (a warp-synth bug, not Warp's)",
-}
-#: Kinds that are warp-synth's own defects, never Warp findings.
-GENERATOR_KINDS = ("generator_defect", "race")
 
 
 @dataclass
@@ -76,6 +61,31 @@ class Finding:
 
 #: Finding fields kept out of findings.jsonl (the reproducer holds them as literals).
 _SCRIPT_ONLY = ("inputs", "params")
+
+_VERSIONS = tuple(
+    Field(role, ListOf("string"), "", optional=True) for role in ("tested", "affected", "unaffected")
+)
+
+#: A line of findings.jsonl: the finding's fields but `_SCRIPT_ONLY`, its reproducer, and how that ran.
+FINDING = Struct(
+    (
+        Field("kind", OneOf(tuple(KINDS)), "the failure kind (`check.kinds.KINDS`)"),
+        Field("device", OneOf(("cpu", "cuda")), "the device it shows on"),
+        Field("kernel_name", "string", "the kernel's name"),
+        Field("source", "string", "the (shrunk) module"),
+        Field("message", "string", "what the check said (JSON for gradients and differentials)"),
+        Field("seed", "int64", "the candidate seed it was found from", nullable=True),
+        Field("shrunk", "bool", "whether `source` is the shrunk kernel"),
+        Field("versions", Struct(_VERSIONS), "Warp versions tested, affected, unaffected"),
+        Field("signature", "string", "what groups its hits (`check.signature`)"),
+        Field("recorded", "object", "a differential's results by version"),
+        Field("expected", "object", "a differential's expected arrays, where known"),
+        Field("reproducer", "string", "the reproducer's file name in findings/"),
+        Field("lines", "int64", "lines of kernel code of the reproducer"),
+        Field("exit_status", "object", "the reproducer's exit status by Warp version", optional=True),
+        Field("reproducers_dropped", "int64", "smaller reproducers that did not reproduce", optional=True),
+    )
+)
 
 
 def write_finding(out: Path, finding: Finding, checked: dict[str, Any] | None = None) -> Path:
@@ -106,13 +116,12 @@ def save_reproducer(out: Path, finding: Finding) -> Path:
 
 #: Seconds a reproducer may run before it counts as not reproducing.
 REPRODUCER_SECONDS = 600
-#: Kinds whose reproducer may die by a signal while it reproduces (the others exit with status 1).
-_DYING = ("crash", "generator_defect", "undefined_behaviour")
 
 
 def run_reproducer(script: Path, python: str) -> int | str:
     """The exit status of `script` run as saved by interpreter `python` (a negative one: the signal
-    that ended it), or why it has none: "traceback" (an error of the script's own escaped), "timeout"."""
+    that ended it; `BROKEN`: its own code failed), or why it has none: "traceback" (an error escaped:
+    at its top level, or Warp's where its check expects none), "timeout"."""
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # plain Warp, nothing of ours
     try:
         done = subprocess.run(
@@ -130,12 +139,13 @@ def run_reproducer(script: Path, python: str) -> int | str:
 
 def reproduced(finding: Finding, statuses: dict[str, int | str]) -> bool:
     """Whether the reproducer reproduces under every installation the finding affects (every one tested
-    when it names none) that ran it: exit status 1, or, for a crash, a signal.  No installation ran it
+    when it names none) that ran it: exit status 1, or, for a kind that `dies`, a signal (never `BROKEN`,
+    the reproducer's own failure).  No installation ran it
     (a CUDA finding without a GPU): it is filed as found."""
     affected = finding.versions.get("affected") or finding.versions.get("tested") or list(statuses)
     ran = [statuses[v] for v in affected if v in statuses]
-    dying = finding.kind in _DYING
-    return all(s == 1 or (dying and isinstance(s, int) and s < 0) for s in ran)
+    dying = KINDS[finding.kind].dies
+    return all(s == REPRODUCES or (dying and isinstance(s, int) and s < 0) for s in ran)
 
 
 def _plain(value: Any) -> Any:
@@ -146,8 +156,9 @@ def _plain(value: Any) -> Any:
 
 
 def read_findings(folder: Path) -> list[dict[str, Any]]:
+    """findings.jsonl's lines (`FINDING` each; `emit.schema.DamagedFile` names a damaged one)."""
     index = folder / INDEX
-    return [json.loads(line) for line in index.read_text().splitlines()] if index.exists() else []
+    return read_jsonl(index, FINDING) if index.exists() else []
 
 
 def kernel_lines(source: str) -> int:
@@ -162,7 +173,7 @@ def write_summary(folder: Path, hits: dict[str, list[int]] | None = None) -> Non
     findings = read_findings(folder)
     counts = Counter(f["kind"] for f in findings)
     lines = ["# Findings", "", f"{len(findings)} finding(s).", ""]
-    lines += [f"- {kind}: {n} ({KINDS[kind]})" for kind, n in sorted(counts.items())]
+    lines += [f"- {kind}: {n} ({KINDS[kind].meaning})" for kind, n in sorted(counts.items())]
     for n, f in enumerate(findings, 1):
         seeds = (hits or {}).get(f["reproducer"]) or [f["seed"]]
         lines += ["", *_issue(n, f, seeds)]
@@ -176,7 +187,7 @@ def _issue(n: int, f: dict[str, Any], seeds: list[Any]) -> list[str]:
     return [
         f"## {n}. {title(f)}",
         "",
-        f"- failure class: `{f['kind']}` ({KINDS[f['kind']]})",
+        f"- failure class: `{f['kind']}` ({KINDS[f['kind']].meaning})",
         f"- Warp versions tested: {', '.join(versions.get('tested', [])) or 'the pinned one'}; "
         f"affected: {', '.join(versions.get('affected', [])) or 'undetermined'}; "
         f"unaffected: {', '.join(versions.get('unaffected', [])) or 'none'}",
@@ -200,17 +211,7 @@ def title(f: dict[str, Any]) -> str:
     used = [c for c in sorted(constructs(f["source"])) if c.startswith("wp.") and c not in ("wp.tid",)]
     used += [phrase for c, phrase in _PHRASES.items() if c in constructs(f["source"])]
     using = f" with {', '.join(used[:5])}" if used else ""
-    what = {
-        "compile": f"kernel{using} fails to build",
-        "crash": f"launching a kernel{using} fails",
-        "nondeterministic": f"two launches of a kernel{using} differ",
-        "gradient": f"wrong gradient (wp.Tape) of a kernel{using}",
-        "cpu_gpu_mismatch": f"CPU and CUDA results of a kernel{using} differ",
-        "differential": f"a kernel{using} gives {'wrong' if affected else 'different'} results",
-        "generator_defect": f"(warp-synth) generated kernel{using} has undefined behaviour",
-        "undefined_behaviour": f"kernel{using} has undefined behaviour (debug mode)",
-        "race": f"(warp-synth) generated kernel{using} has a data race",
-    }[f["kind"]]
+    what = KINDS[f["kind"]].title.format(using=using, wrong="wrong" if affected else "different")
     return f"{where}: {what}"
 
 
@@ -229,7 +230,7 @@ def expected_and_actual(f: dict[str, Any]) -> list[str]:
     if kind == "gradient":
         grad = _json(message)
         return [
-            f"Expected: the adjoint matches central finite differences ({grad.get('finite_difference')}).",
+            f"Expected: {KINDS[kind].expected} ({grad.get('finite_difference')}).",
             f"Actual: the adjoint is {grad.get('adjoint')} (tolerance {grad.get('tolerance')}).",
         ]
     if kind == "differential":
@@ -247,15 +248,7 @@ def expected_and_actual(f: dict[str, Any]) -> list[str]:
             lines.append(f"Right: Warp {verdict['right'][0]} ({how}).")
         return [f"{line}  " for line in lines]
     unaffected = ", ".join(f.get("versions", {}).get("unaffected", []))
-    expected = {
-        "compile": f"the kernel builds{f' (as with Warp {unaffected})' if unaffected else ''}",
-        "crash": "the launch completes",
-        "nondeterministic": "two launches give identical bytes",
-        "cpu_gpu_mismatch": "CPU and CUDA agree within the tolerance policy",
-        "generator_defect": "no assertion or signal under Warp's debug mode",
-        "undefined_behaviour": "no assertion or signal under Warp's debug mode",
-        "race": "each element of an output written by one thread at most",
-    }[kind]
+    expected = KINDS[kind].expected.format(as_with=f" (as with Warp {unaffected})" if unaffected else "")
     return [f"Expected: {expected}.  ", f"Actual: {_comment(message)[:600]}"]
 
 
@@ -290,22 +283,65 @@ def reproducer(f: Finding) -> str:
     Its check is the fuzzer's: the tolerance and step policy and the functions that apply it are
     copied from `check.tolerance` and `check.gradcheck` (their source), not restated.
     """
+    kind = KINDS[f.kind]
     body = f.source.replace("import warp as wp\n", "", 1).strip()
     if f.kind == "race" and f.inputs is not None:  # the kernel's probe beside it (`check.races`)
         body += "\n\n\n" + races.probe_copy(f.source, f.kernel_name, len(f.inputs.shape))
     parts = [
-        f'"""Warp finding ({f.kind}, {f.device}): {KINDS[f.kind]}.\n\n{_comment(f.message)}\n\n'
-        f'{_EXIT.get(f.kind, _EXIT_STATUS)}  Needs only warp-lang (and numpy)."""',
-        "from __future__ import annotations\n\nimport sys\n\nimport numpy as np\nimport warp as wp\n",
+        f'"""Warp finding ({f.kind}, {f.device}): {kind.meaning}.\n\n{_comment(f.message)}\n\n'
+        f"{kind.exit}  Exit status {BROKEN}: the reproducer itself is broken (an error of its own code, "
+        'not raised inside Warp).  Needs only warp-lang (and numpy)."""',
+        _IMPORTS,
         f"DEVICE = {f.device!r}",
         body,
         "",
-        _arguments_code(f) if f.inputs is not None else "",
+        _arguments_code(f) if f.inputs is not None else _LOAD_ONLY if "run(" in kind.check else "",
         _policy_code(f),
-        _CHECKS[f.kind],
-        'if __name__ == "__main__":\n    wp.init()\n    sys.exit(1 if reproduces() else 0)\n',
+        _RAISED_BY_WARP,
+        kind.check,
+        _MAIN,
     ]
     return "\n\n".join(p for p in parts if p)
+
+
+_IMPORTS = (
+    "from __future__ import annotations\n\nimport os\nimport sys\n\nimport numpy as np\nimport warp as wp\n"
+)
+
+#: A reproducer without launch inputs (the process died loading the kernel, or it never built): its
+#: `run` builds the module, which is all of the kernel it can show.
+_LOAD_ONLY = '''def run(device, inputs=None):
+    """No launch inputs were recorded (the kernel was not launched): building the module is the check."""
+    wp.load_module(device=device)
+    return {}
+'''
+
+#: Tells Warp's failure (an exception raised inside Warp's package) from the reproducer's own (a
+#: NameError, an AttributeError ... of its code): only the first may count as reproducing.
+_RAISED_BY_WARP = '''def raised_by_warp(error):
+    """Whether `error` was raised inside Warp, not by this script's own code (an attribute Warp lacks,
+    reported by its module's `__getattr__`, is the script's error)."""
+    package = os.path.dirname(wp.__file__) + os.sep
+    frame = error.__traceback__
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        if code.co_filename.startswith(package) and code.co_name != "__getattr__":
+            return True
+        frame = frame.tb_next
+    return False
+'''
+
+_MAIN = f"""if __name__ == "__main__":
+    wp.init()
+    try:
+        found = reproduces()
+    except Exception as e:
+        if raised_by_warp(e):
+            raise
+        print(f"the reproducer itself is broken: {{type(e).__name__}}: {{e}}", file=sys.stderr)
+        sys.exit({BROKEN})
+    sys.exit({REPRODUCES} if found else {FIXED})
+"""
 
 
 def _comment(message: str) -> str:
@@ -383,7 +419,7 @@ def _parts(f: Finding) -> list[str]:
     """What a finding's check compares: "forward" results, "gradient"s."""
     if f.kind == "differential":
         return json.loads(f.message)["part"]
-    return ["gradient"] if f.kind == "gradient" else ["forward"]
+    return list(KINDS[f.kind].compares)
 
 
 def _policy_code(f: Finding) -> str:
@@ -398,8 +434,7 @@ def _policy_code(f: Finding) -> str:
         functions = (runner.loss, runner.adjoint, runner.finite_differences)
         functions += (gradcheck.tolerance, gradcheck.judge)
         blocks.append(_copied(constants, functions, values) + "\n\n" + _GRADIENT)
-    compared = f.kind in ("cpu_gpu_mismatch", "nondeterministic", "differential") and "forward" in _parts(f)
-    if compared and f.inputs is not None:
+    if "forward" in _parts(f) and f.inputs is not None:
         accumulators = sorted(p.name for p in leaves(f.params) if p.role == "accumulator")
         values = {"ACCUMULATORS": accumulators, "THREADS": f.inputs.threads}
         functions = (tolerance.close, tolerance.mismatches, tolerance.run_to_run_differences)
@@ -466,107 +501,3 @@ def gradient_check():
           f"{status} {reason}")
     return status
 '''
-
-
-_EXIT_STATUS = "Exit status 1 while it reproduces, 0 once fixed."
-_EXIT = {
-    "crash": "Dies (a signal) or exits 1 while it reproduces, exits 0 once fixed.",
-    "generator_defect": "Dies (a signal: SIGILL for a failed assertion, SIGFPE ...) while it reproduces.",
-    "undefined_behaviour": "Dies (a signal: SIGILL for a failed assertion, SIGFPE ...) while it reproduces.",
-}
-
-_CHECKS = {
-    "compile": """def reproduces():
-    if DEVICE == "cuda" and wp.get_cuda_device_count() == 0:
-        print("needs a CUDA GPU (Warp builds CUDA modules only for a device)")
-        return False
-    try:
-        wp.load_module(device=DEVICE)
-    except Exception as e:
-        print(e)
-        return True
-    return False
-""",
-    "crash": """def reproduces():
-    # a kernel that kills the process ends the script with that signal instead
-    try:
-        run(DEVICE)
-    except Exception as e:
-        print(e)
-        return True
-    return False
-""",
-    "generator_defect": """def reproduces():
-    # Warp's debug build asserts array bounds (a failed assertion ends the process) and keeps
-    # traps such as an integer division by zero (SIGFPE) that a release build may hide
-    wp.config.mode = "debug"
-    run("cpu")
-    return False
-""",
-    "nondeterministic": """def reproduces():
-    # on a CPU every array must be bit-identical; on a GPU accumulators (float atomics add in
-    # any order) are held to the tolerance policy
-    first, second = run(DEVICE), run(DEVICE)
-    accumulators = set(ACCUMULATORS) if DEVICE == "cuda" else set()
-    differing = run_to_run_differences(first, second, accumulators, THREADS)
-    print("arrays differing between launches:", differing)
-    return bool(differing)
-""",
-    "gradient": """def reproduces():
-    return gradient_check() == "mismatch"
-""",
-    "differential": """def reproduces():
-    # exit status 1 while this Warp's results are the wrong ones: they differ from the expected
-    # (float64 re-execution, finite differences) or, with no expectation, from the other version's
-    print("this interpreter runs Warp", wp.__version__, "; recorded:", ", ".join(VERSIONS))
-    others = [v for v in VERSIONS if v != wp.__version__] or VERSIONS
-    wrong = False
-    if "forward" in PART:
-        ours = run("cpu")
-        for name in sorted(RECORDED[VERSIONS[0]]):
-            if name == "adjoint":
-                continue
-            contributors = THREADS if name in ACCUMULATORS else 1
-            for version in VERSIONS:
-                print(f"Warp {version} (recorded): {name} = {RECORDED[version][name].tolist()}")
-            print(f"Warp {wp.__version__} (this run): {name} = {ours[name].tolist()}")
-            if name in EXPECTED:
-                print(f"float64 re-execution: {name} = {EXPECTED[name].tolist()}")
-                wrong |= not close(EXPECTED[name].astype(ours[name].dtype), ours[name], contributors)
-            else:
-                wrong |= any(not close(RECORDED[v][name], ours[name], contributors) for v in others)
-    if "gradient" in PART:
-        for version in VERSIONS:
-            print(f"Warp {version} (recorded): adjoint {RECORDED[version]['adjoint']!r}")
-        wrong |= gradient_check() == "mismatch"
-    return wrong
-""",
-    "race": """def reproduces():
-    # every thread (every block of a tile kernel) runs on its own, in the kernel's probe: a copy of
-    # the kernel whose other threads return at once; an element two threads write is a race
-    def run_thread(thread, fill):
-        values = {n: np.full_like(v, fill) if n in OUTPUTS else v for n, v in INPUTS.items()}
-        args = arguments("cpu", inputs=values)
-        launch_probe([*args, *thread], "cpu")
-        wp.synchronize_device("cpu")
-        arrays = held(args)
-        return {n: arrays[n].numpy().reshape(*arrays[n].shape, -1) for n in OUTPUTS}
-
-    said = first_race(run_thread, SHAPE, FILLS)
-    print(said or "no element of an output is written by two threads")
-    return said is not None
-""",
-    "cpu_gpu_mismatch": """def reproduces():
-    if wp.get_cuda_device_count() == 0:
-        print("needs a CUDA GPU")
-        return False
-    cpu, gpu = run("cpu"), run("cuda")
-    differing = mismatches(cpu, gpu, set(ACCUMULATORS), THREADS)
-    for name in differing:
-        print(name, "max difference", np.nanmax(np.abs(cpu[name].astype(np.float64) - gpu[name])))
-    return bool(differing)
-""",
-}
-
-#: A user kernel's undefined behaviour (`synth check`) reproduces as a generator defect does.
-_CHECKS["undefined_behaviour"] = _CHECKS["generator_defect"]

@@ -62,7 +62,7 @@ class Known:
     """A known bug: `name` is its reproducer's file in docs/warp_findings/ (without `.py`)."""
 
     name: str
-    kind: str  # the finding kind it shows as (check.findings.KINDS)
+    kind: str  # the finding kind it shows as (check.kinds.KINDS)
     code: Callable[[ast.Module], bool] | None = None  # true for modules with the code the bug needs
     message: str | None = None  # a regular expression found in the failure's message
 

@@ -23,8 +23,7 @@ import json
 import re
 from collections.abc import Sequence
 
-#: Kinds grouped by their message (its words name the cause).
-BY_MESSAGE = ("compile", "unsupported_by_target", "generator_defect", "undefined_behaviour")
+from check.kinds import KINDS
 
 
 def failure_class(kind: str, message: str, versions: Sequence[str]) -> str:
@@ -36,8 +35,10 @@ def failure_class(kind: str, message: str, versions: Sequence[str]) -> str:
 
 
 def by_message(kind: str, message: str) -> bool:
-    """Whether a failure is grouped by its message: compile failures and Python exceptions at launch."""
-    return kind in BY_MESSAGE or (kind == "crash" and "the process died" not in message)
+    """Whether a failure is grouped by its message (`check.kinds.Kind.grouped_by`): compile failures and
+    Python exceptions at launch, for example."""
+    grouped_by = KINDS[kind].grouped_by
+    return grouped_by == "message" or (grouped_by == "exception" and "the process died" not in message)
 
 
 def normalised(message: str) -> str:

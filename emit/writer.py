@@ -389,7 +389,7 @@ class DatasetWriter:
         for number, line in enumerate(f, 1):
             if tally.bytes + len(line) > self.progress.bytes:
                 return 0  # past the checkpoint: a batch cut short by a kill, dropped as usual
-            record = _whole_line(line)
+            record = self._parse(line, number)
             try:
                 index = None if record is None else self._recount(record, len(line), tally)
             except (KeyError, TypeError, ValueError):  # not the shape this writer's lines have
@@ -398,6 +398,11 @@ class DatasetWriter:
                 return number
             tally.next_index = index + 1
         return 0
+
+    def _parse(self, line: bytes, number: int) -> dict[str, Any] | None:
+        """The record on line `number` within the checkpoint, or None if it is none (repaired: cut back
+        to the last whole record); a subclass may refuse the file instead (`DatasetMismatch`)."""
+        return _whole_line(line)
 
     def _recount(self, record: dict[str, Any], size: int, tally: Progress) -> int | None:
         """Count `record` (a line of `size` bytes) into `tally`; its candidate index, or None if it

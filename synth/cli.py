@@ -280,6 +280,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from emit.schema import DamagedFile
     from emit.writer import OutputError, UnusableOutput
     from synth.pool import WorkersFailing
 
@@ -292,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             module = importlib.import_module(sub.module)
             return getattr(module, sub.run)(getattr(module, sub.parser)().parse_args(argv[1:]))
         return run_generate(build_parser().parse_args(argv))
-    except (UsageError, UnusableOutput) as e:
+    except (UsageError, UnusableOutput, DamagedFile) as e:
         print(f"synth: error: {e}", file=sys.stderr)
         return 2
     except (OutputError, WorkersFailing) as e:

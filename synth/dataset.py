@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import warp_access
+from emit.schema import errors
 from emit.writer import DATASET, PROGRESS, STATS, Progress, lock_holder
 from synth import schema
 from synth.args import UsageError
@@ -110,7 +111,7 @@ def parse(line: bytes) -> tuple[dict[str, Any], str]:
         record = json.loads(line)
     except ValueError as e:
         return {}, f"not JSON ({e.msg} at column {e.colno})"
-    problems = schema.errors(record)
+    problems = errors(record, schema.RECORD)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         return {}, f"not a record of this schema: {problems[0]}{more}"

@@ -40,7 +40,6 @@ from check import races
 from check.execute import Unsupported
 from check.findings import (
     FINDINGS_DIR,
-    GENERATOR_KINDS,
     Finding,
     read_findings,
     reproduced,
@@ -50,6 +49,7 @@ from check.findings import (
     write_summary,
 )
 from check.harness import Failure, Report
+from check.kinds import KINDS
 from check.known import known_as
 from check.shrink import FirstFailing, reductions, shrink
 from check.signature import by_message, constructs, failure_class, normalised, signature
@@ -108,7 +108,7 @@ class Filer:
     @staticmethod
     def _pinned_only(f: Failure, versions: list[str]) -> bool:
         """Known bugs are the pinned Warp's, and never generator defects."""
-        return f.kind not in GENERATOR_KINDS and versions == [PINNED]
+        return not KINDS[f.kind].generators and versions == [PINNED]
 
     def _finding(self, r: Report, f: Failure, versions: list[str]) -> dict[str, Any]:
         """The result line's entry for `f`: the reproducer of the finding it counts for (`finding`: a
@@ -119,7 +119,7 @@ class Filer:
         hit = _matching(filed, f, versions, r.source)
         if hit is not None:
             return {"finding": hit["reproducer"]}
-        small = self.shrink and f.kind not in GENERATOR_KINDS
+        small = self.shrink and not KINDS[f.kind].generators
         self.status(f"{'shrinking' if small else 'writing'} a {f.kind} finding (seed {r.seed})")
         candidates = (
             self._candidates(r, f, klass) if small else iter([_finding_of(r, f, self.checks.versions)])

@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from check.findings import FINDINGS_DIR, GENERATOR_KINDS
+from check.findings import FINDINGS_DIR
 from check.harness import Report
+from check.kinds import KINDS
 from emit.records import candidate_seed
-from emit.writer import PROGRESS, DatasetWriter, Progress
+from emit.schema import DamagedFile, Field, ListOf, OneOf, Struct, parsed, read_jsonl
+from emit.writer import PROGRESS, DatasetMismatch, DatasetWriter, Progress
 
 RESULTS = "results.jsonl"
 SUMMARY = "fuzz.json"
@@ -38,6 +40,62 @@ EXIT_CODES = {
 #: Gradient-check outcomes that compared a non-zero derivative (issue: `trivial` compares nothing;
 #: `float32_rounding` compared it in float64).
 NONTRIVIAL_GRADIENTS = ("passed", "mismatch", "float32_rounding")
+
+
+#: A failure of a results line: its kind and versions, and what it counts for (`Filer.file`).
+FAILURE = Struct(
+    (
+        Field("kind", OneOf(tuple(KINDS)), "the failure kind (`check.kinds.KINDS`)"),
+        Field("versions", ListOf("string"), "the Warp versions it shows in"),
+        Field("known", "string", "the known Warp bug it is (`check.known`)", optional=True),
+        Field("finding", "string", "the reproducer of the finding it counts for", optional=True),
+        Field(
+            "not_reproduced", "bool", "no reproducer of it reproduced as saved: nothing filed", optional=True
+        ),
+        Field("reproducers_dropped", "int64", "its reproducers that did not reproduce", optional=True),
+    )
+)
+
+#: A line of results.jsonl (`result_line`).
+RESULT = Struct(
+    (
+        Field("index", "int64", "the candidate index"),
+        Field("seed", "int64", "the kernel's seed"),
+        Field("kernel_name", "string", "the kernel's name"),
+        Field("kernel_type", "string", "its label"),
+        Field("failures", ListOf(FAILURE), "what failed"),
+        Field("metadata", "object", "what the checks measured (`check.harness.Report.metadata`)"),
+    )
+)
+
+_COUNTS = "object"  # a count by name
+#: fuzz.json (`summarize`, and the Warp versions by role `synth.fuzz` adds).
+FUZZ_SUMMARY = Struct(
+    (
+        Field("kernels", "int64", "kernels checked"),
+        Field("execution", _COUNTS, "kernels by how their execution went"),
+        Field("debug_passed", "int64", "kernels whose debug build passed"),
+        Field("deterministic", "int64", "kernels whose two launches agreed"),
+        Field("gpu", "bool", "whether a CUDA GPU was used"),
+        Field("cpu_gpu_compared", "int64", "kernels whose CPU and GPU results were compared"),
+        Field("gradcheck", _COUNTS, "gradient checks by outcome"),
+        Field("gradcheck_nontrivial", "int64", "gradient checks that compared a non-zero derivative"),
+        Field("gradcheck_nontrivial_share", "number", "their share of the kernels"),
+        Field("outside_contract_measured", _COUNTS, "gradients outside the autodiff contract, by reason"),
+        Field("new_findings", _COUNTS, "new Warp failures by kind"),
+        Field("distinct_findings", "int64", "findings they count for"),
+        Field("known_findings", _COUNTS, "known Warp bugs by name"),
+        Field("generator_defects", "int64", "warp-synth's own defects"),
+        Field("not_reproduced", "int64", "failures no reproducer reproduced"),
+        Field("reproducers_dropped", "int64", "reproducers that did not reproduce"),
+        Field("seconds", "number", "checking time"),
+        Field("seconds_per_kernel", "number", "checking time per kernel"),
+        Field("against_execution", _COUNTS, "--against: kernels by execution there", optional=True),
+        Field("compared", "int64", "--against: kernels executed under both", optional=True),
+        Field("exit_status", "int64", "the run's exit status"),
+        Field("warp", "object", "the Warp versions by role"),
+    )
+)
 
 
 class ResultsWriter(DatasetWriter):
@@ -68,9 +126,17 @@ class ResultsWriter(DatasetWriter):
             ),
         )
 
+    def _parse(self, line: bytes, number: int) -> dict[str, Any]:
+        """A checkpointed results line, refused (`DatasetMismatch`, one line) unless it is a `RESULT`:
+        the results are not the dataset's, cut back where damaged, but the record of a run."""
+        try:
+            return parsed(line, RESULT, f"{self.dataset} line {number}")
+        except DamagedFile as e:
+            raise DatasetMismatch(f"{e}; use --fresh to start again, or another --out") from None
+
     def _recount(self, line: dict[str, Any], size: int, tally: Progress) -> int | None:
-        """Count a result line read back as `append_group` counted it (a damaged file is cut back
-        to its last whole line by `DatasetWriter`); its index, or None if another run wrote it."""
+        """Count a result line read back as `append_group` counted it; its index, or None if another run
+        wrote it."""
         if line["seed"] != candidate_seed(tally.run["seed"], line["index"]):
             return None
         tally.bytes += size
@@ -81,8 +147,7 @@ class ResultsWriter(DatasetWriter):
 
     def lines(self) -> list[dict[str, Any]]:
         """Every result line written so far (the file holds only checkpointed groups)."""
-        with open(self.dataset, "rb") as f:
-            return [json.loads(line) for line in f]
+        return read_jsonl(self.dataset, RESULT)
 
 
 def outcome(failure: dict[str, Any]) -> str:
@@ -90,7 +155,7 @@ def outcome(failure: dict[str, Any]) -> str:
     it reproduced as saved: nothing was filed)."""
     if failure.get("not_reproduced"):
         return "not_reproduced"
-    if failure["kind"] in GENERATOR_KINDS:
+    if KINDS[failure["kind"]].generators:
         return "generator_defect"
     return "known" if "known" in failure else "new"
 

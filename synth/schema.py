@@ -1,39 +1,18 @@
 """The record schema: one table, from which the Parquet schema, the card's features and checks derive.
 
-A type is a scalar name ("string", "int64", "bool"), a `ListOf` scalar or a
-`Struct` of fields.  The table follows `emit.records.build_record`; a test
+Its types and checks are `emit.schema`'s (the fuzzer's files have tables of the
+same kind).  The table follows `emit.records.build_record`; a test
 checks that a fresh record matches it exactly.  Nothing here imports pyarrow
 at module level: the main job writes cards without the export extra.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import warp_access
+from emit.schema import Field, ListOf, Struct
 
-
-@dataclass(frozen=True)
-class ListOf:
-    item: str
-
-
-@dataclass(frozen=True)
-class Struct:
-    fields: tuple[Field, ...]
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    type: str | ListOf | Struct
-    doc: str
-    nullable: bool = False
-
-
-#: Python type of each scalar (bool is checked first: it is an int to Python).
-_PYTHON = {"string": str, "int64": int, "bool": bool}
 #: Scalar of each Python type a codegen option has.
 _SCALAR = {str: "string", int: "int64", bool: "bool"}
 
@@ -106,48 +85,6 @@ RECORD = Struct(
         Field("metadata", METADATA, "provenance, codegen settings, features and hashes"),
     )
 )
-
-
-def errors(value: Any, struct: Struct = RECORD, path: str = "") -> list[str]:
-    """Where `value` departs from `struct`: missing or unexpected keys, wrong types, nulls."""
-    if not isinstance(value, dict):
-        return [f"{path or 'record'}: expected an object, got {type(value).__name__}"]
-    found = []
-    names = [f.name for f in struct.fields]
-    unexpected = sorted(set(value) - set(names))
-    if unexpected:
-        found.append(f"{path or 'record'}: unexpected field(s) {', '.join(unexpected)}")
-    for field in struct.fields:
-        where = f"{path}.{field.name}" if path else field.name
-        if field.name not in value:
-            found.append(f"{where}: missing")
-        elif value[field.name] is None:
-            if not field.nullable:
-                found.append(f"{where}: null")
-        else:
-            found.extend(_type_errors(value[field.name], field.type, where))
-    return found
-
-
-def _type_errors(value: Any, t: str | ListOf | Struct, where: str) -> list[str]:
-    if isinstance(t, Struct):
-        return errors(value, t, where)
-    if isinstance(t, ListOf):
-        if not isinstance(value, list):
-            return [f"{where}: expected a list, got {type(value).__name__}"]
-        python = _PYTHON[t.item]
-        if t.item != "bool" and all(type(item) is python for item in value):
-            return []  # the common case, checked fast (one pass over every record)
-        return [e for n, item in enumerate(value) for e in _type_errors(item, t.item, f"{where}[{n}]")]
-    if not _is_scalar(value, t):
-        return [f"{where}: expected {t}, got {type(value).__name__}"]
-    return []
-
-
-def _is_scalar(value: Any, t: str) -> bool:
-    if t == "bool" or isinstance(value, bool):
-        return t == "bool" and isinstance(value, bool)
-    return isinstance(value, _PYTHON[t])
 
 
 def arrow_schema() -> Any:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from check.findings import KINDS
+from check.kinds import KINDS
 from check.known import KNOWN, known_as
 from tests.conftest import ROOT
 

@@ -1,13 +1,20 @@
-"""Reproducers judge with the fuzzer's own policy: the same tolerance, steps and functions."""
+"""Reproducers judge with the fuzzer's own policy: the same tolerance, steps and functions; a failure
+of their own code is told apart from Warp's."""
 
 import runpy
+import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from check import execute, tolerance
-from check.findings import Finding, write_finding
+from check.findings import Finding, read_findings, run_reproducer, save_reproducer, write_finding
+from check.harness import Failure, Report
 from check.judge import gradient_check
+from check.kinds import BROKEN, KINDS
+from synth.fuzz import Checks
+from synth.fuzz_findings import Filer, _finding_of
 from tests.conftest import plain_warp
 from tests.test_fuzz import SHIFT
 
@@ -77,3 +84,44 @@ def test_gradient_reproducer_takes_the_precisions_step_and_tolerance(tmp_path, f
     result = plain_warp(write_finding(tmp_path, finding), tmp_path)
     assert result.returncode == int(reproduces), result.stdout + result.stderr
     assert f": {status}" in result.stdout  # the reproducer reaches the fuzzer's verdict
+
+
+#: A kernel that builds and launches: nothing of Warp's fails in it.
+DOUBLE = """import warp as wp
+
+@wp.kernel
+def double(x: wp.array(dtype=float), y_out: wp.array(dtype=float)):
+    i = wp.tid()
+    y_out[i] = x[i] * 2.0
+"""
+
+
+def test_a_reproducer_whose_own_code_raises_is_broken_and_never_filed(tmp_path, monkeypatch):
+    # the crash check with a bug of its own inside its `try`: a NameError there is no crash of Warp's
+    broken = KINDS["crash"].check.replace("run(DEVICE)", "run(DEVICE)\n        undefined_helper()")
+    monkeypatch.setitem(KINDS, "crash", replace(KINDS["crash"], check=broken))
+    params, inputs = execute.describe(DOUBLE, "double", 1)
+    report = Report(
+        1, "double", "", DOUBLE, [Failure("crash", "RuntimeError: boom")], params=params, inputs=inputs
+    )
+    entries = Filer(tmp_path, Checks.pinned(False), shrink=False).file(report)
+    assert entries == [
+        {"kind": "crash", "versions": ["1.19.0"], "not_reproduced": True, "reproducers_dropped": 1}
+    ]
+    assert read_findings(tmp_path / "findings") == []
+    script = save_reproducer(tmp_path, _finding_of(report, report.failures[0], ["1.19.0"]))
+    result = plain_warp(script, tmp_path)
+    assert result.returncode == BROKEN and "broken: NameError" in result.stderr, result.stderr
+    assert run_reproducer(script, sys.executable) == BROKEN
+
+
+def test_warps_own_failure_still_reproduces_and_a_crash_without_inputs_builds_the_kernel(tmp_path):
+    rejected = DOUBLE.replace("x[i] * 2.0", "undefined_name")  # Warp's code generator raises
+    finding = Finding("compile", "cpu", "double", rejected, "cpu codegen: undefined_name")
+    result = plain_warp(write_finding(tmp_path, finding), tmp_path)
+    assert result.returncode == 1 and "undefined_name" in result.stdout, result.stdout + result.stderr
+    # a death while loading has no launch inputs: the reproducer builds the module (it called an
+    # undefined `run`, and the NameError counted as the crash reproducing)
+    died = Finding("crash", "cpu", "double", DOUBLE, "the process died while loading the kernel (SIGSEGV)")
+    result = plain_warp(write_finding(tmp_path, died), tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
