@@ -42,7 +42,7 @@ PACKED = ROOT / ".gpu"
 WARP = "1.19.0"
 ARCHIVE = f"warp-{WARP}.tar.xz"
 #: Bytes per part: one call's carry (64 MiB with the checkout), with room for the checkout.
-PART_BYTES = 60 * 2**20
+PART_BYTES = 56 * 2**20
 #: What of the installed Warp the fuzzer does not need (its own tests and examples).
 UNNEEDED = ("warp/tests", "warp/examples")
 #: Seconds fuzz has to stop after SIGTERM (it ends its workers and keeps its checkpoint).
@@ -106,7 +106,8 @@ def pack(args: argparse.Namespace) -> int:
     print(f"packed warp-lang {WARP} in {len(parts)} part(s); carry one per device call:")
     for n, part in enumerate(parts):
         step = "run" if n == len(parts) - 1 else "stage"
-        print(f"  carry [{part.relative_to(ROOT)!s}], command: python3 benchmarks/gpu_differential.py {step}")
+        carry = [str(part.relative_to(ROOT)), ".gpu/parts"]
+        print(f"  carry {json.dumps(carry)}, command: python3 benchmarks/gpu_differential.py {step}")
     return 0
 
 
