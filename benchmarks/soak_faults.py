@@ -68,7 +68,7 @@ def _tree(pid: int) -> list[int]:
 def _workers(pid: int) -> list[int]:
     def is_worker(c: int) -> bool:
         try:
-            return b"synth.pool" in Path(f"/proc/{c}/cmdline").read_bytes()
+            return b"check.supervisor" in Path(f"/proc/{c}/cmdline").read_bytes()
         except FileNotFoundError:
             return False
 

@@ -280,9 +280,9 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from check.supervisor import WorkersFailing
     from emit.schema import DamagedFile
     from emit.writer import OutputError, UnusableOutput
-    from synth.pool import WorkersFailing
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)

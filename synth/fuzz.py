@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ from check.harness import Report, check_compiles
 from check.isolation import ChildFailed, Watch
 from check.judge import Installation, TargetCheck, TargetError, distinct, installation
 from check.runner import end_with_parent
+from check.supervisor import Beat, Pool, Task, TaskFailed
 from emit.lower import DEVICES
 from emit.writer import DatasetMismatch
 from grammar.sample import Sample, sample
@@ -43,11 +42,25 @@ from grammar.unparse import to_source
 from synth.args import Parser, UsageError, positive_int, seed
 from synth.fuzz_findings import Filer
 from synth.fuzz_report import FuzzProgress, print_summary
-from synth.fuzz_results import EXIT_CODES, EXIT_HARNESS, ResultsWriter, result_line, summarize
+from synth.fuzz_results import (
+    EXIT_CODES,
+    EXIT_HARNESS,
+    RESULTS,
+    WORKER_FAILED,
+    ResultsWriter,
+    result_line,
+    summarize,
+)
 from synth.pipeline import candidate_seed
 
 #: Kernels checked per compiled module, per child process and per checkpoint.
 GROUP = 25
+#: Seconds a fuzz worker may go without a heartbeat: sampling and compiling a group on both backends
+#: (while the group's child runs it beats about once a second; the child has its own stall limit).
+GROUP_STEP_SECONDS = 900.0
+#: Groups in flight per worker (`--workers` > 1): a slow group at the head of the in-order results
+#: does not leave the other workers idle.
+HELD_GROUPS_PER_WORKER = 2
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -147,6 +160,13 @@ def run_fuzz(args: argparse.Namespace) -> int:
     summary = summarize(results.lines(), checks.gpu, results.progress.seconds) | {"warp": checks.warp}
     results.write_stats(summary)
     print_summary(summary, args.device, str(args.out))
+    unchecked = summary["execution"].get(WORKER_FAILED)
+    if unchecked:
+        print(
+            f"synth fuzz: error: {unchecked} kernels unchecked: their worker failed twice "
+            f"({WORKER_FAILED} in {args.out / RESULTS} says how)",
+            file=sys.stderr,
+        )
     return summary["exit_status"]
 
 
@@ -271,32 +291,53 @@ def checked_groups(
     checks: Checks, base_seed: int, groups: Iterable[range], workers: int, watch: Watch | None
 ) -> Iterator[tuple[range, list[Report]]]:
     """Each group's checked reports, in order; `workers` > 1 checks that many groups at once, each in a
-    worker process (`watch` hears only this process's checks)."""
+    supervised worker process (`check.supervisor`; `watch` hears only this process's checks): a group
+    whose worker fails twice comes back as `skipped_group`."""
     if workers == 1:
         for indices in groups:
             yield indices, checks.group(base_seed, indices, watch)
         return
-    pool = ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_worker_start, initargs=(os.getpid(),)
-    )
+    pool = Pool(workers, check_group, (checks, base_seed), GROUP_STEP_SECONDS)
     try:
-        waiting = iter(groups)
-        pending: deque[tuple[range, Any]] = deque()
-        for indices in waiting:
-            pending.append((indices, pool.submit(checks.group, base_seed, indices)))
-            if len(pending) < 2 * workers:
-                continue
-            done, future = pending.popleft()
-            yield done, future.result()
+        pending: deque[tuple[range, Task]] = deque()
+        for indices in groups:
+            pending.append((indices, pool.submit(indices.start, indices.stop)))
+            if len(pending) >= HELD_GROUPS_PER_WORKER * workers:
+                yield _finished(pool, base_seed, *pending.popleft())
         while pending:
-            done, future = pending.popleft()
-            yield done, future.result()
+            yield _finished(pool, base_seed, *pending.popleft())
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.close()
 
 
-def _worker_start(parent: int) -> None:
-    """A worker: Ctrl-C is its parent's to handle; it ends with its parent; Warp started once."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    end_with_parent(parent)
+def _finished(pool: Pool, base_seed: int, indices: range, task: Task) -> tuple[range, list[Report]]:
+    try:
+        return indices, pool.result(task)
+    except TaskFailed as e:
+        return indices, skipped_group(base_seed, indices, str(e))
+
+
+def skipped_group(base_seed: int, indices: range, why: str) -> list[Report]:
+    """The reports of a group given up after two workers failed on it: unchecked, execution
+    `worker_failed: <why>` (as the main job counts such candidates); the seed replays each."""
+    failed = {"execution": f"{WORKER_FAILED}: {why}"}
+    return [Report(candidate_seed(base_seed, k), "", "", "", metadata=dict(failed)) for k in indices]
+
+
+def check_group(checks: Checks, base_seed: int, lo: int, hi: int, beat: Beat) -> list[Report]:
+    """`Checks.group` of candidates `lo` to `hi` in a supervised worker; what its checks are at
+    (the child's phase and kernel, about once a second) is the worker's heartbeat."""
+    _worker_start()
+    beat(f"compiling candidates {lo}..{hi - 1}", 1)
+
+    def at(phase: str, index: int | None) -> None:
+        beat(f"{phase} of candidate {'?' if index is None else lo + index}", 1)
+
+    return checks.group(base_seed, range(lo, hi), at)
+
+
+@cache
+def _worker_start() -> None:
+    """Once per worker: it ends with its parent; Warp started."""
+    end_with_parent(os.getppid())
     warp_access.init_warp()

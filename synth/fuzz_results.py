@@ -34,8 +34,12 @@ EXIT_CODES = {
     EXIT_CLEAN: "no new findings (known ones may be reported)",
     EXIT_NEW: "new Warp findings or generator defects",
     EXIT_USAGE: "bad arguments, or --out holds results of other arguments",
-    EXIT_HARNESS: "the checking process itself failed (one line says why)",
+    EXIT_HARNESS: "the checking process itself failed, or kernels were skipped after their worker "
+    "failed twice (one line says why)",
 }
+#: The execution label of a kernel left unchecked: its group's worker failed twice (`--workers` > 1),
+#: as the main job labels such candidates.
+WORKER_FAILED = "worker_failed"
 
 #: Gradient-check outcomes that compared a non-zero derivative (issue: `trivial` compares nothing;
 #: `float32_rounding` compared it in float64).
@@ -214,7 +218,10 @@ def _executions(meta: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def exit_status(summary: dict[str, Any]) -> int:
-    """1 when a run found something new (a Warp finding not known, or a generator defect), else 0."""
+    """3 when kernels were left unchecked (the run is incomplete), else 1 when it found something new
+    (a Warp finding not known, or a generator defect), else 0."""
+    if summary["execution"].get(WORKER_FAILED):
+        return EXIT_HARNESS
     return EXIT_NEW if summary["new_findings"] or summary["generator_defects"] else EXIT_CLEAN
 
 

@@ -9,7 +9,7 @@ how many workers there are, and the output is byte-identical for any
 processes, or Ray tasks on a cluster; either way chunks are seed ranges and
 are merged in index order, so the engine does not change the output either.
 
-A worker that dies or hangs does not stop the run (`synth.pool`): its chunk is
+A worker that dies or hangs does not stop the run (`check.supervisor`): its chunk is
 computed again in a fresh worker, which gives the same bytes; a chunk that
 fails twice is skipped, its candidates counted as `worker_failed` and its
 seed range listed in stats.json (`worker_failures`) for replay.
@@ -32,13 +32,13 @@ from typing import Any
 import warp_access
 from check.compile import failing, record_code
 from check.findings import Finding, write_finding
+from check.supervisor import ATTEMPTS, Pool, TaskFailed
 from emit.lower import HASH_SEED, error_summary
 from emit.records import GENERATOR_VERSION, MAX_RECORD_BYTES, build_record, candidate_seed, encode
 from emit.writer import DatasetWriter, Progress
 from grammar.labels import KERNEL_TYPES
 from grammar.sample import aim, sample
 from synth.args import UsageError
-from synth.pool import ATTEMPTS, Pool, TaskFailed
 
 #: Candidates per task sent to a worker.
 CHUNK = 16
@@ -238,7 +238,7 @@ def _in_order(
 
 
 class LocalEngine:
-    """Chunks computed by `config.workers` spawned processes on this machine (`synth.pool`)."""
+    """Chunks computed by `config.workers` spawned processes on this machine (`check.supervisor`)."""
 
     def __init__(self, config: RunConfig):
         os.environ.update(WORKER_ENV)  # inherited by the spawned workers

@@ -261,7 +261,7 @@ def test_output_changed_under_a_run_stops_it_consistently(change, tmp_path, refe
 
 def _workers(pid: int) -> list[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(c) for c in children if b"synth.pool" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    return [int(c) for c in children if b"check.supervisor" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
 def test_workers_killed_mid_run_are_replaced_and_their_chunks_redone(tmp_path, reference):

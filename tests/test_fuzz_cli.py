@@ -292,3 +292,54 @@ def test_a_checker_that_fails_is_one_line_and_exit_3(monkeypatch, tmp_path, caps
     assert status == 3, err
     assert "synth fuzz: error: the checking process failed (exit status 1: cannot start)" in err.splitlines()
     assert "Traceback" not in err and not (tmp_path / "results.jsonl").read_bytes()
+
+
+FAULTY_FUZZ = ROOT / "tests" / "faulty_fuzz.py"
+
+
+def _faulty_fuzz(out: Path, fault: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """ARGS with two workers, whose worker on the group starting at candidate `fault`'s is killed."""
+    command = [sys.executable, str(FAULTY_FUZZ), *ARGS, "--workers", "2", *args, "--out", str(out)]
+    environment = dict(os.environ, PYTHONPATH=str(ROOT), SYNTH_FAULT=fault, **env)
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
+
+
+def test_two_workers_give_the_lines_of_one(whole, tmp_path):
+    result = synth(*ARGS, "--workers", "2", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "results.jsonl").read_bytes() == (whole / "results.jsonl").read_bytes()
+
+
+def test_a_worker_killed_once_costs_a_retry_not_a_line(whole, tmp_path):
+    result = _faulty_fuzz(tmp_path / "out", "kill@2", SYNTH_FAULT_ONCE=str(tmp_path / "struck"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "struck").exists()  # the fault did strike
+    assert (tmp_path / "out" / "results.jsonl").read_bytes() == (whole / "results.jsonl").read_bytes()
+
+
+def test_a_group_whose_worker_dies_twice_is_recorded_unchecked_and_exits_3(whole, tmp_path):
+    out = tmp_path / "out"
+    result = _faulty_fuzz(out, "kill@2")
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert "synth fuzz: error: 2 kernels unchecked: their worker failed twice" in result.stderr
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    reference = [json.loads(line) for line in (whole / "results.jsonl").read_text().splitlines()]
+    assert lines[:2] == reference[:2]  # the other group: as an undisturbed run checked it
+    assert [(line["index"], line["seed"]) for line in lines[2:]] == [
+        (k["index"], k["seed"]) for k in reference[2:]
+    ]
+    for line in lines[2:]:
+        assert line["failures"] == []
+        assert line["metadata"]["execution"].startswith(
+            "worker_failed: worker killed by SIGKILL at compiling"
+        )
+    summary = json.loads((out / "fuzz.json").read_text())
+    assert summary["execution"]["worker_failed"] == 2 and summary["exit_status"] == 3
+
+
+def test_unchecked_kernels_exit_3_even_with_new_findings():
+    lines = [
+        {"failures": [{"kind": "gradient"}], "metadata": {"execution": "executed"}},
+        {"failures": [], "metadata": {"execution": "worker_failed: worker killed by SIGKILL"}},
+    ]
+    assert summarize(lines, gpu=False, seconds=1.0)["exit_status"] == 3

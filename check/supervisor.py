@@ -1,13 +1,16 @@
-"""Worker processes that may die or hang without stopping the run.
+"""Worker processes that may die or hang without stopping the run: the one supervisor of the commands.
 
-Each worker is a process (`python -m synth.pool`) that takes one task (a seed range) at a time
-over a pipe and announces every step it starts (a heartbeat: "seed N", or a
-compile check).  A worker that dies (killed by the OS, a segfault in Warp's
-codegen, an exception), or that spends longer than its allowance on one step
-(a lowering that never ends), is killed and replaced by a fresh process.  Its
-task is retried once; if that fails too, `result` raises `TaskFailed` and the
-caller skips the range.  Tasks are deterministic, so a retried task gives the
-bytes a first attempt would have.
+Each worker is a process (`python -m check.supervisor`) that takes one task at a time over a
+pipe: a range of candidate indices (a chunk of the main job's, a group of the fuzzer's).  It
+announces every step it starts (a heartbeat: "seed N", a compile check, the kernel a group's
+checks are at).  A worker that dies (killed by the OS, a segfault in Warp's codegen, an
+exception), or that spends longer than its allowance on one step (a lowering that never
+ends), is killed and replaced by a fresh process.  Its task is retried once; if that fails
+too, `result` raises `TaskFailed` and the caller skips the range, with the reason.  Tasks are
+deterministic, so a retried task gives what a first attempt would have.
+
+The work is any picklable function (`Work`), imported by the worker when it unpickles it, so
+this module imports nothing of the commands that use it.
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ POLL_SECONDS = 0.5
 #: Tasks a worker holds: the one it works on and the next, so it goes on while the parent writes.
 HELD_PER_WORKER = 2
 
-#: `work(*args, lo, hi, beat)`: `beat(what, steps)` before each step; the step may take `steps` allowances.
+#: `beat(what, steps)`: a worker starts step `what`, which may take `steps` allowances.
+Beat = Callable[[str, int], None]
+#: `work(*args, lo, hi, beat)`: task `lo`..`hi`, calling `beat` before each step.
 Work = Callable[..., Any]
 
 
@@ -83,7 +88,7 @@ class _Worker:
         # In a process group of its own: a terminal's Ctrl-C reaches only the parent, which ends the
         # workers, so no worker is interrupted half-way through its imports or a kernel.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "synth.pool", str(child.fileno())],
+            [sys.executable, "-m", "check.supervisor", str(child.fileno())],
             pass_fds=[child.fileno()],
             process_group=0,
         )
@@ -210,5 +215,5 @@ class Pool:
             worker.stop()
 
 
-if __name__ == "__main__":  # a worker: `python -m synth.pool FD`, FD its end of the pipe
+if __name__ == "__main__":  # a worker: `python -m check.supervisor FD`, FD its end of the pipe
     serve(Connection(int(sys.argv[1])))
