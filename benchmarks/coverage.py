@@ -3,7 +3,7 @@
     PYTHONPATH=. python benchmarks/coverage.py DATASET [--json FILE] [--gaps N]
 
 Method (issue 14): every `@wp.kernel` function in the installed `warp` package
-(its examples, tests and libraries: `check.dataflow.kernel_functions`) is
+(its examples, tests and libraries: `benchmarks.measures.dataflow.kernel_functions`) is
 parsed, and the `wp.*` names it calls are collected (`wp.sin(x)`, `wp.vec3(...)`,
 `wp.tile_load(...)`; calls in its body only, not annotations).  A name's weight
 is the number of Warp kernels calling it.  A name is covered when some record of
@@ -26,7 +26,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from check.dataflow import kernel_functions
+from benchmarks.measures.dataflow import kernel_functions
 from grammar.astnodes import wp_name
 
 

@@ -1,4 +1,4 @@
-"""Data flow of a dataset's kernels beside Warp's own kernels (`check.dataflow`).
+"""Data flow of a dataset's kernels beside Warp's own kernels (`benchmarks.measures.dataflow`).
 
     PYTHONPATH=. python benchmarks/dataflow.py DATASET [--warp-kernels]
 
@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from check.dataflow import KernelFlow, Summary, analyze, percentiles
+from benchmarks.measures.dataflow import KernelFlow, Summary, analyze, percentiles
 
 
 def dataset_flows(path: Path) -> tuple[list[KernelFlow], list[int], list[int]]:

@@ -1,4 +1,4 @@
-"""Do outputs depend on inputs when run? (`check/sensitivity.py` says how it is measured.)
+"""Do outputs depend on inputs when run? (`benchmarks/measures/sensitivity.py` says how it is measured.)
 
     PYTHONHASHSEED=0 PYTHONPATH=. python benchmarks/sensitivity.py [--seeds N] [--differentiable]
     PYTHONHASHSEED=0 PYTHONPATH=. python benchmarks/sensitivity.py --dataset data.jsonl [--seeds N]
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import warp_access
-from check.sensitivity import Figures, measure_sources
+from benchmarks.measures.sensitivity import Figures, measure_sources
 from grammar.sample import sample
 from grammar.unparse import to_source
 

@@ -5,7 +5,7 @@ check produces it, its reproducer's check (`reproduces()`) and exit-status sente
 whether it is warp-synth's fault rather than Warp's, how its hits are grouped
 (`check.signature`), and what its check compares.  `check.findings` writes
 reproducers and summaries from it, `check.signature` groups by it, and the fuzzer
-counts by it (`synth.fuzz_results`); a new kind is a new row (`tests/test_kinds.py`
+counts by it (`check.fuzz.results`); a new kind is a new row (`tests/test_kinds.py`
 fails until every kind any code reports has one).
 """
 
@@ -239,7 +239,7 @@ KINDS: dict[str, Kind] = {
             "atomic: the generator emitted a data race (a warp-synth bug, not Warp's)",
             "each element of an output written by one thread at most",
             "(warp-synth) generated kernel{using} has a data race",
-            "the race probe of a kernel whose values failed (`check.races`, via `synth.fuzz_findings`)",
+            "the race probe of a kernel whose values failed (`check.races`, via `check.fuzz.filing`)",
             _RACE,
             generators=True,
         ),

@@ -3,7 +3,7 @@
 A type is a scalar name ("string", "int64", "bool", "number": an int or a float,
 "object": any JSON object), a `ListOf` items, a `OneOf` fixed strings, or a
 `Struct` of fields.  The dataset record's table is `synth.schema.RECORD`; the
-fuzzer's files have one each (`check.findings.FINDING`, `synth.fuzz_results`).
+fuzzer's files have one each (`check.findings.FINDING`, `check.fuzz.results`).
 `read_jsonl` reads a JSONL file of one table and refuses a damaged line
 (`DamagedFile`: one line naming the file, the line and what is wrong).
 """

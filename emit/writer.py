@@ -253,7 +253,7 @@ class DatasetWriter:
     """Appends record batches to `out/dataset.jsonl`, checkpointing after each."""
 
     #: The appended file, the stats file, and what messages call the content (a subclass with
-    #: other names checkpoints other JSONL the same way: `synth.fuzz_results`; it says how its
+    #: other names checkpoints other JSONL the same way: `check.fuzz.results`; it says how its
     #: lines count, `_recount`).
     DATA_FILE, STATS_FILE, CONTENT = DATASET, STATS, "a dataset"
     #: What a run writes into `--out` besides its lock and marker: all that `--fresh` removes.

@@ -34,14 +34,14 @@ from typing import Any
 import warp_access
 from check import execute
 from check.findings import FINDINGS_DIR
+from check.fuzz.campaign import Checks
+from check.fuzz.filing import Filer
+from check.fuzz.results import EXIT_CODES, EXIT_HARNESS, result_line, summarize
 from check.harness import Failure, Report, check_compiles
 from check.isolation import ChildFailed
 from emit.lower import DEVICES
 from emit.writer import claim_output, mark_output
 from synth.args import Parser, UsageError, check_writable, seed
-from synth.fuzz import Checks
-from synth.fuzz_findings import Filer
-from synth.fuzz_results import EXIT_CODES, EXIT_HARNESS, result_line, summarize
 
 #: The kind a debug build's failed assertion or signal is for a user's kernel (`check.isolation`
 #: names it `generator_defect`, the generator's fault, for a generated one).
@@ -201,7 +201,7 @@ def _gpu(device: str) -> bool:
 
 
 def check_reports(reports: list[Report], device: str, gpu: bool) -> list[Report]:
-    """The fuzzer's checks on the reports' kernels (`synth.fuzz.Checks.group` for a user's kernels);
+    """The fuzzer's checks on the reports' kernels (`check.fuzz.campaign.Checks.group` for a user's kernels);
     a kernel outside the launch contract is labelled and not checked."""
     fitting = [r for r in reports if fits_contract(r)]
     for compiled in ("cpu", "cuda") if device == "cuda" else ("cpu",):

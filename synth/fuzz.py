@@ -1,48 +1,25 @@
 """`python -m synth fuzz`: differential fuzzing of generated kernels, run like a test runner.
 
-Per kernel (candidate seeds as in the main command; `candidate_kernel`): Warp's code
-for it compiles (CPU clang and CUDA NVRTC); a debug build of it runs on CPU without
-a failed array-bounds assertion or a signal (else the generator emitted undefined
-behaviour: a `generator_defect`); a release build launches on CPU with inputs drawn
-from its seed, two launches give the same bytes, its backward matches finite
-differences, and, with a CUDA GPU, its GPU results match the CPU's (`check.judge`).
-Kernels are checked in groups, each in a child process (`check.executor`); after
-each group its results are appended and checkpointed (`synth.fuzz_results`), so an
-interrupted run continues where it stopped.  A failure that matches a known Warp
+The command line of a campaign (`check.fuzz.campaign`: which kernels, how they are
+checked, by how many workers): its options, its progress and summary (`synth.fuzz_report`).
+After each group its results are appended and checkpointed (`check.fuzz.results`), so
+an interrupted run continues where it stopped.  A failure that matches a known Warp
 bug's signature (`check.known`) is reported as known; a new one is shrunk and written
 to `OUT/findings/` as a plain-Warp reproducer, once that reproducer, run as saved
-under every installation the run names, reproduces (`synth.fuzz_findings`).  A
-failure of values (a gradient, differing results) of a kernel with a data race is
-the generator's defect, not Warp's (`check.races`).
+under every installation the run names, reproduces (`check.fuzz.filing`).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import warp_access
-from check.harness import Report, check_compiles
-from check.isolation import ChildFailed, Watch
-from check.judge import Installation, TargetCheck, TargetError, distinct, installation
-from check.runner import end_with_parent
-from check.supervisor import Beat, Pool, Task, TaskFailed
-from emit.lower import DEVICES
-from emit.writer import DatasetMismatch
-from grammar.sample import Sample, sample
-from grammar.unparse import to_source
-from synth.args import Parser, UsageError, positive_int, seed
-from synth.fuzz_findings import Filer
-from synth.fuzz_report import FuzzProgress, print_summary
-from synth.fuzz_results import (
+from check.fuzz.campaign import GROUP, Checks, checked_groups
+from check.fuzz.filing import Filer
+from check.fuzz.results import (
     EXIT_CODES,
     EXIT_HARNESS,
     RESULTS,
@@ -51,16 +28,12 @@ from synth.fuzz_results import (
     result_line,
     summarize,
 )
-from synth.pipeline import candidate_seed
-
-#: Kernels checked per compiled module, per child process and per checkpoint.
-GROUP = 25
-#: Seconds a fuzz worker may go without a heartbeat: sampling and compiling a group on both backends
-#: (while the group's child runs it beats about once a second; the child has its own stall limit).
-GROUP_STEP_SECONDS = 900.0
-#: Groups in flight per worker (`--workers` > 1): a slow group at the head of the in-order results
-#: does not leave the other workers idle.
-HELD_GROUPS_PER_WORKER = 2
+from check.isolation import ChildFailed
+from check.judge import Installation, TargetCheck, TargetError, distinct, installation
+from emit.lower import DEVICES
+from emit.writer import DatasetMismatch
+from synth.args import Parser, UsageError, positive_int, seed
+from synth.fuzz_report import FuzzProgress, print_summary
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -117,17 +90,6 @@ def build_fuzz_parser() -> argparse.ArgumentParser:
         "results and gradients with the target's (--target-python, or the pinned Warp)",
     )
     return parser
-
-
-#: Of every DIFFERENTIABLE_EVERY candidates, the first is drawn under the dataset's policy (so
-#: fuzz meets every construct) and the others under the differentiable one (float data flow
-#: through differentiable operations: gradient checks that compare real derivatives).
-DIFFERENTIABLE_EVERY = 3
-
-
-def candidate_kernel(base_seed: int, index: int) -> Sample:
-    """The kernel fuzzed as candidate `index` of a run: the one place that picks it."""
-    return sample(candidate_seed(base_seed, index), differentiable=index % DIFFERENTIABLE_EVERY != 0)
 
 
 def run_fuzz(args: argparse.Namespace) -> int:
@@ -209,135 +171,3 @@ def _start_line(args: argparse.Namespace, done: int, checks: Checks) -> str:
 
 
 # ----------------------------------------------------------------------------- checks
-
-
-@dataclass(frozen=True)
-class Checks:
-    """How kernels are checked: under `target`'s installations (`check.judge`: the pinned Warp in a child
-    process, on the CPU and, when `gpu`, the GPU; or other installations)."""
-
-    gpu: bool
-    target: TargetCheck
-
-    @classmethod
-    def pinned(cls, gpu: bool) -> Checks:
-        """The checks with the pinned Warp (on the GPU too when `gpu`)."""
-        devices = ("cpu", "cuda") if gpu else ("cpu",)
-        return cls(gpu, TargetCheck(installation(None, "target"), devices=devices))
-
-    @property
-    def elsewhere(self) -> bool:
-        """Whether another installation than the pinned one takes part."""
-        return not self.target.target.pinned or self.target.against is not None
-
-    @property
-    def versions(self) -> list[str]:
-        """Every Warp version the run tests."""
-        return list(self.target.versions.values())
-
-    @property
-    def warp(self) -> dict[str, str]:
-        """The Warp versions by role (`target`, `against`), as results and fuzz.json record them."""
-        return self.target.versions
-
-    @property
-    def identity(self) -> dict[str, Any]:
-        """What else the results depend on (a resumed run must have the same)."""
-        if not self.elsewhere:
-            return {}
-        sides = (self.target.target, self.target.against)
-        return {s.role: {"python": s.python, "warp": s.version} for s in sides if s is not None}
-
-    @property
-    def batch(self) -> int:
-        """Variants a shrinking predicate checks at once: many per process under another installation."""
-        return 16 if self.elsewhere else 1
-
-    def describe(self) -> str:
-        against = self.target.against
-        return self.target.target.label + (f", compared with {against.label}" if against else "")
-
-    def group(self, base_seed: int, indices: range, watch: Watch | None = None) -> list[Report]:
-        """Every check on candidates `indices`: compiled on both backends here, executed in a child."""
-        reports = []
-        for k in indices:
-            s = candidate_kernel(base_seed, k)
-            policy = {"policy": "differentiable" if s.policy and s.policy.differentiable else "dataset"}
-            reports.append(Report(s.seed, s.kernel_name, s.kernel_type, to_source(s.tree), metadata=policy))
-        check_compiles(reports, "cpu")
-        check_compiles(reports, "cuda")
-        return self.target.check(reports, watch)
-
-    def variants(
-        self,
-        reports: list[Report],
-        kind: str,
-        device: str = "cpu",
-        quick: bool = True,
-        gradients: bool = True,
-    ) -> list[Report]:
-        """The checks a shrinking predicate needs to see failure `kind` (on `device`) on variants of a
-        kernel (`quick`: no more; no float64 twins, and no adjoints unless `gradients`).  With the pinned
-        Warp a compile failure needs no run, and only a crash needs a process of its own."""
-        if kind == "compile":  # a compile finding of another installation's: the pinned Warp compiles it
-            check_compiles(reports, device)
-            if not self.elsewhere:
-                return reports
-        isolated = self.elsewhere or kind == "crash"
-        return self.target.check(reports, quick=quick, gradients=gradients, isolated=isolated)
-
-
-def checked_groups(
-    checks: Checks, base_seed: int, groups: Iterable[range], workers: int, watch: Watch | None
-) -> Iterator[tuple[range, list[Report]]]:
-    """Each group's checked reports, in order; `workers` > 1 checks that many groups at once, each in a
-    supervised worker process (`check.supervisor`; `watch` hears only this process's checks): a group
-    whose worker fails twice comes back as `skipped_group`."""
-    if workers == 1:
-        for indices in groups:
-            yield indices, checks.group(base_seed, indices, watch)
-        return
-    pool = Pool(workers, check_group, (checks, base_seed), GROUP_STEP_SECONDS)
-    try:
-        pending: deque[tuple[range, Task]] = deque()
-        for indices in groups:
-            pending.append((indices, pool.submit(indices.start, indices.stop)))
-            if len(pending) >= HELD_GROUPS_PER_WORKER * workers:
-                yield _finished(pool, base_seed, *pending.popleft())
-        while pending:
-            yield _finished(pool, base_seed, *pending.popleft())
-    finally:
-        pool.close()
-
-
-def _finished(pool: Pool, base_seed: int, indices: range, task: Task) -> tuple[range, list[Report]]:
-    try:
-        return indices, pool.result(task)
-    except TaskFailed as e:
-        return indices, skipped_group(base_seed, indices, str(e))
-
-
-def skipped_group(base_seed: int, indices: range, why: str) -> list[Report]:
-    """The reports of a group given up after two workers failed on it: unchecked, execution
-    `worker_failed: <why>` (as the main job counts such candidates); the seed replays each."""
-    failed = {"execution": f"{WORKER_FAILED}: {why}"}
-    return [Report(candidate_seed(base_seed, k), "", "", "", metadata=dict(failed)) for k in indices]
-
-
-def check_group(checks: Checks, base_seed: int, lo: int, hi: int, beat: Beat) -> list[Report]:
-    """`Checks.group` of candidates `lo` to `hi` in a supervised worker; what its checks are at
-    (the child's phase and kernel, about once a second) is the worker's heartbeat."""
-    _worker_start()
-    beat(f"compiling candidates {lo}..{hi - 1}", 1)
-
-    def at(phase: str, index: int | None) -> None:
-        beat(f"{phase} of candidate {'?' if index is None else lo + index}", 1)
-
-    return checks.group(base_seed, range(lo, hi), at)
-
-
-@cache
-def _worker_start() -> None:
-    """Once per worker: it ends with its parent; Warp started."""
-    end_with_parent(os.getppid())
-    warp_access.init_warp()

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Column, Table
 
-from synth.fuzz_results import EXIT_CODES
+from check.fuzz.results import EXIT_CODES
 
 #: The window rich estimates the speed over: longer than any run.
 RUN_SECONDS = 7 * 24 * 3600.0

@@ -15,11 +15,12 @@ import signal
 import sys
 from pathlib import Path
 
+from check.fuzz import campaign
 from check.supervisor import Beat
-from synth import cli, fuzz
+from synth import cli
 
 _kind, _, _start = os.environ.get("SYNTH_FAULT", "").partition("@")
-_check_group = fuzz.check_group
+_check_group = campaign.check_group
 
 
 def _strikes(lo: int) -> bool:
@@ -35,7 +36,7 @@ def _strikes(lo: int) -> bool:
     return True
 
 
-def check_group(checks: fuzz.Checks, base_seed: int, lo: int, hi: int, beat: Beat) -> list:
+def check_group(checks: campaign.Checks, base_seed: int, lo: int, hi: int, beat: Beat) -> list:
     """The fuzzer's work, in a worker that dies at its first heartbeat on the faulty group."""
 
     def faulty(what: str, steps: int) -> None:
@@ -49,5 +50,5 @@ def check_group(checks: fuzz.Checks, base_seed: int, lo: int, hi: int, beat: Bea
 if __name__ == "__main__":
     from tests import faulty_fuzz  # this file as a module, as the workers import it
 
-    fuzz.check_group = faulty_fuzz.check_group
+    campaign.check_group = faulty_fuzz.check_group
     sys.exit(cli.main())

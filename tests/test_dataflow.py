@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from check.dataflow import Summary, analyze
+from benchmarks.measures.dataflow import Summary, analyze
 from grammar.astnodes import decorated, wp_name
 from grammar.expressions import REPEAT_OK
 from grammar.sample import sample

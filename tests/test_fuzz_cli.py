@@ -16,9 +16,10 @@ import pytest
 
 from check import isolation
 from check.findings import read_findings
+from check.fuzz import campaign
+from check.fuzz.results import summarize
 from grammar.sample import Sample
-from synth import cli, fuzz
-from synth.fuzz_results import summarize
+from synth import cli
 from tests.conftest import ROOT, start_synth, synth
 from tests.test_fuzz import DEFECT, UNDEFINED
 from tests.test_gradcheck import SQUARE, WRONG_GRAD
@@ -236,7 +237,7 @@ def _fuzz_kernels(monkeypatch, tmp_path, capsys, *sources: str) -> tuple[int, di
         tree, name = _module(sources[index])
         return Sample(index, tree, name, None, None, "handwritten")
 
-    monkeypatch.setattr(fuzz, "candidate_kernel", candidate)
+    monkeypatch.setattr(campaign, "candidate_kernel", candidate)
     status = cli.main(
         ["fuzz", "--device", "cpu", "--count", str(len(sources)), "--no-shrink", "--out", str(tmp_path)]
     )

@@ -6,11 +6,11 @@ import dataclasses
 import pytest
 
 from check.findings import _SCRIPT_ONLY, FINDING, Finding, read_findings, write_finding
+from check.fuzz.results import FUZZ_SUMMARY, RESULT, ResultsWriter, result_line, summarize
 from check.harness import Report
 from emit.records import candidate_seed
 from emit.schema import DamagedFile, errors
 from emit.writer import DatasetMismatch
-from synth.fuzz_results import FUZZ_SUMMARY, RESULT, ResultsWriter, result_line, summarize
 
 RUN = {"command": "fuzz", "device": "cpu", "seed": 0}
 

@@ -1,4 +1,4 @@
-"""Layers point down: warp_access < grammar < emit < check < synth; Warp's private API
+"""Layers point down: warp_access < grammar < emit < check < check.fuzz < synth; Warp's private API
 (`warp._src`) is touched by `warp_access` alone; and no two modules of the project import each
 other, however indirectly.
 
@@ -12,7 +12,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("warp_access", "grammar", "emit", "check", "synth")
+LAYERS = ("warp_access", "grammar", "emit", "check", "check.fuzz", "synth")
+
+
+def _files(layer: str) -> list[Path]:
+    """The files of a layer (a package's own: a sub-layer such as `check.fuzz` is not its parent's)."""
+    inner = [ROOT / other.replace(".", "/") for other in LAYERS if other.startswith(f"{layer}.")]
+    return [
+        path
+        for path in (ROOT / layer.replace(".", "/")).rglob("*.py")
+        if not any(path.is_relative_to(folder) for folder in inner)
+    ]
+
+
+def _layer(name: str) -> str | None:
+    """The layer a dotted module name belongs to (its longest layer prefix)."""
+    found = [layer for layer in LAYERS if name == layer or name.startswith(f"{layer}.")]
+    return max(found, key=len) if found else None
 
 
 def _imports(path: Path) -> set[str]:
@@ -34,7 +50,7 @@ def _module_name(path: Path) -> str:
 
 def _paths() -> Iterator[Path]:
     for layer in LAYERS:
-        yield from (ROOT / layer).rglob("*.py")
+        yield from _files(layer)
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -77,18 +93,23 @@ def test_a_layer_imports_only_the_layers_below_it(layer):
     above = set(LAYERS[LAYERS.index(layer) + 1 :])
     wrong = {
         f"{path.relative_to(ROOT)} imports {name}"
-        for path in (ROOT / layer).rglob("*.py")
+        for path in _files(layer)
         for name in _imports(path)
-        if name.split(".")[0] in above
+        if _layer(name) in above
     }
     assert not wrong
+
+
+def test_a_sub_layer_is_told_apart_from_its_parent():
+    assert _layer("check.judge") == "check" and _layer("check.fuzz.campaign") == "check.fuzz"
+    assert ROOT / "check" / "fuzz" / "campaign.py" not in _files("check")
 
 
 def test_only_warp_access_touches_warps_private_api():
     wrong = {
         f"{path.relative_to(ROOT)} imports {name}"
         for layer in LAYERS[1:]
-        for path in (ROOT / layer).rglob("*.py")
+        for path in _files(layer)
         for name in _imports(path)
         if name.startswith("warp._src")
     }
@@ -103,3 +124,16 @@ def test_a_circle_is_found_however_long():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert circles(graph) == [["a", "b", "c"]]
     assert circles(graph | {"c": set()}) == []
+
+
+def test_every_package_is_installed():
+    """`pip install .` installs the packages pyproject.toml lists, subpackages only if named."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        _module_name(init)
+        for layer in LAYERS
+        for init in (ROOT / layer.replace(".", "/")).rglob("__init__.py")
+    }
+    assert found == listed

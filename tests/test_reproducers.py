@@ -10,11 +10,11 @@ import pytest
 
 from check import execute, tolerance
 from check.findings import Finding, read_findings, run_reproducer, save_reproducer, write_finding
+from check.fuzz.campaign import Checks
+from check.fuzz.filing import Filer, _finding_of
 from check.harness import Failure, Report
 from check.judge import gradient_check
 from check.kinds import BROKEN, KINDS
-from synth.fuzz import Checks
-from synth.fuzz_findings import Filer, _finding_of
 from tests.conftest import plain_warp
 from tests.test_fuzz import SHIFT
 

@@ -1,10 +1,10 @@
-"""Run time: every input changes some output (`check/sensitivity.py`, issue: observable at run time)."""
+"""Run time: every input changes some output (`benchmarks/measures/sensitivity.py`)."""
 
 import ast
 
 import pytest
 
-from check.sensitivity import Figures, measure, measure_sources
+from benchmarks.measures.sensitivity import Figures, measure, measure_sources
 from grammar import spans
 from grammar.builtins import VALUE_RANGE
 from grammar.sample import sample

@@ -14,11 +14,14 @@ import pytest
 
 from check import execute, runner
 from check.findings import read_findings
+from check.fuzz import campaign
+from check.fuzz.campaign import candidate_kernel
 from check.harness import Report
 from check.judge import installation, run_under, unsupported
 from check.signature import constructs
+from grammar.sample import Sample
 from grammar.unparse import to_source
-from synth import cli, fuzz
+from synth import cli
 from tests.conftest import plain_warp, synth
 from tests.test_fuzz import DEFECT
 from tests.test_fuzz_cli import _module
@@ -112,9 +115,9 @@ def _fuzz(monkeypatch, capsys, out: Path, *args: str) -> tuple[int, dict]:
 
     def candidate(base_seed, index):
         tree, name = _module(KERNELS[index])
-        return fuzz.Sample(index, tree, name, None, None, "handwritten")
+        return Sample(index, tree, name, None, None, "handwritten")
 
-    monkeypatch.setattr(fuzz, "candidate_kernel", candidate)
+    monkeypatch.setattr(campaign, "candidate_kernel", candidate)
     command = ["fuzz", "--device", "cpu", "--count", str(len(KERNELS)), "--out", str(out), *args]
     status = cli.main(command)
     capsys.readouterr()
@@ -199,7 +202,7 @@ def test_kernels_with_meshes_volumes_and_textures_run_under_another_installation
     seed = next(
         s
         for s in range(400)
-        if ("wp.uint64" in (source := to_source(fuzz.candidate_kernel(s, 0).tree)) or "wp.Texture" in source)
+        if ("wp.uint64" in (source := to_source(candidate_kernel(s, 0).tree)) or "wp.Texture" in source)
         and any(h in source for h in handles)
     )
     python = sys.executable

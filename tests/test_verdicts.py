@@ -13,6 +13,8 @@ from check.execute import Unsupported
 from check.executor import Case, Execution
 from check.executor import execute as execute_cases
 from check.findings import Finding, read_findings, reproduced, run_reproducer
+from check.fuzz.campaign import Checks
+from check.fuzz.filing import Filer, _backwards, _interesting, _needs_gradients
 from check.gradcheck import GradResult, confirmed
 from check.harness import Failure, Report
 from check.judge import Installation, judge_run
@@ -20,8 +22,6 @@ from check.shrink import _variants
 from grammar.sample import sample
 from grammar.strategies import DrawnKernel
 from grammar.unparse import to_source
-from synth.fuzz import Checks
-from synth.fuzz_findings import Filer, _backwards, _interesting, _needs_gradients
 
 #: The issue's race, reduced: a (1, 1) tile broadcast to (1, COLS) and stored at the block's index, so
 #: neighbouring blocks write the same elements of `y_out`.

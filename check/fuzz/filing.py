@@ -61,8 +61,8 @@ PINNED = warp_access.PINNED_WARP_VERSION
 class Filer:
     """Files the failures of checked kernels in `out/findings/` (see the module docstring).
 
-    `checks` checks variants of a kernel (`synth.fuzz.Checks`); `versions`: every Warp version the run
-    tests.
+    `checks` checks variants of a kernel (`check.fuzz.campaign.Checks`); `versions`: every Warp version
+    the run tests.
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Do outputs depend on inputs when run?  `check.dataflow`'s figures are syntactic; this runs kernels.
+"""Do outputs depend on inputs when run?  `measures.dataflow`'s figures are syntactic; this runs kernels.
 
 Each kernel is launched on the CPU by the executor (`check.executor`, in a child process) on its
 inputs drawn from its seed, then again with values it only reads (input arrays, scalar parameters,
