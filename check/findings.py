@@ -28,6 +28,7 @@ from check import gradcheck, handles, races, runner, tolerance
 from check.execute import Inputs, Param, leaves
 from check.kinds import BROKEN, FIXED, KINDS, REPRODUCES
 from check.signature import constructs
+from emit.lower import Kernel
 from emit.schema import Field, ListOf, OneOf, Struct, read_jsonl
 from emit.writer import FINDINGS_DIR
 
@@ -286,7 +287,7 @@ def reproducer(f: Finding) -> str:
     kind = KINDS[f.kind]
     body = f.source.replace("import warp as wp\n", "", 1).strip()
     if f.kind == "race" and f.inputs is not None:  # the kernel's probe beside it (`check.races`)
-        body += "\n\n\n" + races.probe_copy(f.source, f.kernel_name, len(f.inputs.shape))
+        body += "\n\n\n" + races.probe_copy(Kernel(f.source, f.kernel_name), len(f.inputs.shape))
     parts = [
         f'"""Warp finding ({f.kind}, {f.device}): {kind.meaning}.\n\n{_comment(f.message)}\n\n'
         f"{kind.exit}  Exit status {BROKEN}: the reproducer itself is broken (an error of its own code, "

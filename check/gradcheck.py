@@ -45,7 +45,7 @@ import numpy as np
 
 import warp_access
 from check.execute import Inputs, Param
-from emit.lower import lower
+from emit.lower import Kernel
 from grammar.astnodes import wp_name
 from grammar.builtins import nondifferentiable_on_floats
 
@@ -138,18 +138,16 @@ def _defined_before(func: ast.FunctionDef, loop: ast.stmt) -> set[str]:
     return names
 
 
-def contract_violations(source: str, kernel_name: str) -> list[str]:
-    """Why the module's kernel is outside Warp's autodiff contract (empty: inside)."""
-    tree = ast.parse(source)
+def contract_violations(kernel: Kernel) -> list[str]:
+    """Why the kernel is outside Warp's autodiff contract (empty: inside)."""
     reasons: set[str] = set()
-    for func in (s for s in tree.body if isinstance(s, ast.FunctionDef)):
+    for func in (s for s in kernel.tree.body if isinstance(s, ast.FunctionDef)):
         for loop in ast.walk(func):
             dynamic = isinstance(loop, ast.For | ast.While) and _is_dynamic(loop)
             if dynamic and _assigned(loop) & _defined_before(func, loop):
                 reasons.add("dynamic_loop_reassigns_carried_variable")
-    kernel = next(f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == kernel_name)
-    reasons |= _tile_violations(kernel)
-    code = lower(source, kernel_name, "cpu")
+    reasons |= _tile_violations(kernel.definition)
+    code = kernel.code("cpu")
     for name in float_nondifferentiable_calls(code.helpers + code.forward):
         reasons.add("atomic_min_max" if name.startswith("atomic_") else f"non_differentiable_builtin:{name}")
     return sorted(reasons)
@@ -183,28 +181,23 @@ def float_arrays(params: Sequence[Param]) -> tuple[list[Param], list[Param]]:
     return wrt, of
 
 
-def gradient_contract(
-    params: Sequence[Param], source: str, kernel_name: str
-) -> tuple[GradResult | None, list[str]]:
+def gradient_contract(params: Sequence[Param], kernel: Kernel) -> tuple[GradResult | None, list[str]]:
     """(the result of a kernel whose gradient is not measured, or None), and why the kernel is outside
     Warp's autodiff contract (empty: inside).  Applied to the executor's numbers by `check.judge`."""
     wrt, of = float_arrays(params)
     if not wrt or not of:
         return GradResult("not_differentiable", ["no float input or output array"]), []
-    if _backward_disabled(source, kernel_name):  # @wp.kernel(enable_backward=False): no adjoint
+    if _backward_disabled(kernel.definition):  # @wp.kernel(enable_backward=False): no adjoint
         return GradResult("not_differentiable", ["enable_backward=False"]), []
     if any(p.numpy_dtype == np.float16 for p in (*wrt, *of)):
         return GradResult("not_checked", ["float16 arrays: finite differences below half precision"]), []
-    if "bfloat16" in source:  # 8-bit mantissas: a step of 1e-2 is below their resolution
+    if "bfloat16" in kernel.source:  # 8-bit mantissas: a step of 1e-2 is below their resolution
         return GradResult("not_checked", ["bfloat16 values: finite differences below bfloat16 precision"]), []
-    return None, contract_violations(source, kernel_name)
+    return None, contract_violations(kernel)
 
 
-def _backward_disabled(source: str, kernel_name: str) -> bool:
+def _backward_disabled(kernel: ast.FunctionDef) -> bool:
     """Whether the kernel is declared `@wp.kernel(enable_backward=False)`."""
-    kernel = next(
-        n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == kernel_name
-    )
     return any(
         k.arg == "enable_backward" and isinstance(k.value, ast.Constant) and k.value.value is False
         for d in kernel.decorator_list

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from check.compile import failing
 from check.execute import Inputs, Param
 from check.executor import Execution
-from emit.lower import error_summary, lower
+from emit.lower import Kernel, error_summary
 
 #: Compile-check batch size (records' code, as in `--verify compile`).
 COMPILE_BATCH = 16
@@ -66,6 +67,11 @@ class Report:
     against: Execution | None = None  # the other installation's, where a differential compared them
     float64: Mapping[str, np.ndarray] | None = None  # the float64 twins' arrays, where they agreed
 
+    @cached_property
+    def kernel(self) -> Kernel:
+        """The kernel checked (parsed and lowered once per device, whichever check asks)."""
+        return Kernel(self.source, self.kernel_name)
+
 
 #: What Warp raises at run time for a feature the target device lacks ("Only CUDA devices are supported
 #: for allocate_by_tiles": a volume allocated on a CPU, in Warp 1.10): `unsupported_by_target`, not a crash.
@@ -88,7 +94,7 @@ def check_compiles(reports: list[Report], device: str) -> None:
         lowered = []
         for report in batch:
             try:
-                lowered.append((report, lower(report.source, report.kernel_name, device)))
+                lowered.append((report, report.kernel.code(device)))
             except Exception as e:  # Warp's codegen rejected it: a finding, not the end of the run
                 report.failures.append(Failure("compile", f"{device} codegen: {error_summary(e)}"))
         for n, message in failing([code for _, code in lowered], device).items():

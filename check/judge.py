@@ -68,6 +68,7 @@ from check.harness import Failure, Report, unsupported_at_run_time
 from check.isolation import Died, Stalled, Watch
 from check.precision import float64_inputs, float64_twin
 from check.signature import by_message, normalised
+from emit.lower import Kernel
 
 #: Seconds an interpreter may take to import Warp and say its version.
 VERSION_SECONDS = 120
@@ -288,7 +289,7 @@ def judge_run(report: Report, installation: Installation) -> None:
     if not run.deterministic:
         said = _said(installation, "two CPU launches differ")
         report.failures.append(Failure("nondeterministic", said, versions))
-    grad = judge_gradient(report.source, report.kernel_name, report.params, run)
+    grad = judge_gradient(report.kernel, report.params, run)
     meta["gradcheck"] = grad.as_dict()
     if grad.status == "mismatch":
         report.failures.append(Failure("gradient", json.dumps(grad.as_dict()), versions))
@@ -324,9 +325,9 @@ def compare_devices(report: Report, device: str, other: DeviceRun, versions: Seq
         report.failures.append(Failure("nondeterministic", message, versions))
 
 
-def judge_gradient(source: str, kernel_name: str, params: Sequence[Param], run: Execution) -> GradResult:
+def judge_gradient(kernel: Kernel, params: Sequence[Param], run: Execution) -> GradResult:
     """The gradient check's result from the executor's numbers (the contract first)."""
-    early, reasons = gradcheck.gradient_contract(params, source, kernel_name)
+    early, reasons = gradcheck.gradient_contract(params, kernel)
     if early is not None:
         return early
     if not run.measured_gradient:
@@ -347,7 +348,7 @@ def gradient_check(
     contract says (what the check would say of a kernel outside it)."""
     (run,) = execute([Case(source, kernel_name, tuple(params), inputs, gradient=True)])
     if contract:
-        return judge_gradient(source, kernel_name, params, run)
+        return judge_gradient(Kernel(source, kernel_name), params, run)
     if not run.measured_gradient:
         return GradResult("not_measured", [run.message or "no gradient measured"])
     precision = gradcheck.gradient_precision(*gradcheck.float_arrays(params))
@@ -505,15 +506,17 @@ def _mismatch(report: Report) -> bool:
 
 def twin_report(report: Report) -> Report | None:
     """A report for the float64 twin of `report`'s kernel, on the same (widened) inputs, or None."""
-    twin = float64_twin(report.source, report.kernel_name)
+    twin = float64_twin(report.kernel)
     if twin is None or report.inputs is None:
         return None
     try:
-        params, _ = describe(twin, report.kernel_name, report.seed)
+        params, _ = describe(twin.source, twin.name, report.seed)
     except Unsupported:
         return None
     inputs = float64_inputs(params, report.inputs)
-    return Report(report.seed, report.kernel_name, report.kernel_type, twin, params=params, inputs=inputs)
+    checked = Report(report.seed, twin.name, report.kernel_type, twin.source, params=params, inputs=inputs)
+    checked.kernel = twin  # lowered already
+    return checked
 
 
 def rounding(installation: Installation, reports: list[Report]) -> None:
@@ -541,7 +544,7 @@ def rounding(installation: Installation, reports: list[Report]) -> None:
 
 def _gradient(report: Report) -> GradResult:
     assert report.run is not None
-    return judge_gradient(report.source, report.kernel_name, report.params, report.run)
+    return judge_gradient(report.kernel, report.params, report.run)
 
 
 # ----------------------------------------------------------------------------- comparing two sides

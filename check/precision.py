@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from check.execute import Inputs, Param, leaves
-from emit.lower import lower
+from emit.lower import Kernel
 from grammar.astnodes import wp_name
 from grammar.types import BY_WARP_NAME, FLOAT_SCALARS, SPELLINGS, SUFFIX
 
@@ -61,11 +61,11 @@ def float64_source(source: str) -> str:
     return ast.unparse(_Widen().visit(ast.parse(source))) + "\n"
 
 
-def float64_twin(source: str, kernel_name: str) -> str | None:
-    """The float64 twin of a module, or None where Warp cannot lower it (see the module docstring)."""
-    twin = float64_source(source)
+def float64_twin(kernel: Kernel) -> Kernel | None:
+    """The float64 twin of a kernel, or None where Warp cannot lower it (see the module docstring)."""
+    twin = Kernel(float64_source(kernel.source), kernel.name)
     try:
-        lower(twin, kernel_name, "cpu")
+        twin.code("cpu")
     except Exception:
         return None
     return twin

@@ -22,11 +22,13 @@ are not checked.
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Sequence
 
 from check.execute import Inputs, Param, Unsupported
 from check.executor import FILLS, Case, execute
 from check.runner import first_race
+from emit.lower import Kernel
 
 #: Names the probe adds: its parameters `race_probe_<d>` and its thread's index `race_probe_tid_<d>`.
 PROBE = "race_probe"
@@ -37,14 +39,16 @@ RACY_KINDS = ("gradient", "nondeterministic", "cpu_gpu_mismatch", "differential"
 __all__ = ["FILLS", "PROBE", "RACY_KINDS", "first_race", "outputs", "probe_copy", "probe_source", "race"]
 
 
-def probe_source(source: str, kernel_name: str, ndim: int) -> str:
-    """`source` with its kernel running only the thread (the block) its `race_probe_<d>` parameters
-    name: the others return before anything else."""
-    tree = ast.parse(source)
-    kernel = next(s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == kernel_name)
+def probe_source(kernel: Kernel, ndim: int) -> str:
+    """The kernel's module with the kernel running only the thread (the block) its `race_probe_<d>`
+    parameters name: the others return before anything else."""
+    tree = copy.deepcopy(kernel.tree)
+    definition = next(s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == kernel.name)
     wanted = [f"{PROBE}_{d}" for d in range(ndim)]
     ours = [f"{PROBE}_tid_{d}" for d in range(ndim)]
-    kernel.args.args += [ast.arg(arg=name, annotation=ast.Name(id="int", ctx=ast.Load())) for name in wanted]
+    definition.args.args += [
+        ast.arg(arg=name, annotation=ast.Name(id="int", ctx=ast.Load())) for name in wanted
+    ]
     targets = [ast.Name(id=n, ctx=ast.Store()) for n in ours]
     tid = ast.parse("wp.tid()", mode="eval").body
     first = ast.Assign(
@@ -52,7 +56,7 @@ def probe_source(source: str, kernel_name: str, ndim: int) -> str:
     )
     other = [ast.parse(f"{t} != {w}", mode="eval").body for t, w in zip(ours, wanted, strict=True)]
     test = other[0] if ndim == 1 else ast.BoolOp(op=ast.Or(), values=other)
-    kernel.body = [first, ast.If(test=test, body=[ast.Return(value=None)], orelse=[]), *kernel.body]
+    definition.body = [first, ast.If(test=test, body=[ast.Return(value=None)], orelse=[]), *definition.body]
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
@@ -67,7 +71,7 @@ def race(source: str, kernel_name: str, params: Sequence[Param], inputs: Inputs)
     watched = tuple(p.name for p in outputs(params))
     if not watched:
         return None
-    probe = probe_source(source, kernel_name, len(inputs.shape))
+    probe = probe_source(Kernel(source, kernel_name), len(inputs.shape))
     (run,) = execute([Case(probe, kernel_name, tuple(params), inputs, alone=watched)])
     if run.status == "build_failed":
         raise Unsupported(f"the race probe does not build: {run.message}")
@@ -76,9 +80,8 @@ def race(source: str, kernel_name: str, params: Sequence[Param], inputs: Inputs)
     return run.race
 
 
-def probe_copy(source: str, kernel_name: str, ndim: int) -> str:
+def probe_copy(kernel: Kernel, ndim: int) -> str:
     """The probe's kernel alone, renamed `<kernel>_probe`, to sit beside the kernel in a reproducer."""
-    tree = ast.parse(probe_source(source, kernel_name, ndim))
-    kernel = next(s for s in tree.body if isinstance(s, ast.FunctionDef) and s.name == kernel_name)
-    kernel.name = f"{kernel_name}_probe"
-    return ast.unparse(kernel)
+    probe = Kernel(probe_source(kernel, ndim), kernel.name).definition
+    probe.name = f"{kernel.name}_probe"
+    return ast.unparse(probe)

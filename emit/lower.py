@@ -6,7 +6,10 @@ A record's code fields are exactly what `lower()` returns for its
 
 from __future__ import annotations
 
+import ast
 import re
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import warp_access
 from warp_access import KernelCode
@@ -29,6 +32,43 @@ def lower(source: str, kernel_name: str, device: str) -> KernelCode:
         raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
     with warp_access.WarpModule(MODULE_NAME, source) as module:
         return module.kernel_code(kernel_name, device)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel as it travels between stages: its module's source and its name, parsed once (`tree`)
+    and lowered once per device (`code`: Warp's error, if it raised one, is raised again each time).
+
+    Pickled, it is its source and name (a process that needs its tree or code makes them again)."""
+
+    source: str
+    name: str
+    _code: dict[str, KernelCode | Exception] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def tree(self) -> ast.Module:
+        """The module's parse tree: shared, so a caller that changes it works on a copy."""
+        return ast.parse(self.source)
+
+    @property
+    def definition(self) -> ast.FunctionDef:
+        """The kernel's own `def`."""
+        return next(s for s in self.tree.body if isinstance(s, ast.FunctionDef) and s.name == self.name)
+
+    def code(self, device: str) -> KernelCode:
+        """Warp's code for the kernel on `device` (see `lower`)."""
+        if device not in self._code:
+            try:
+                self._code[device] = lower(self.source, self.name, device)
+            except Exception as e:
+                self._code[device] = e
+        found = self._code[device]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return Kernel, (self.source, self.name)
 
 
 def error_summary(e: BaseException) -> str:

@@ -7,6 +7,7 @@ from check import execute, tolerance
 from check.gradcheck import contract_violations
 from check.harness import Report
 from check.judge import TargetCheck, gradient_check, installation
+from emit.lower import Kernel
 
 SQUARE = """import warp as wp
 
@@ -64,14 +65,14 @@ def test_differentiable_kernel_passes():
 def test_wrong_custom_gradient_is_caught():
     source = SQUARE.replace("GRAD", WRONG_GRAD)
     _, params = _load(source, "apply_square")
-    assert contract_violations(source, "apply_square") == []
+    assert contract_violations(Kernel(source, "apply_square")) == []
     assert gradient_check(source, "apply_square", params, _inputs(params)).status == "mismatch"
 
 
 def test_dynamic_loop_reassignment_is_outside_the_contract():
     dynamic, unrolled = ARGMAX.replace("RANGE", "n"), ARGMAX.replace("RANGE", "3")
-    assert contract_violations(dynamic, "pick") == ["dynamic_loop_reassigns_carried_variable"]
-    assert contract_violations(unrolled, "pick") == []
+    assert contract_violations(Kernel(dynamic, "pick")) == ["dynamic_loop_reassigns_carried_variable"]
+    assert contract_violations(Kernel(unrolled, "pick")) == []
     _, params = _load(dynamic, "pick")
     inputs = _inputs(params, n=3)
     assert gradient_check(dynamic, "pick", params, inputs).status == "outside_contract"
@@ -102,7 +103,7 @@ def labels(
     ],
 )
 def test_contract_labels_follow_warps_types(body, reasons):
-    assert contract_violations(LABELS.replace("BODY", body), "labels") == reasons
+    assert contract_violations(Kernel(LABELS.replace("BODY", body), "labels")) == reasons
 
 
 @pytest.mark.parametrize(
@@ -176,8 +177,8 @@ def test_tile_struct_and_float16_kernels(name, status):
 
 def test_tile_reductions_and_mapped_functions_follow_warps_registry():
     reasons = ["non_differentiable_builtin:floor", "non_differentiable_builtin:tile_max"]
-    assert contract_violations(WIDENED, "tile_maxed") == reasons
-    assert contract_violations(WIDENED, "tiled") == []
+    assert contract_violations(Kernel(WIDENED, "tile_maxed")) == reasons
+    assert contract_violations(Kernel(WIDENED, "tiled")) == []
 
 
 CONSTANT_OUTPUT = """import warp as wp

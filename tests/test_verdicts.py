@@ -19,6 +19,7 @@ from check.gradcheck import GradResult, confirmed
 from check.harness import Failure, Report
 from check.judge import Installation, judge_run
 from check.shrink import _variants
+from emit.lower import Kernel
 from grammar.sample import sample
 from grammar.strategies import DrawnKernel
 from grammar.unparse import to_source
@@ -70,7 +71,9 @@ def test_the_grammars_outputs_never_race():
             params, inputs = execute.describe(source, s.kernel_name, s.seed)
         except Unsupported:
             continue
-        cases.append((races.probe_source(source, s.kernel_name, len(inputs.shape)), s, params, inputs))
+        cases.append(
+            (races.probe_source(Kernel(source, s.kernel_name), len(inputs.shape)), s, params, inputs)
+        )
     assert sum(bool(inputs.tile) for *_, inputs in cases) >= 8
     watched = [tuple(p.name for p in races.outputs(params)) for _, _, params, _ in cases]
     probes = [
