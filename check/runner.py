@@ -271,11 +271,16 @@ def one_line(e: BaseException) -> str:
     return re.sub(r"\s+", " ", f"{type(e).__name__}: {e}")[-2000:]
 
 
+#: Builds in this process: Warp keeps a module by its name, so every build (every job's and every
+#: device's, in a process that runs many: `check.executor.HERE`) gets a name of its own.
+_BUILDS = itertools.count()
+
+
 class Builder:
     """Loads merged modules of a job's kernels from files in the job folder (`backward`: with adjoints)."""
 
     def __init__(self, folder: Path, device: str, backward: bool = True):
-        self.folder, self.device, self.backward, self.count = folder, device, backward, 0
+        self.folder, self.device, self.backward = folder, device, backward
 
     def load(self, cases: Sequence[dict], mode: str) -> Iterator[tuple[int, Any, Any]]:
         """(index, module, wp.Kernel or BuildFailed) per case, built merged; a failing build is halved."""
@@ -304,8 +309,7 @@ class Builder:
     def _build(self, source: str, mode: str) -> Any:
         import warp as wp
 
-        self.count += 1
-        name = f"synth_case_{os.getpid()}_{self.count}"
+        name = f"synth_case_{os.getpid()}_{next(_BUILDS)}"
         path = self.folder / f"{name}.py"
         path.write_text(keyed_unique(source, name))
         spec = importlib.util.spec_from_file_location(name, path)

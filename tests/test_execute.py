@@ -151,3 +151,34 @@ def test_a_unique_kernel_gets_a_module_of_its_own_in_each_load():
     assert keyed[0] != keyed[1] and 'name="load_0_u0"' in keyed[0]
     with WarpModule("unique_0", keyed[0]) as first, WarpModule("unique_1", keyed[1]) as second:
         assert first.py_module.bump.module is not second.py_module.bump.module
+
+
+OFFSET = """import warp as wp
+
+@wp.kernel
+def shift(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = a[i] + DELTA
+"""
+
+
+OFFSET = """import warp as wp
+
+@wp.kernel
+def shift(a: wp.array(dtype=float), out: wp.array(dtype=float)):
+    i = wp.tid()
+    out[i] = a[i] + DELTA
+"""
+
+
+def test_jobs_in_one_process_do_not_share_their_modules():
+    """Warp keeps a module by its name: two jobs (or a job's two devices) in one process that named
+    their builds alike would run each other's kernels."""
+    sources = [OFFSET.replace("DELTA", d) for d in ("0.0", "1.0")]
+    params, inputs = execute.describe(sources[0], "shift", 5)
+    both = executor.Options(devices=("cpu", "cpu"))
+    first, second = (
+        executor.execute([Case(s, "shift", tuple(params), inputs)], options=both)[0] for s in sources
+    )
+    np.testing.assert_allclose(second.outputs["out"] - first.outputs["out"], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(second.devices["cpu"].outputs["out"] - first.outputs["out"], 1.0, rtol=1e-6)

@@ -101,6 +101,7 @@ def test_device_comparison_applies_the_policy():
     # the executor launches a kernel on a job's second device too (twice: `again`)
     cases = [Case(source, "shift", tuple(params), inputs) for source in sources]
     kernel, same, perturbed = run_cases(cases, options=Options(devices=("cpu", "cpu")))
+    assert all(r.ran for r in (kernel, same, perturbed)), [r.message for r in (kernel, same, perturbed)]
     assert kernel.devices["cpu"].outputs.keys() == kernel.outputs.keys() == kernel.devices["cpu"].again.keys()
     report = Report(5, "shift", "atomic", sources[0], params=params, inputs=inputs, run=kernel)
     compare_devices(report, "cpu", kernel.devices["cpu"])
