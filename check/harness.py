@@ -51,6 +51,41 @@ class Failure(tuple):
         return self[1]
 
 
+#: What became of a kernel's run: one row per status, as results.jsonl's `metadata.execution` says it
+#: (`kind`, or `kind: reason`).
+STATUSES = {
+    "executed": "it ran; the checks' verdicts are in the rest of the metadata",
+    "build_failed": "another installation's build of it failed (a compile finding of that version)",
+    "unsupported": "outside the launch contract, or its checks ran too long (a label, never a finding)",
+    "unsupported_by_target": "the target's Warp lacks a construct or a device feature (Warp's line)",
+    "generator_defect": "the process died in the debug build (`kind: <build> build`)",
+    "undefined_behaviour": "a user's kernel died in the debug build (`synth check`)",
+    "crash": "the process died in the release build",
+    "worker_failed": "its group's worker failed twice (`--workers` > 1): unchecked",
+}
+
+
+@dataclass(frozen=True)
+class Status:
+    """What became of a kernel's run (`STATUSES`), and why."""
+
+    kind: str
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in STATUSES:
+            raise ValueError(f"unknown execution status {self.kind!r}")
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.reason}" if self.reason else self.kind
+
+    @classmethod
+    def parse(cls, text: str) -> Status:
+        """The status results.jsonl spells `text` (its JSON edge)."""
+        kind, _, reason = text.partition(": ")
+        return cls(kind, reason)
+
+
 @dataclass
 class Report:
     """What the checks found for one kernel; `metadata` goes into the fuzzer's results."""
@@ -66,6 +101,16 @@ class Report:
     run: Execution | None = None  # what the executor measured (`check.judge` judges it)
     against: Execution | None = None  # the other installation's, where a differential compared them
     float64: Mapping[str, np.ndarray] | None = None  # the float64 twins' arrays, where they agreed
+
+    @property
+    def status(self) -> Status | None:
+        """What became of its run (None: not run, or not yet); kept as `metadata.execution`."""
+        said = self.metadata.get("execution")
+        return None if said is None else Status.parse(said)
+
+    @status.setter
+    def status(self, status: Status) -> None:
+        self.metadata["execution"] = str(status)
 
     @cached_property
     def kernel(self) -> Kernel:

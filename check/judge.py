@@ -64,7 +64,7 @@ from check.executor import (
     execute,
 )
 from check.gradcheck import GradResult
-from check.harness import Failure, Report, unsupported_at_run_time
+from check.harness import Failure, Report, Status, unsupported_at_run_time
 from check.isolation import Died, Stalled, Watch
 from check.precision import float64_inputs, float64_twin
 from check.signature import by_message, normalised
@@ -235,12 +235,12 @@ def execute_isolated(
         kind = "generator_defect" if e.phase == "debug" else "crash"
         message = f"{e.phase} build: the process died checking the kernel ({e.how})"
         group[n].failures.append(Failure(kind, message, versions))
-        group[n].metadata["execution"] = f"{kind}: {e.phase} build"
+        group[n].status = Status(kind, f"{e.phase} build")
     except Stalled as e:
         if e.index is None and len(group) > 1:  # stalled while loading
             return _halves(group, run, watch, versions)
         n = e.index or 0
-        group[n].metadata["execution"] = f"unsupported: checks ran longer than {e.seconds} s"
+        group[n].status = Status("unsupported", f"checks ran longer than {e.seconds} s")
     before = execute_isolated(group[:n], run, watch, versions)
     return [*before, group[n], *execute_isolated(group[n + 1 :], run, watch, versions)]
 
@@ -270,19 +270,19 @@ def judge_run(report: Report, installation: Installation) -> None:
         return
     if run.status == "build_failed":
         if not installation.pinned and unsupported(run.message):
-            meta["execution"] = f"unsupported_by_target: {run.message}"
+            report.status = Status("unsupported_by_target", run.message)
         else:
-            meta["execution"] = "build_failed"
+            report.status = Status("build_failed")
             report.failures.append(Failure("compile", _said(installation, run.message), versions))
         return
     if run.status == "raised":
         if unsupported_at_run_time(run.message):
-            meta["execution"] = f"unsupported_by_target: {run.message}"
+            report.status = Status("unsupported_by_target", run.message)
             return
-        meta["execution"] = "executed"
+        report.status = Status("executed")
         report.failures.append(Failure("crash", _said(installation, run.message), versions))
         return
-    meta["execution"] = "executed"
+    report.status = Status("executed")
     if run.debug_passed:
         meta["debug"] = "passed"
     meta["deterministic"] = run.deterministic
@@ -495,7 +495,7 @@ def _described(report: Report) -> bool:
     try:
         report.params, report.inputs = describe(report.source, report.kernel_name, report.seed)
     except Unsupported as e:
-        report.metadata["execution"] = f"unsupported: {e}"
+        report.status = Status("unsupported", str(e))
         return False
     return True
 

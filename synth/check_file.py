@@ -37,7 +37,7 @@ from check.findings import FINDINGS_DIR
 from check.fuzz.campaign import Checks
 from check.fuzz.filing import Filer
 from check.fuzz.results import EXIT_CODES, EXIT_HARNESS, result_line, summarize
-from check.harness import Failure, Report, check_compiles
+from check.harness import Failure, Report, Status, check_compiles
 from check.isolation import ChildFailed
 from emit.lower import DEVICES
 from emit.writer import claim_output, mark_output
@@ -209,9 +209,8 @@ def check_reports(reports: list[Report], device: str, gpu: bool) -> list[Report]
     checked = dict(zip(map(id, fitting), Checks.pinned(gpu).target.check(fitting), strict=True))
     for r in checked.values():
         r.failures = [_users(f, r.kernel_name) for f in r.failures]
-        execution = r.metadata.get("execution", "")
-        if execution.startswith("generator_defect"):
-            r.metadata["execution"] = execution.replace("generator_defect", UNDEFINED, 1)
+        if r.status is not None and r.status.kind == "generator_defect":
+            r.status = Status(UNDEFINED, r.status.reason)
     return [checked.get(id(r), r) for r in reports]
 
 
@@ -221,7 +220,7 @@ def fits_contract(report: Report) -> bool:
     try:
         execute.describe(report.source, report.kernel_name, report.seed)
     except execute.Unsupported as e:
-        report.metadata["execution"] = f"unsupported: {e}"
+        report.status = Status("unsupported", str(e))
         return False
     except Exception:
         return True
@@ -240,9 +239,9 @@ def _users(f: Failure, kernel: str) -> Failure:
 def kernel_lines(report: Report, line: dict[str, Any], device: str, gpu: bool, out: Path) -> list[str]:
     """What the checks said of one kernel: a line per check, then one per failure with its finding."""
     meta, failed = report.metadata, {f.kind for f in report.failures}
-    execution = meta.get("execution", "not run")
-    if execution.startswith("unsupported"):
-        reason = execution.partition(": ")[2]
+    status = report.status
+    if status is not None and status.kind.startswith("unsupported"):
+        reason = status.reason
         return [f"{report.kernel_name}: not checked, outside the launch contract: {reason}"]
     compiled = "cpu, cuda" if device == "cuda" else "cpu"
     rows = [

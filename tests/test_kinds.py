@@ -65,3 +65,16 @@ def test_each_row_has_its_reproducer_check_title_and_expectation(name):
 
 def test_the_kinds_that_compare_values_are_those_a_race_explains():
     assert set(races.RACY_KINDS) == {name for name, kind in KINDS.items() if kind.compares}
+
+
+def test_an_execution_status_is_a_row_of_the_table_and_reads_back_as_written():
+    from check.harness import STATUSES, Report, Status
+
+    said = Status("unsupported_by_target", "RuntimeError: Only CUDA devices are supported for x")
+    assert Status.parse(str(said)) == said and str(Status("executed")) == "executed"
+    report = Report(0, "k", "", "")
+    report.status = said
+    assert report.metadata["execution"] == str(said) and report.status == said
+    with pytest.raises(ValueError, match="unknown execution status"):
+        Status.parse("exploded: sometimes")
+    assert set(STATUSES) >= {"executed", "unsupported", "generator_defect", "crash", "worker_failed"}

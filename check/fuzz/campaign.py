@@ -21,7 +21,7 @@ from typing import Any
 
 import warp_access
 from check.fuzz.results import WORKER_FAILED
-from check.harness import Report, check_compiles
+from check.harness import Report, Status, check_compiles
 from check.isolation import Watch
 from check.judge import TargetCheck, installation
 from check.runner import end_with_parent
@@ -160,8 +160,10 @@ def _finished(pool: Pool, base_seed: int, indices: range, task: Task) -> tuple[r
 def skipped_group(base_seed: int, indices: range, why: str) -> list[Report]:
     """The reports of a group given up after two workers failed on it: unchecked, execution
     `worker_failed: <why>` (as the main job counts such candidates); the seed replays each."""
-    failed = {"execution": f"{WORKER_FAILED}: {why}"}
-    return [Report(candidate_seed(base_seed, k), "", "", "", metadata=dict(failed)) for k in indices]
+    reports = [Report(candidate_seed(base_seed, k), "", "", "") for k in indices]
+    for r in reports:
+        r.status = Status(WORKER_FAILED, why)
+    return reports
 
 
 def check_group(checks: Checks, base_seed: int, lo: int, hi: int, beat: Beat) -> list[Report]:

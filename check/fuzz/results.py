@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from check.findings import FINDINGS_DIR
-from check.harness import Report
+from check.harness import Report, Status
 from check.kinds import KINDS
 from emit.records import candidate_seed
 from emit.schema import DamagedFile, Field, ListOf, OneOf, Struct, parsed, read_jsonl
@@ -214,7 +214,9 @@ def summarize(lines: list[dict[str, Any]], gpu: bool, seconds: float) -> dict[st
 
 def _executions(meta: list[dict[str, Any]]) -> dict[str, int]:
     """Kernels by how their execution went (the outcome's label, without its reason)."""
-    return _sorted(Counter(m.get("execution", "not_run").partition(":")[0] for m in meta))
+    return _sorted(
+        Counter(Status.parse(m["execution"]).kind if "execution" in m else "not_run" for m in meta)
+    )
 
 
 def exit_status(summary: dict[str, Any]) -> int:
