@@ -397,6 +397,8 @@ class TargetCheck:
                 for n, side in enumerate(sides)
             )
         )
+        if not quick and not self.target.pinned:
+            debug_deaths_told(ready)
         for installation, checked in sides:
             for r in checked:
                 judge_run(r, installation)
@@ -439,6 +441,27 @@ class TargetCheck:
         _at_once(*(partial(run_under, side, list(c.values()), gradients=False) for side, c in sides))
         outputs = {k: [_outputs(c[k]) for c in copies] for k in twins}
         return {k: (ours, theirs) for k, (ours, theirs) in outputs.items() if ours and theirs}
+
+
+def debug_deaths_told(reports: list[Report]) -> None:
+    """A debug build that died under another installation is a generator defect only if the pinned
+    Warp's debug build dies on the kernel too (the grammar's reference for undefined behaviour: it
+    asserts every array access); if that one runs it, the target's debug code is at fault, a
+    `debug_crash` of its version (Warp 1.10's debug build of a `@wp.func` returning a tuple dies with
+    SIGSEGV, measured: not the generator's)."""
+    dying = [r for r in reports if any(f.kind == "generator_defect" for f in r.failures)]
+    if not dying:
+        return
+    again = [fresh(r) for r in dying]
+    run_under(installation(None, "target"), again, debug=True, gradients=False)
+    for r, pinned in zip(dying, again, strict=True):
+        if any(f.kind == "generator_defect" for f in pinned.failures):
+            continue
+        told = [
+            Failure("debug_crash", f.message, f.versions) for f in r.failures if f.kind == "generator_defect"
+        ]
+        r.failures = [f for f in r.failures if f.kind != "generator_defect"] + told
+        r.status = Status("crash", "debug build (the pinned Warp's debug build runs the kernel)")
 
 
 def _outputs(report: Report) -> Arrays | None:

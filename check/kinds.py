@@ -221,6 +221,19 @@ KINDS: dict[str, Kind] = {
             grouped_by="message",
         ),
         Kind(
+            "debug_crash",
+            "the target Warp's debug build of the kernel dies, while the pinned Warp's debug build runs it "
+            "(no undefined behaviour there: the target's debug code is at fault)",
+            _DEBUG_EXPECTED,
+            "the debug build of a kernel{using} dies",
+            "the debug build under another installation, told from a generator defect by the pinned "
+            "Warp's (`check.judge.TargetCheck`)",
+            _DEBUG,
+            exit=_DYING,
+            dies=True,
+            grouped_by="message",
+        ),
+        Kind(
             "undefined_behaviour",
             "under Warp's debug mode the kernel fails an array-bounds assertion or dies with a signal: the "
             "kernel (a user's, `synth check`) has undefined behaviour",

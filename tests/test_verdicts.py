@@ -213,3 +213,27 @@ def test_reduction_keeps_no_variant_that_races():
         params, inputs = execute.describe(source, "clamp_store", 3)
         variant = Report(3, "clamp_store", "", source, [failure], params=params, inputs=inputs)
         assert _interesting(variant, failure, "gradient@1.19.0") is kept
+
+
+def test_a_debug_death_the_pinned_debug_build_does_not_share_is_the_targets_not_the_generators():
+    """Warp 1.10's debug build of a `@wp.func` returning a tuple dies with SIGSEGV (fuzz seed 5,
+    candidate 2): that is 1.10's debug code, since the pinned Warp's debug build (which asserts every
+    array access) runs the kernel.  A death the pinned debug build shares stays a generator defect."""
+    from check.judge import debug_deaths_told
+    from tests.test_fuzz import _defective
+
+    said = "debug build: the process died checking the kernel (SIGSEGV)"
+    sound = sample(3)
+    reports = [
+        Report(
+            3, sound.kernel_name, "", to_source(sound.tree), [Failure("generator_defect", said, ["1.10.0"])]
+        ),
+        _defective("out_of_bounds"),
+    ]
+    reports[1].failures.append(Failure("generator_defect", said, ["1.10.0"]))
+    for r in reports:  # described, as the checks' reports are
+        r.params, r.inputs = execute.describe(r.source, r.kernel_name, r.seed)
+    debug_deaths_told(reports)
+    assert reports[0].failures == [("debug_crash", said)] and reports[0].failures[0].versions == ("1.10.0",)
+    assert reports[0].status.kind == "crash"
+    assert reports[1].failures == [("generator_defect", said)]
