@@ -477,7 +477,12 @@ def _told_already(report: Report, verdict: dict[str, Any]) -> bool:
 
 
 def _at_once(*actions: Callable[[], Any]) -> None:
-    """Run `actions` at the same time (each waits on processes of its own), raising the first error."""
+    """Run `actions` at the same time (each waits on processes of its own), raising the first error; one
+    action runs in this thread (its child is this thread's: a terminal's Ctrl-C and Linux's
+    parent-death signal treat it as the process's own)."""
+    if len(actions) == 1:
+        actions[0]()
+        return
     with ThreadPoolExecutor(len(actions)) as pool:
         for future in [pool.submit(a) for a in actions]:
             future.result()
