@@ -126,6 +126,8 @@ class Child:
 
 #: This process, with the pinned Warp.
 HERE = None
+#: The runner a child runs (copied into the job's folder: nothing of warp-synth's is importable there).
+RUNNER = runner.__file__
 
 Host = Child | None
 
@@ -144,7 +146,7 @@ def execute(
             results, outputs = runner.execute_job(_job(folder), inputs, folder, lambda phase, n: None)
             return _executions(_warp_version(), results, outputs)
         script = folder / "runner.py"
-        shutil.copyfile(runner.__file__, script)
+        shutil.copyfile(RUNNER, script)
         run_child([host.python, str(script), str(folder), str(os.getpid())], folder, watch, environment())
         executions = read_results(folder, len(cases))
     if any(e.warp != host.version for e in executions):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from check import isolation
+from check import executor
 from check.findings import read_findings
 from check.fuzz import campaign
 from check.fuzz.results import summarize
@@ -287,12 +287,14 @@ def test_gradient_share_counts_only_compared_derivatives():
 
 
 def test_a_checker_that_fails_is_one_line_and_exit_3(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(isolation, "_CHILD", "import sys; print('cannot start'); sys.exit(1)")
-    status = cli.main(["fuzz", "--device", "cpu", "--count", "1", "--out", str(tmp_path)])
+    broken = tmp_path / "broken_runner.py"
+    broken.write_text("import sys\nprint('cannot start')\nsys.exit(1)\n")
+    monkeypatch.setattr(executor, "RUNNER", str(broken))
+    status = cli.main(["fuzz", "--device", "cpu", "--count", "1", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert status == 3, err
     assert "synth fuzz: error: the checking process failed (exit status 1: cannot start)" in err.splitlines()
-    assert "Traceback" not in err and not (tmp_path / "results.jsonl").read_bytes()
+    assert "Traceback" not in err and not (tmp_path / "out" / "results.jsonl").read_bytes()
 
 
 FAULTY_FUZZ = ROOT / "tests" / "faulty_fuzz.py"
