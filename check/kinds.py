@@ -42,12 +42,12 @@ class Kind:
     compares: tuple[str, ...] = ()  # what its check compares: "forward" results, "gradient"s
 
 
-_COMPILE = """def reproduces():
-    if DEVICE == "cuda" and wp.get_cuda_device_count() == 0:
-        print("needs a CUDA GPU (Warp builds CUDA modules only for a device)")
-        return False
-    try:
-        wp.load_module(device=DEVICE)
+def _raising(call: str, before: str = "") -> str:
+    """A reproducer's check that reproduces when `call` raises inside Warp (an error of the script's own
+    code is raised on: the script is broken, not Warp)."""
+    return f"""def reproduces():
+{before}    try:
+        {call}
     except Exception as e:
         if not raised_by_warp(e):
             raise
@@ -56,17 +56,16 @@ _COMPILE = """def reproduces():
     return False
 """
 
-_CRASH = """def reproduces():
-    # a kernel that kills the process ends the script with that signal instead
-    try:
-        run(DEVICE)
-    except Exception as e:
-        if not raised_by_warp(e):
-            raise
-        print(e)
-        return True
-    return False
-"""
+
+_COMPILE = _raising(
+    "wp.load_module(device=DEVICE)",
+    """    if DEVICE == "cuda" and wp.get_cuda_device_count() == 0:
+        print("needs a CUDA GPU (Warp builds CUDA modules only for a device)")
+        return False
+""",
+)
+_KILLS = "    # a kernel that kills the process ends the script with that signal instead\n"
+_CRASH = _raising("run(DEVICE)", _KILLS)
 
 _DEBUG = """def reproduces():
     # Warp's debug build asserts array bounds (a failed assertion ends the process) and keeps

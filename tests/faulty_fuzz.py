@@ -13,27 +13,18 @@ Nothing here is imported by warp-synth.  The run's workers are given this module
 import os
 import signal
 import sys
-from pathlib import Path
 
 from check.fuzz import campaign
 from check.supervisor import Beat
 from synth import cli
+from tests.fault_once import first_time
 
 _kind, _, _start = os.environ.get("SYNTH_FAULT", "").partition("@")
 _check_group = campaign.check_group
 
 
 def _strikes(lo: int) -> bool:
-    if _kind != "kill" or str(lo) != _start:
-        return False
-    once = os.environ.get("SYNTH_FAULT_ONCE")
-    if once is None:
-        return True
-    try:
-        Path(once).touch(exist_ok=False)
-    except FileExistsError:
-        return False
-    return True
+    return _kind == "kill" and str(lo) == _start and first_time()
 
 
 def check_group(checks: campaign.Checks, base_seed: int, lo: int, hi: int, beat: Beat) -> list:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from emit.records import candidate_of
 from synth import cli, pipeline
+from tests.fault_once import first_time
 
 
 def _segfault() -> None:
@@ -49,16 +50,7 @@ _build_record, _worker_chunk = pipeline.build_record, pipeline.worker_chunk
 
 
 def _strikes(seed: int) -> bool:
-    if not _kind or _index not in ("*", str(candidate_of(seed)[1])):
-        return False
-    once = os.environ.get("SYNTH_FAULT_ONCE")
-    if once is None:
-        return True
-    try:
-        Path(once).touch(exist_ok=False)
-    except FileExistsError:
-        return False
-    return True
+    return bool(_kind) and _index in ("*", str(candidate_of(seed)[1])) and first_time()
 
 
 def faulty_build_record(sample, device):
