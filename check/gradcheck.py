@@ -59,11 +59,25 @@ STEPS = (1.0, 0.5, 0.25)
 ROUNDING_ULPS = 8.0
 
 
-@dataclass
-class GradResult:
-    """The outcome of one gradient check (goes into a kernel's metadata)."""
+#: The outcomes of a gradient check, and what each means.
+GRADIENT_STATUSES = {
+    "passed": "the adjoint matches a finite difference within the tolerance",
+    "trivial": "adjoint and finite differences all zero: no derivative compared",
+    "mismatch": "the adjoint disagrees with every finite difference, which agree among themselves",
+    "float32_rounding": "a float32 mismatch the float64 twin and the adjoint's noise explain as rounding",
+    "inconclusive": "nothing can be said (a kink or jump, non-finite values, a twin that does not confirm)",
+    "outside_contract": "outside Warp's autodiff contract (`measured`: what the check would have said)",
+    "not_differentiable": "no float input or output array, or no adjoint built (enable_backward=False)",
+    "not_checked": "float16 or bfloat16 values: finite differences below their precision",
+    "not_measured": "built without adjoints (shrinking a forward failure)",
+}
 
-    status: str  # passed, trivial, mismatch, inconclusive, outside_contract, not_differentiable, not_checked
+
+@dataclass(frozen=True)
+class GradResult:
+    """The outcome of one gradient check (goes into a kernel's metadata as `as_dict`)."""
+
+    status: str  # a row of GRADIENT_STATUSES
     reasons: list[str] = field(default_factory=list)
     measured: str | None = None  # outside the contract: what the check would have said (information)
     adjoint: float | None = None
@@ -71,6 +85,10 @@ class GradResult:
     tolerance: float | None = None
     adjoint_noise: float | None = None  # a float32 mismatch's: see `float32_rounding`
     float64: dict[str, Any] | None = None  # a float32 mismatch's float64 twin's result
+
+    def __post_init__(self) -> None:
+        if self.status not in GRADIENT_STATUSES:
+            raise ValueError(f"unknown gradient-check status {self.status!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v not in (None, [])}

@@ -230,3 +230,23 @@ def test_float64_twin_and_adjoint_noise_tell_rounding_from_a_wrong_adjoint(adjoi
     told = report.metadata["gradcheck"]
     assert told["status"] == status, told
     assert "float64" in told and "adjoint_noise" in told
+
+
+def test_every_gradient_status_the_code_gives_is_a_row_of_the_table():
+    import ast
+    from pathlib import Path
+
+    from check.gradcheck import GRADIENT_STATUSES, GradResult
+
+    given = set()
+    for path in Path(__file__).resolve().parents[1].joinpath("check").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "GradResult" and node.args:
+                given |= {node.args[0].value} if isinstance(node.args[0], ast.Constant) else set()
+            keywords = getattr(node, "keywords", ())
+            given |= {
+                k.value.value for k in keywords if k.arg == "status" and isinstance(k.value, ast.Constant)
+            }
+    assert given and given <= set(GRADIENT_STATUSES), given - set(GRADIENT_STATUSES)
+    with pytest.raises(ValueError, match="unknown gradient-check status"):
+        GradResult("exploded")
