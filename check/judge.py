@@ -379,9 +379,11 @@ class TargetCheck:
         quick: bool = False,
         gradients: bool = True,
         isolated: bool = True,
+        debug: bool = False,
     ) -> list[Report]:
         """Every check on `reports` (compiled by the pinned Warp already: those that failed stay so);
-        `quick` (for shrinking): no debug build, and no float64 twins to say which side is right;
+        `quick` (for shrinking): no debug build unless `debug`, and no float64 twins to say which side
+        is right;
         without `gradients` (shrinking a failure of forward results), no adjoints built or measured;
         not `isolated`: the pinned Warp's run in this process (see `run_under`)."""
         for r in reports:
@@ -390,14 +392,14 @@ class TargetCheck:
         sides = [(self.target, ready)]
         if self.against is not None:  # checked at the same time, without a debug build
             sides.append((self.against, [fresh(r) for r in ready]))
-        first = {"debug": not quick, "watch": watch, "devices": self.devices}
+        first = {"debug": debug or not quick, "watch": watch, "devices": self.devices}
         _at_once(
             *(
                 partial(run_under, *side, gradients=gradients, isolated=isolated, **(first if n == 0 else {}))
                 for n, side in enumerate(sides)
             )
         )
-        if not quick and not self.target.pinned:
+        if (debug or not quick) and not self.target.pinned:
             debug_deaths_told(ready)
         for installation, checked in sides:
             for r in checked:

@@ -41,6 +41,11 @@ class Kind:
     grouped_by: Grouping = "constructs"
     compares: tuple[str, ...] = ()  # what its check compares: "forward" results, "gradient"s
 
+    @property
+    def in_debug_build(self) -> bool:
+        """Whether a debug build shows it (shrinking must then build variants in debug mode too)."""
+        return self.check == _DEBUG
+
 
 def _raising(call: str, before: str = "") -> str:
     """A reproducer's check that reproduces when `call` raises inside Warp (an error of the script's own

@@ -237,3 +237,12 @@ def test_a_debug_death_the_pinned_debug_build_does_not_share_is_the_targets_not_
     assert reports[0].failures == [("debug_crash", said)] and reports[0].failures[0].versions == ("1.10.0",)
     assert reports[0].status.kind == "crash"
     assert reports[1].failures == [("generator_defect", said)]
+
+
+def test_shrinking_a_debug_build_failure_checks_its_variants_in_a_debug_build():
+    """A generator defect (or a target's debug_crash) shows only in a debug build: the variants a
+    reduction tries must be built so, else no variant fails and the reproducer stays unshrunk."""
+    from tests.test_fuzz import _defective
+
+    (checked,) = Checks.pinned(False).variants([_defective("out_of_bounds")], "generator_defect")
+    assert [f.kind for f in checked.failures] == ["generator_defect"], checked.metadata

@@ -24,6 +24,7 @@ from check.fuzz.results import WORKER_FAILED
 from check.harness import Report, Status, check_compiles
 from check.isolation import Watch
 from check.judge import TargetCheck, installation
+from check.kinds import KINDS
 from check.runner import end_with_parent
 from check.supervisor import Beat, Pool, Task, TaskFailed
 from emit.records import candidate_seed
@@ -123,8 +124,9 @@ class Checks:
             check_compiles(reports, device)
             if not self.elsewhere:
                 return reports
-        isolated = self.elsewhere or kind == "crash"
-        return self.target.check(reports, quick=quick, gradients=gradients, isolated=isolated)
+        debug = KINDS[kind].in_debug_build  # (a debug build may end its process: isolated)
+        isolated = self.elsewhere or kind == "crash" or debug
+        return self.target.check(reports, quick=quick, gradients=gradients, isolated=isolated, debug=debug)
 
 
 def checked_groups(
