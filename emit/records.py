@@ -19,7 +19,7 @@ from grammar.sample import Sample
 from grammar.unparse import to_source
 from warp_access import KernelCode
 
-GENERATOR_VERSION = "0.4.0"
+GENERATOR_VERSION = "0.5.0"
 #: A run skips records larger than this by default (a training example of hundreds of KB is an
 #: outlier); `--max-record-bytes` sets it.
 MAX_RECORD_BYTES = 256 * 1024

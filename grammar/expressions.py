@@ -144,10 +144,12 @@ def literal(g: Gen, ty: WType) -> Expr:
         value = _scalar_value(g, ty)
         return Expr(number(ty, value), ty, int(abs(value)), span=spans.point(value))
     scalar = BY_WARP_NAME[ty.scalar]
-    if (ty.family == "mat" and g.ch.boolean(0.4)) or ty.length > 16:
+    # a matrix is the identity or has components of its own: a splat `wp.mat22(0.25)` is singular
+    # (its determinant, its products with vectors, flatten what they meet)
+    if (ty.family == "mat" and (g.ch.boolean(0.4) or ty.length > 4)) or ty.length > 16:
         dtype = ast.Name(id="float", ctx=ast.Load()) if ty.scalar == "float32" else wp_attr(ty.scalar)
         return Expr(call("wp.identity", n=ast.Constant(ty.shape[0]), dtype=dtype), ty, span=(0.0, 1.0))
-    if ty.family in ("vec", "mat"):  # a splat: every component the same
+    if ty.family == "vec":  # a splat: every component the same
         value = _scalar_value(g, scalar)
         return Expr(call(ty.annotation, number(scalar, value)), ty, int(abs(value)), span=spans.point(value))
     values = [_scalar_value(g, scalar) for _ in range(ty.length)]
@@ -330,7 +332,7 @@ def span_of(b: Builtin, args: list[Expr]) -> spans.Span | None:
     rule = VALUE_RANGE.get(b.name)
     if rule is None or (not b.returns.is_scalar and any(t.kind == "matrix" for t in b.params)):
         return None  # unknown, or a matrix product (sums of products)
-    if b.name in ("mul", "dot") and same(args[0].node, args[1].node) and args[0].span is not None:
+    if b.name in ("mul", "dot", "outer") and same(args[0].node, args[1].node) and args[0].span is not None:
         span: spans.Span | None = spans.square(args[0].span)
     else:
         span = rule(*(a.span for a in args))
@@ -507,8 +509,15 @@ def compare(g: Gen, left: Expr) -> Expr:
             return Expr.of(node, BOOL, [lo, left, hi], span=(0.0, 1.0))
     # mostly two runtime values: a literal lies outside the range of many values (`wp.exp(x) < -1.0`)
     right = _threshold(g, expression(g, ty, 0, live=not left.live or g.ch.boolean(0.6)), left)
-    if same(right.node, left.node) or (
-        left.live and right.live and (not spans.overlapping(left.span, right.span) or _shared(g, left, right))
+    for _ in range(0 if left.live else 3):  # a constant on the left (it must be read): a value crossing it
+        if _decides(right, left):
+            break
+        right = expression(g, ty, 1, live=True)
+    crossing = spans.overlapping(left.span, right.span) and not _shared(g, left, right)
+    if (
+        same(right.node, left.node)
+        or (left.live and right.live and not crossing)
+        or (left.live and not _decides(left, right))  # a module constant outside `left`'s values
     ):
         right = _threshold(g, literal(g, ty), left)
     if not (left.live and right.live):  # a value rarely equals a constant: `b[i] != -6` is all but constant
@@ -517,6 +526,20 @@ def compare(g: Gen, left: Expr) -> Expr:
     op = choice(g.ch, ops)
     node = ast.Compare(left=left.node, ops=[op()], comparators=[right.node])
     return Expr.of(node, BOOL, [left, right], span=_truth(op, left.span, right.span))
+
+
+def _decides(value: Expr, fixed: Expr) -> bool:
+    """Whether a comparison of a runtime `value` with a value `fixed` before run time (a literal or
+    a module constant) may come out either way: the fixed value lies inside `value`'s span (a
+    float's with the margin), `wp.where(BIAS < c, ...)` with `c` at most `BIAS` decides nothing."""
+    if value.span is None or fixed.span is None:
+        return True
+    if spans.width(fixed.span) > 0:
+        return spans.overlapping(value.span, fixed.span)
+    at = fixed.span[0]
+    if value.type.kind == "float":
+        return spans.straddles(value.span, at)
+    return value.span[0] <= at <= value.span[1] and spans.width(value.span) > 0
 
 
 def _low_end(e: Expr) -> float:

@@ -56,7 +56,7 @@ def assignable(g: Gen, value: Expr) -> Expr:
     """
     ty = value.type
     if not value.live and _is_number(value.node) and ty.is_scalar:
-        return Expr(call(ty.annotation, value.node), ty, value.bound)
+        return Expr(call(ty.annotation, value.node), ty, value.bound, span=value.span)
     if not ty.is_int_based or safety.wraps(ty) or value.bound <= safety.ASSIGN_BOUND:
         return value
     return narrowed(g, value)

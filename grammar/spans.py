@@ -147,9 +147,16 @@ def _finite(span: Span) -> Span | None:
     return span if all(math.isfinite(v) for v in span) else None
 
 
-def _known(rule: Callable[..., Span]) -> SpanRule:
+def _known(rule: Callable[..., Span | None]) -> SpanRule:
     """A rule of arguments that must all be known."""
-    return lambda *spans: None if any(s is None for s in spans) else _finite(rule(*spans))
+
+    def known(*spans: Span | None) -> Span | None:
+        if any(s is None for s in spans):
+            return None
+        span = rule(*spans)
+        return None if span is None else _finite(span)
+
+    return known
 
 
 def _products(a: Span, b: Span) -> Span:
@@ -179,8 +186,28 @@ def _magnitude(a: Span) -> Span:
     return (0.0 if a[0] <= 0 <= a[1] else min(abs(a[0]), abs(a[1])), max(abs(a[0]), abs(a[1])))
 
 
-def _clamp(x: Span, lo: Span, hi: Span) -> Span:
+def _clamp(x: Span | None, lo: Span | None, hi: Span | None) -> Span | None:
+    """Between the bounds whatever `x` is (an unknown `x` too: a clamp bounds a loop's running value)."""
+    if lo is None or hi is None:
+        return None
+    if x is None:
+        return (lo[0], max(lo[0], hi[1]))
     return (min(max(x[0], lo[0]), hi[1]), max(min(x[1], hi[1]), lo[0]))
+
+
+def _power(base: Span, exponent: Span) -> Span | None:
+    """`base ** exponent` for a positive base (`pow` guards it, `|x| + 1`): monotone in each
+    argument, so its extremes lie at the corners."""
+    if base[0] <= 0:
+        return None
+    corners = [_safe(lambda e, b=b: b**e)(e) for b in base for e in exponent]
+    return (min(corners), max(corners))
+
+
+def _cross(a: Span, b: Span) -> Span:
+    """A component of `a x b`, `a_y b_z - a_z b_y`: a difference of two products."""
+    p = _products(a, b)
+    return (p[0] - p[1], p[1] - p[0])
 
 
 def _sign(x: float) -> float:
@@ -196,7 +223,9 @@ NEG = _known(lambda a: (-a[1], -a[0]))
 ABS = _known(_magnitude)
 MIN = _known(lambda *s: (min(x[0] for x in s), min(x[1] for x in s)))
 MAX = _known(lambda *s: (max(x[0] for x in s), max(x[1] for x in s)))
-CLAMP = _known(_clamp)
+CLAMP: SpanRule = _clamp
+POW = _known(_power)
+CROSS = _known(_cross)
 SIGN = increasing(_sign)
 STEP = decreasing(lambda x: float(x < 0))
 TRUNCATE = increasing(math.trunc)

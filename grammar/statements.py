@@ -69,13 +69,28 @@ def if_statement(g: Gen) -> list[ast.stmt]:
     """`if c: ... [elif c: ...]* [else: ...]`."""
     test = condition(g, 1 if g.policy.on("compound") else 0)
     node = g.use(test)
+    before = _values(g)
     body = nested(g, lambda: inner_block(g), tainted=test.tainted)
+    after_body = _values(g)
+    _restore(before)  # the else branch starts from the values before the if, not from the body's
     orelse: list[ast.stmt] = []
     if g.policy.on("elifs") and g.compounds < MAX_COMPOUND_STATEMENTS and g.ch.boolean(0.8):
         orelse = nested(g, lambda: if_statement(g), tainted=test.tainted)
     elif g.ch.boolean(0.35):
         orelse = nested(g, lambda: inner_block(g), tainted=test.tainted)
+    for var, span, zero in after_body:  # after the if: what either branch may leave
+        var.span, var.zero = spans.hull(var.span, span), var.zero and zero
     return [*g.take_prelude(), ast.If(test=node, body=body, orelse=orelse)]
+
+
+def _values(g: Gen) -> list[tuple[Var, Span | None, bool]]:
+    """What is known of each variable's value now: its span, whether it still holds its zero."""
+    return [(v, v.span, v.zero) for v in g.scope.variables() if v.mutable]
+
+
+def _restore(known: list[tuple[Var, Span | None, bool]]) -> None:
+    for var, span, zero in known:
+        var.span, var.zero = span, zero
 
 
 def for_statement(g: Gen) -> list[ast.stmt]:
@@ -344,6 +359,7 @@ def new_carrier(g: Gen, ty: WType) -> Var:
     else:
         start = assignable(g, zero(g, ty))
         carrier.zero = ty.is_scalar or ty.family in ("vec", "mat")  # other families start from a literal
+    carrier.span = start.span  # `acc * x` of a zero start is rejected as settled
     g.use(start)
     g.scope.frames[-2].append(carrier)
     declaration = ast.Assign(targets=[store(carrier.name)], value=start.node)
@@ -354,7 +370,7 @@ def new_carrier(g: Gen, ty: WType) -> Var:
 def zero(g: Gen, ty: WType) -> Expr:
     """The neutral start of an accumulation: `0.0`, `wp.vec3(0.0)`, an identity, ..."""
     if ty.is_scalar:
-        return Expr(number(ty, 0), ty)
+        return Expr(number(ty, 0), ty, span=spans.point(0))
     if ty.family in ("vec", "mat"):
-        return Expr(call(ty.annotation, number(BY_WARP_NAME[ty.scalar], 0)), ty)
+        return Expr(call(ty.annotation, number(BY_WARP_NAME[ty.scalar], 0)), ty, span=spans.point(0))
     return literal(g, ty)

@@ -37,8 +37,8 @@ def test_the_figures_count_what_changes():
 
 @pytest.fixture(scope="module")
 def figures():
-    """Seeds 0..59 at generator 0.4.0: all 60 ran; outputs 0.769 of 78, inputs 0.605 of 124,
-    elements 0.681 of 1,713 (`benchmarks/sensitivity.py` gives the figures of 300)."""
+    """Seeds 0..59 at generator 0.5.0: all 60 ran; outputs 0.808 of 78, inputs 0.629 of 124,
+    elements 0.730 of 1,713 (`benchmarks/sensitivity.py` gives the figures of 300)."""
     return measure(range(60))
 
 
@@ -47,15 +47,15 @@ def test_nearly_every_kernel_runs(figures):
 
 
 def test_outputs_change_with_their_inputs(figures):
-    assert figures.share("outputs") >= 0.70
+    assert figures.share("outputs") >= 0.78
 
 
 def test_each_input_changes_some_output(figures):
-    assert figures.share("inputs") >= 0.55
+    assert figures.share("inputs") >= 0.60
 
 
 def test_output_elements_change_with_the_inputs(figures):
-    assert figures.share("elements") >= 0.62
+    assert figures.share("elements") >= 0.70
 
 
 # ----------------------------------------------------------------------------- value intervals
@@ -98,3 +98,7 @@ def test_spans_of_builtins():
     assert not spans.overlapping((0.0, 12.0), (-2.0, 0.5))
     assert spans.overlapping((-2.0, 2.0), (0.0, 12.0), margin=0.1)
     assert spans.input_span(UINT8, array=True) == (0.0, 255.0)
+    # `wp.pow(wp.abs(x) + 1.0, wp.clamp(e, -8.0, 8.0))` is never negative: `< -1.5` decides nothing
+    assert VALUE_RANGE["pow"]((1.0, 3.0), (-1.0, 2.0)) == (1 / 3, 9.0)
+    assert VALUE_RANGE["clamp"](None, (-4.0, -4.0), (9.0, 9.0)) == (-4.0, 9.0)  # a loop's running value
+    assert VALUE_RANGE["cross"]((0.5, 0.5), (2.0, 2.0)) == (0.0, 0.0)  # two splats are parallel
