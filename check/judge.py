@@ -192,7 +192,7 @@ def run_under(
     its own process (`crash`, `generator_defect`) recorded with its version.  Not `isolated` (the pinned
     Warp only, no debug build): in this process, for quick checks of kernels that ran already."""
     options = Options(debug, tuple(devices), gradients)
-    host: Host = installation.host if isolated or not installation.pinned else HERE
+    host: Host = HERE if installation.pinned and not (isolated or debug) else installation.host
 
     def run(group: list[Report], watch: Watch | None) -> list[Report]:
         executions = execute([case_of(r, noise) for r in group], host, options, watch)

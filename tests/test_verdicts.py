@@ -251,3 +251,12 @@ def test_shrinking_a_debug_build_failure_checks_its_variants_in_a_debug_build():
 
     (checked,) = Checks.pinned(False).variants([_defective("out_of_bounds")], "generator_defect")
     assert [f.kind for f in checked.failures] == ["generator_defect"], checked.metadata
+
+
+def test_a_variant_checked_in_full_runs_its_debug_build_in_a_child():
+    """Filing checks each kept reduction in full (`quick=False`: a debug build too), whatever its kind:
+    with the pinned Warp that must go to a child process, never this one."""
+    sound = sample(3)
+    report = Report(3, sound.kernel_name, "", to_source(sound.tree))
+    (checked,) = Checks.pinned(False).variants([report], "gradient", quick=False)
+    assert checked.metadata["debug"] == "passed" and not checked.failures
