@@ -176,8 +176,33 @@ def contract_violations(kernel: Kernel) -> list[str]:
 TILE_CONSTANTS = frozenset({"tile_zeros", "tile_ones", "tile_arange"})
 
 
+#: Tile builtins that write a tile argument in place, and that argument's position (`wp.tile_axpy(a, src,
+#: dest)`, `wp.tile_matmul(a, b, out)`).  An earlier builtin's adjoint that needs the destination's old
+#: value sees the new one: Warp documents it for `tile_matmul`'s `out` (correct only through linear
+#: functions, NVIDIA/warp#1051), and a `tile_map` of a kinked helper before a `tile_axpy` into its
+#: argument gets a wrong adjoint under 1.19 (fuzz seed 11, measured: the same update written `tt = tt +
+#: tl * d` passes).
+IN_PLACE_TILE = {"tile_axpy": 2, "tile_matmul": 2}
+
+
+def _in_place_read_before(kernel: ast.FunctionDef) -> bool:
+    """Whether a tile an in-place builtin writes is an argument of another call before it."""
+    calls = sorted(
+        (n for n in ast.walk(kernel) if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset)
+    )
+    for n, call in enumerate(calls):
+        place = IN_PLACE_TILE.get(wp_name(call.func) or "")
+        if place is None or len(call.args) <= place or not isinstance(call.args[place], ast.Name):
+            continue
+        dest = call.args[place].id
+        if any(isinstance(a, ast.Name) and a.id == dest for earlier in calls[:n] for a in earlier.args):
+            return True
+    return False
+
+
 def _tile_violations(kernel: ast.FunctionDef) -> set[str]:
-    """Non-differentiable tile builtins, and non-differentiable functions given to `wp.tile_map`."""
+    """Non-differentiable tile builtins, non-differentiable functions given to `wp.tile_map`, and an
+    in-place tile builtin writing a tile read before it (`IN_PLACE_TILE`)."""
     tile_builtins = warp_access.nondifferentiable_builtins("Tile Primitives") - TILE_CONSTANTS
     names = nondifferentiable_on_floats() | tile_builtins
     found = set()
@@ -186,6 +211,8 @@ def _tile_violations(kernel: ast.FunctionDef) -> set[str]:
         if name and name.startswith("tile_"):
             mapped = [wp_name(node.args[0])] if name == "tile_map" and node.args else []  # type: ignore[attr-defined]
             found |= {f"non_differentiable_builtin:{n}" for n in (name, *mapped) if n in names}
+    if _in_place_read_before(kernel):
+        found.add("in_place_tile_destination_read_before")
     return found
 
 
