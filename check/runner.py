@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import hashlib
 import importlib.util
 import itertools
 import json
@@ -272,7 +273,10 @@ def one_line(e: BaseException) -> str:
 
 
 #: Builds in this process: Warp keeps a module by its name, so every build (every job's and every
-#: device's, in a process that runs many: `check.executor.HERE`) gets a name of its own.
+#: device's, in a process that runs many: `check.executor.HERE`) gets a name of its own; the name is
+#: the same in every process that builds the same sources in the same order (no process id), so
+#: Warp's kernel cache, which it names after the module, serves a job run again (a resumed or repeated
+#: run, a reduction's re-checks) and holds one folder per distinct build, not one per process.
 _BUILDS = itertools.count()
 
 
@@ -309,7 +313,7 @@ class Builder:
     def _build(self, source: str, mode: str) -> Any:
         import warp as wp
 
-        name = f"synth_case_{os.getpid()}_{next(_BUILDS)}"
+        name = f"synth_case_{next(_BUILDS)}_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
         path = self.folder / f"{name}.py"
         path.write_text(keyed_unique(source, name))
         spec = importlib.util.spec_from_file_location(name, path)
