@@ -280,8 +280,8 @@ def _executions(warp: str, results: Sequence[dict], outputs: Arrays) -> list[Exe
 
 
 def _execution(warp: str, r: dict, arrays: dict[str, np.ndarray]) -> Execution:
-    own = {k: v for k, v in arrays.items() if "/" not in k}
-    redrawn = tuple(_under(arrays, f"r{k}/") for k in range(_count_redraws(arrays)))
+    own = _under(arrays, "")
+    redrawn = tuple(_under(arrays, f"r{k}/") for k in range(r.get("redraws", 0)))
     devices = {
         device: DeviceRun(
             run["status"],
@@ -314,8 +314,3 @@ def _under(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarra
     return {
         k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix) and "/" not in k[len(prefix) :]
     }
-
-
-def _count_redraws(arrays: Mapping[str, np.ndarray]) -> int:
-    found = {k.partition("/")[0] for k in arrays if k.startswith("r") and "/" in k}
-    return sum(1 for k in found if k[1:].isdigit())

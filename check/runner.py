@@ -429,7 +429,8 @@ def run_case(launch: Launch, case: dict, inputs: Any, n: int) -> tuple[dict, dic
     first = _numpy(launch(values, False))
     result: dict[str, Any] = {"status": "ran", "deterministic": _same(first, _numpy(launch(values, False)))}
     arrays = dict(first)
-    for k in range(case.get("redraws", 0)):
+    result["redraws"] = case.get("redraws", 0)
+    for k in range(result["redraws"]):
         redrawn = _numpy(launch(values | _values(inputs, n, f"r{k}/"), False))
         arrays |= {f"r{k}/{name}": a for name, a in redrawn.items()}
     if case.get("gradient"):
